@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtide's kernel side: allocator uprobes aggregate outstanding bytes by call stack in maps, and
+ * scheduler tracepoints follow the traced process tree.
+ *
+ * Allocation path. alloc_enter runs at each allocator function's entry probe (the BPF cookie says
+ * which function), records the request in the thread's task storage and walks the stack there,
+ * where the caller's return address is still at [rsp]. alloc_exit runs at the function's return
+ * and turns the request into a live allocation: allocs[aspace, addr] plus by_stack counters.
+ * free_enter releases a live allocation. Calls the allocator makes to itself (glibc's
+ * realloc(NULL, n) runs malloc, realloc(p, 0) runs free) are seen as nested by the per-thread
+ * depth and counted once, by the outermost call.
+ *
+ * Programs return 0: the uprobe's perf event then skips building a trace record.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Sizes are set by the loader before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct mt_stack_key);
+	__type(value, struct mt_stack_stats);
+} by_stack SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+__u64 counters[MT_CNT_NR];
+/* Next address-space id; the loader hands out ids for the processes it finds at start, too. */
+__u32 next_aspace_id = 1;
+
+static __always_inline void count(int idx)
+{
+	if (idx >= 0 && idx < MT_CNT_NR)
+		__sync_fetch_and_add(&counters[idx], 1);
+}
+
+static __always_inline __u64 hash_step(__u64 hash, __u64 value)
+{
+	/* FNV-1a over 64-bit words: cheap, and stack ids only need to be unlikely to collide. */
+	return (hash ^ value) * 0x100000001b3ULL;
+}
+
+/*
+ * Frame-pointer walk. At a function-entry probe rbp still belongs to the caller, whose return
+ * address the kernel's walker would miss (it only adds [rsp] when the probed instruction is
+ * `push %rbp` or endbr64, and glibc's malloc starts with `push %r12`), so frame 1 is read from
+ * [rsp] here. Each step must move up the stack; the first step that does not ends the walk.
+ */
+static __always_inline __u64 walk_stack(struct pt_regs *regs, struct mt_stack *stack)
+{
+	__u64 hash = 0xcbf29ce484222325ULL;
+	__u64 bp = PT_REGS_FP(regs);
+	__u64 frame[2];
+	__u32 n = 0;
+
+	stack->ips[0] = PT_REGS_IP(regs);
+	hash = hash_step(hash, stack->ips[0]);
+	n = 1;
+	if (bpf_probe_read_user(&frame[1], sizeof(frame[1]), (void *)PT_REGS_SP(regs)) == 0 &&
+	    frame[1]) {
+		stack->ips[1] = frame[1];
+		hash = hash_step(hash, frame[1]);
+		n = 2;
+	}
+	for (int i = 2; i < MT_MAX_FRAMES; i++) {
+		if (n < 2 || !bp || (bp & 7))
+			break;
+		/* frame[0] = caller's saved rbp, frame[1] = return address */
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)bp))
+			break;
+		if (!frame[1])
+			break;
+		stack->ips[i] = frame[1];
+		hash = hash_step(hash, frame[1]);
+		n = i + 1;
+		if (frame[0] <= bp)
+			break;
+		bp = frame[0];
+	}
+	stack->frame_cnt = n;
+	stack->flags = n >= MT_MAX_FRAMES ? MT_STACK_TRUNCATED_MAX : 0;
+	hash = hash_step(hash, n);
+	return hash | 1;
+}
+
+static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts)
+{
+	__u64 stack_id = walk_stack(regs, &ts->stack);
+	long err;
+
+	if (bpf_map_lookup_elem(&stacks, &stack_id))
+		return stack_id;
+	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
+		count(MT_CNT_STACKS_FULL);
+	return stack_id;
+}
+
+static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u64 stack_id)
+{
+	struct mt_stack_key key = { .aspace_id = aspace_id, .kind = MT_KIND_HEAP, .stack_id = stack_id };
+	struct mt_stack_stats zero = {};
+	struct mt_stack_stats *stats;
+
+	stats = bpf_map_lookup_elem(&by_stack, &key);
+	if (stats)
+		return stats;
+	bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&by_stack, &key);
+}
+
+/* Removes a live allocation and credits its stack; the deleter that wins a race credits it. */
+static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_alloc_info *out)
+{
+	struct mt_alloc_key key = { .aspace_id = aspace_id, .addr = addr };
+	struct mt_stack_stats *stats;
+	struct mt_alloc_info *info;
+	struct mt_alloc_info copy;
+
+	info = bpf_map_lookup_elem(&allocs, &key);
+	if (!info)
+		return -1;
+	copy = *info;
+	if (bpf_map_delete_elem(&allocs, &key))
+		return -1;
+	stats = stack_stats(aspace_id, copy.stack_id);
+	if (stats) {
+		__sync_fetch_and_add(&stats->outstanding_bytes, -(__s64)copy.size);
+		__sync_fetch_and_add(&stats->outstanding_count, -1);
+		__sync_fetch_and_add(&stats->total_frees, 1);
+	}
+	if (out)
+		*out = copy;
+	return 0;
+}
+
+static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
+					 const struct mt_alloc_info *info, int is_new)
+{
+	struct mt_alloc_key key = { .aspace_id = aspace_id, .addr = addr };
+	struct mt_stack_stats *stats;
+
+	/* A recorded block at this address was freed by a path memtide did not see. */
+	if (bpf_map_lookup_elem(&allocs, &key)) {
+		release_alloc(aspace_id, addr, NULL);
+		count(MT_CNT_STALE_ADDR);
+	}
+	if (bpf_map_update_elem(&allocs, &key, info, BPF_ANY)) {
+		count(MT_CNT_ALLOCS_FULL);
+		return;
+	}
+	stats = stack_stats(aspace_id, info->stack_id);
+	if (!stats) {
+		bpf_map_delete_elem(&allocs, &key);
+		count(MT_CNT_BY_STACK_FULL);
+		return;
+	}
+	__sync_fetch_and_add(&stats->outstanding_bytes, info->size);
+	__sync_fetch_and_add(&stats->outstanding_count, 1);
+	if (is_new) {
+		__sync_fetch_and_add(&stats->total_allocs, 1);
+		__sync_fetch_and_add(&stats->total_alloc_bytes, info->size);
+	} else {
+		/* realloc failed: the old block is live again, its free did not happen */
+		__sync_fetch_and_add(&stats->total_frees, -1);
+	}
+}
+
+static __always_inline struct mt_proc *traced_proc(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!proc)
+		count(MT_CNT_UNTRACKED);
+	return proc;
+}
+
+/*
+ * True when this thread is already inside an allocator call. A call made from inside runs deeper
+ * in the stack; a tail call (glibc's realloc(NULL, n) jumps to malloc) runs at the same stack
+ * pointer, once. A call whose return probe never ran (a uretprobe the kernel could not install)
+ * would leave depth stuck; any other call at or above that call's entry stack pointer cannot be
+ * nested in it, so the stale depth is dropped there.
+ */
+static __always_inline int inside_allocator(struct thread_state *ts, __u64 sp)
+{
+	if (!ts->depth)
+		return 0;
+	if (sp < ts->entry_sp || (sp == ts->entry_sp && ts->depth == 1))
+		return 1;
+	count(MT_CNT_UNMATCHED_RET);
+	ts->depth = 0;
+	return 0;
+}
+
+/* calloc(n, size) whose product overflows fails in glibc: count nothing. */
+static __always_inline __u64 mul_or_zero(__u64 a, __u64 b)
+{
+	__u64 product = a * b;
+
+	/* the barrier keeps clang from turning the check into a 128-bit multiply BPF lacks */
+	asm volatile("" : "+r"(product));
+	if (a && product / a != b)
+		return 0;
+	return product;
+}
+
+/* Arguments are read from the context once: the verifier rejects ctx loads at computed offsets. */
+static __always_inline __u64 requested_size(__u32 fn, __u64 arg1, __u64 arg2, __u64 arg3)
+{
+	switch (fn) {
+	case MT_FN_MALLOC:
+	case MT_FN_VALLOC:
+		return arg1;
+	case MT_FN_PVALLOC:
+		return (arg1 + 4095) & ~4095ULL;
+	case MT_FN_CALLOC:
+		return mul_or_zero(arg1, arg2);
+	case MT_FN_REALLOC:
+	case MT_FN_ALIGNED_ALLOC:
+	case MT_FN_MEMALIGN:
+		return arg2;
+	case MT_FN_REALLOCARRAY:
+		return mul_or_zero(arg2, arg3);
+	case MT_FN_POSIX_MEMALIGN:
+		return arg3;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int alloc_enter(struct pt_regs *regs)
+{
+	__u32 fn = bpf_get_attach_cookie(regs);
+	__u64 arg1 = PT_REGS_PARM1(regs);
+	__u64 arg2 = PT_REGS_PARM2(regs);
+	__u64 arg3 = PT_REGS_PARM3(regs);
+	__u64 sp = PT_REGS_SP(regs);
+	struct thread_state *ts;
+	struct mt_proc *proc;
+
+	proc = traced_proc();
+	if (!proc)
+		return 0;
+	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		count(MT_CNT_SCRATCH_FAIL);
+		return 0;
+	}
+	if (inside_allocator(ts, sp)) {
+		if (ts->depth < 64)
+			ts->depth++;
+		count(MT_CNT_NESTED);
+		return 0;
+	}
+	ts->depth = 1;
+	ts->entry_sp = sp;
+	ts->fn = fn;
+	ts->aspace_id = proc->aspace_id;
+	ts->size = requested_size(fn, arg1, arg2, arg3);
+	ts->out_ptr = fn == MT_FN_POSIX_MEMALIGN ? arg1 : 0;
+	ts->old_ptr = 0;
+	ts->old_valid = 0;
+	if (fn == MT_FN_REALLOC || fn == MT_FN_REALLOCARRAY) {
+		/* Release the old block now: once realloc returns another thread may own it. */
+		ts->old_ptr = arg1;
+		if (ts->old_ptr)
+			ts->old_valid = release_alloc(proc->aspace_id, ts->old_ptr, &ts->old_info) == 0;
+		if (ts->old_ptr && !ts->old_valid)
+			count(MT_CNT_UNKNOWN_FREES);
+	}
+	ts->stack_id = capture_stack(regs, ts);
+	return 0;
+}
+
+SEC("uretprobe")
+int alloc_exit(struct pt_regs *regs)
+{
+	struct mt_alloc_info info = {};
+	struct thread_state *ts;
+	__u64 addr;
+
+	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!ts || !ts->depth) {
+		count(MT_CNT_UNMATCHED_RET);
+		return 0;
+	}
+	if (--ts->depth)
+		return 0;
+
+	addr = PT_REGS_RC(regs);
+	if (ts->fn == MT_FN_POSIX_MEMALIGN) {
+		if (addr != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->out_ptr))
+			addr = 0;
+	}
+	if (!addr) {
+		/* realloc(p, 0) freed p; a realloc that failed left p allocated */
+		if (ts->old_valid && ts->size)
+			record_alloc(ts->aspace_id, ts->old_ptr, &ts->old_info, 0);
+		if (ts->size)
+			count(MT_CNT_FAILED_ALLOCS);
+		return 0;
+	}
+	info.size = ts->size;
+	info.stack_id = ts->stack_id;
+	info.timestamp_ns = bpf_ktime_get_ns();
+	record_alloc(ts->aspace_id, addr, &info, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int free_enter(struct pt_regs *regs)
+{
+	__u64 addr = PT_REGS_PARM1(regs);
+	struct thread_state *ts;
+	struct mt_proc *proc;
+
+	if (!addr)
+		return 0;
+	proc = traced_proc();
+	if (!proc)
+		return 0;
+	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (ts && inside_allocator(ts, PT_REGS_SP(regs))) {
+		count(MT_CNT_NESTED);
+		return 0;
+	}
+	if (release_alloc(proc->aspace_id, addr, NULL))
+		count(MT_CNT_UNKNOWN_FREES);
+	return 0;
+}
+
+/* The benchmark floor: the same probe points with nothing behind them. */
+SEC("uprobe")
+int floor_probe(struct pt_regs *regs)
+{
+	return 0;
+}
+
+static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
+				 __u32 aspace_id, __u32 prev_aspace_id)
+{
+	struct mt_proc_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	event->type = type;
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->parent_tgid = parent_tgid;
+	event->aspace_id = aspace_id;
+	event->prev_aspace_id = prev_aspace_id;
+	event->pad = 0;
+	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	bpf_ringbuf_submit(event, 0);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 parent_tgid = parent->tgid;
+	__u32 child_tgid = child->tgid;
+	struct mt_proc *parent_proc;
+	struct mt_proc proc = {};
+
+	if (child->pid != child_tgid)
+		return 0; /* a new thread, not a new process */
+	parent_proc = bpf_map_lookup_elem(&procs, &parent_tgid);
+	if (!parent_proc)
+		return 0;
+	proc.aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
+	if (bpf_map_update_elem(&procs, &child_tgid, &proc, BPF_ANY)) {
+		count(MT_CNT_UNTRACKED);
+		return 0;
+	}
+	emit(MT_EV_FORK, child, parent_tgid, proc.aspace_id, parent_proc->aspace_id);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = task->tgid;
+	struct mt_proc *proc;
+	__u32 prev;
+
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		return 0;
+	prev = proc->aspace_id;
+	proc->aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
+	emit(MT_EV_EXEC, task, 0, proc->aspace_id, prev);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = task->tgid;
+	struct mt_proc *proc;
+	__u32 aspace_id;
+
+	if (!group_dead)
+		return 0;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		return 0;
+	aspace_id = proc->aspace_id;
+	bpf_map_delete_elem(&procs, &tgid);
+	emit(MT_EV_EXIT, task, 0, aspace_id, 0);
+	return 0;
+}

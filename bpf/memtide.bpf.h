@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* BPF-only state of memtide's programs: per-thread scratch and helpers shared by the programs. */
+#ifndef MEMTIDE_BPF_H
+#define MEMTIDE_BPF_H
+
+#include "memtide/memtide.h"
+
+/*
+ * Per-thread state lives in task storage, not in a per-CPU array: uprobe programs run with
+ * preemption enabled on this kernel (only migration is disabled), so two threads on one CPU could
+ * interleave inside a per-CPU scratch slot.
+ */
+struct thread_state {
+	__u32 depth;		/* allocator calls in flight on this thread */
+	__u32 fn;		/* MT_FN_* of the outermost call */
+	__u32 aspace_id;
+	__u32 old_valid;	/* old_info holds realloc's released block */
+	__u64 entry_sp;		/* stack pointer at the outermost call's entry */
+	__u64 size;		/* requested bytes */
+	__u64 old_ptr;		/* realloc's input block */
+	__u64 out_ptr;		/* posix_memalign's memptr */
+	__u64 stack_id;
+	struct mt_alloc_info old_info;
+	struct mt_stack stack;	/* scratch for the stack walk */
+};
+
+#endif /* MEMTIDE_BPF_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Allocator discovery: which mapped ELF files of a process define the allocator (glibc's libc,
+ * a preloaded jemalloc, a static executable), so that each is probed once per (device, inode)
+ * and the process takes those probes.
+ */
+#ifndef MEMTIDE_ALLOCATORS_H
+#define MEMTIDE_ALLOCATORS_H
+
+struct allocators;
+struct uprobes;
+struct mt_process;
+
+struct allocators *allocators__new(struct uprobes *uprobes);
+void allocators__free(struct allocators *a); /* NULL-safe */
+
+/*
+ * Probes every allocator the process maps (its mappings must have been read) and makes the
+ * process take the probes it does not take yet. Returns the number of allocator libraries the
+ * process maps, -ESRCH when it is gone, or another -errno.
+ */
+int allocators__attach(struct allocators *a, struct mt_process *proc);
+
+#endif /* MEMTIDE_ALLOCATORS_H */

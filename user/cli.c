@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <argp.h>
+#include <errno.h>
+#include <string.h>
+#include "cli.h"
+#include "units.h"
+
+const char *argp_program_version = "memtide 0.1.0";
+
+static const char doc[] =
+	"memtide: which call stacks hold memory that keeps growing?\n\n"
+	"Traces the allocator of unmodified running processes with eBPF and reports, every interval,\n"
+	"the call stacks whose outstanding (allocated, not yet freed) bytes grew the most.\n"
+	"\v"
+	"EXAMPLES:\n"
+	"  memtide -p 1234                    trace process 1234 and its descendants\n"
+	"  memtide -p 1234 -i 10 -n 5         report the top 5 stacks every 10 s\n"
+	"  memtide -p 1234 -d 60 --folded out.folded\n"
+	"                                     stop after a minute, write a flamegraph input\n"
+	"  memtide --json out.json -- python3 app.py\n"
+	"                                     start a command and trace it from its first malloc\n"
+	"\n"
+	"flamegraph.pl out.folded > out.svg turns the folded file into a flamegraph.";
+
+enum {
+	OPT_FOLDED = 1000,
+	OPT_JSON,
+	OPT_MAX_ALLOCS,
+	OPT_MAX_STACKS,
+	OPT_BENCH_FLOOR,
+};
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Targets:", 1 },
+	{ "pid", 'p', "PID[,PID...]", 0, "Trace these processes and all their descendants", 1 },
+	{ NULL, 0, NULL, 0, "Reporting:", 2 },
+	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 5)", 2 },
+	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds (default: Ctrl-C or targets exit)",
+	  2 },
+	{ "top", 'n', "N", 0, "Stacks per report (default 10)", 2 },
+	{ "verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2 },
+	{ NULL, 0, NULL, 0, "Outputs, written at exit:", 3 },
+	{ "folded", OPT_FOLDED, "FILE", 0,
+	  "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3 },
+	{ "json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3 },
+	{ NULL, 0, NULL, 0, "Limits:", 4 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
+	  "Live allocations tracked at once (default 1048576)", 4 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 4 },
+	{ "bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 4 },
+	{},
+};
+
+static int parse_pids(const char *text, struct memtide_config *config)
+{
+	char buf[1024];
+	char *saveptr = NULL;
+	__u64 pid;
+
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	for (char *tok = strtok_r(buf, ",", &saveptr); tok; tok = strtok_r(NULL, ",", &saveptr)) {
+		if (config->pid_cnt >= MT_MAX_TARGET_PIDS)
+			return -E2BIG;
+		if (mt_parse_u64(tok, 1, 4194304, &pid))
+			return -EINVAL;
+		config->pids[config->pid_cnt++] = (pid_t)pid;
+	}
+	return config->pid_cnt ? 0 : -EINVAL;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct memtide_config *config = state->input;
+	__u64 number;
+
+	switch (key) {
+	case 'p':
+		if (parse_pids(arg, config))
+			argp_error(state, "invalid PID list '%s': expected PID[,PID...]", arg);
+		break;
+	case 'i':
+		if (mt_parse_seconds(arg, 0.05, 86400, &config->interval_s))
+			argp_error(state, "invalid interval '%s': expected seconds, e.g. 5", arg);
+		break;
+	case 'd':
+		if (mt_parse_seconds(arg, 0.05, 1e9, &config->duration_s))
+			argp_error(state, "invalid duration '%s': expected seconds, e.g. 60", arg);
+		break;
+	case 'n':
+		if (mt_parse_u64(arg, 1, 100000, &number))
+			argp_error(state, "invalid --top '%s': expected a count, e.g. 10", arg);
+		config->top_n = number;
+		break;
+	case 'v':
+		config->verbosity++;
+		break;
+	case OPT_FOLDED:
+		config->folded_path = arg;
+		break;
+	case OPT_JSON:
+		config->json_path = arg;
+		break;
+	case OPT_MAX_ALLOCS:
+		if (mt_parse_u64(arg, 1024, 1U << 28, &number))
+			argp_error(state, "invalid --max-allocs '%s': expected 1024..268435456", arg);
+		config->max_allocs = number;
+		break;
+	case OPT_MAX_STACKS:
+		if (mt_parse_u64(arg, 64, 1U << 22, &number))
+			argp_error(state, "invalid --max-stacks '%s': expected 64..4194304", arg);
+		config->max_stacks = number;
+		break;
+	case OPT_BENCH_FLOOR:
+		config->bench_floor = true;
+		break;
+	case ARGP_KEY_ARG:
+		/* Everything from the first operand on is the command (argp stops at "--"). */
+		config->command = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!config->pid_cnt && !config->command)
+			argp_error(state, "nothing to trace: give -p PID or -- COMMAND");
+		if (config->pid_cnt && config->command)
+			argp_error(state, "give either -p PID or -- COMMAND, not both");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct memtide_config *config)
+{
+	static const struct argp argp = {
+		.options = options,
+		.parser = parse_opt,
+		.args_doc = "[-- COMMAND [ARGS...]]",
+		.doc = doc,
+	};
+
+	*config = (struct memtide_config){
+		.interval_s = 5,
+		.top_n = 10,
+		.max_allocs = 1U << 20,
+		.max_stacks = 32768,
+	};
+	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, config) ? 2 : 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Command line: fills struct memtide_config and nothing else (no files, processes or BPF). */
+#ifndef MEMTIDE_CLI_H
+#define MEMTIDE_CLI_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#define MT_MAX_TARGET_PIDS 64
+
+struct memtide_config {
+	pid_t pids[MT_MAX_TARGET_PIDS];
+	int pid_cnt;
+	char **command;		/* argv of `-- COMMAND ARGS`, NULL-terminated, or NULL */
+	double interval_s;
+	double duration_s;	/* 0: until Ctrl-C or the targets exit */
+	__u32 top_n;
+	const char *folded_path;
+	const char *json_path;
+	int verbosity;
+	__u32 max_allocs;	/* live allocations tracked at once */
+	__u32 max_stacks;	/* distinct stacks stored */
+	bool bench_floor;	/* attach empty programs only: the benchmark's floor */
+};
+
+/* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */
+int cli_parse(int argc, char **argv, struct memtide_config *config);
+
+#endif /* MEMTIDE_CLI_H */

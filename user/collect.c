@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "collect.h"
+#include "log.h"
+#include "procs.h"
+
+#define BATCH_CNT 1024
+
+struct collector {
+	int by_stack_fd;
+	int stacks_fd;
+	struct proc_table *procs;
+	struct symbolizer *symbolizer;
+	struct stack_record **records;
+	size_t record_cnt;
+	size_t record_cap;
+	/* open-addressing index into records: slot holds record index + 1, 0 = empty */
+	size_t *index;
+	size_t index_cap;
+	struct collector_totals totals;
+	struct mt_stack_key keys[BATCH_CNT];
+	struct mt_stack_stats values[BATCH_CNT];
+};
+
+struct collector *collector__new(int by_stack_fd, int stacks_fd, struct proc_table *procs,
+				 struct symbolizer *symbolizer)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->by_stack_fd = by_stack_fd;
+	c->stacks_fd = stacks_fd;
+	c->procs = procs;
+	c->symbolizer = symbolizer;
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		free(c->records[i]->history);
+		free(c->records[i]->frames);
+		free(c->records[i]);
+	}
+	free(c->records);
+	free(c->index);
+	free(c);
+}
+
+static size_t key_hash(const struct mt_stack_key *key)
+{
+	__u64 h = key->stack_id ^ ((__u64)key->aspace_id << 32 | key->kind);
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static bool key_equal(const struct mt_stack_key *a, const struct mt_stack_key *b)
+{
+	return a->aspace_id == b->aspace_id && a->kind == b->kind && a->stack_id == b->stack_id;
+}
+
+static int grow_index(struct collector *c)
+{
+	size_t cap = c->index_cap ? c->index_cap * 2 : 1024;
+	size_t *index = calloc(cap, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		size_t slot = key_hash(&c->records[i]->key) & (cap - 1);
+
+		while (index[slot])
+			slot = (slot + 1) & (cap - 1);
+		index[slot] = i + 1;
+	}
+	free(c->index);
+	c->index = index;
+	c->index_cap = cap;
+	return 0;
+}
+
+static struct stack_record *find_or_add(struct collector *c, const struct mt_stack_key *key)
+{
+	struct stack_record *rec;
+	size_t slot;
+
+	if ((c->record_cnt + 1) * 2 > c->index_cap && grow_index(c))
+		return NULL;
+	slot = key_hash(key) & (c->index_cap - 1);
+	while (c->index[slot]) {
+		rec = c->records[c->index[slot] - 1];
+		if (key_equal(&rec->key, key))
+			return rec;
+		slot = (slot + 1) & (c->index_cap - 1);
+	}
+	if (c->record_cnt == c->record_cap) {
+		size_t cap = c->record_cap ? c->record_cap * 2 : 256;
+		struct stack_record **records = realloc(c->records, cap * sizeof(*records));
+
+		if (!records)
+			return NULL;
+		c->records = records;
+		c->record_cap = cap;
+	}
+	rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return NULL;
+	rec->key = *key;
+	c->records[c->record_cnt++] = rec;
+	c->index[slot] = c->record_cnt;
+	return rec;
+}
+
+static void push_history(struct stack_record *rec)
+{
+	if (!rec->history) {
+		if (!rec->stats.outstanding_bytes)
+			return;
+		rec->history = calloc(MT_HISTORY_LEN, sizeof(*rec->history));
+		if (!rec->history)
+			return;
+	}
+	if (rec->history_cnt < MT_HISTORY_LEN) {
+		rec->history[rec->history_cnt++] = rec->stats.outstanding_bytes;
+		return;
+	}
+	rec->history[rec->history_head] = rec->stats.outstanding_bytes;
+	rec->history_head = (rec->history_head + 1) % MT_HISTORY_LEN;
+}
+
+__s64 stack_record__history(const struct stack_record *rec, __u32 i)
+{
+	if (!rec->history || i >= rec->history_cnt)
+		return 0;
+	return rec->history[(rec->history_head + i) % MT_HISTORY_LEN];
+}
+
+static int update_record(struct collector *c, const struct mt_stack_key *key,
+			 const struct mt_stack_stats *stats)
+{
+	struct stack_record *rec = find_or_add(c, key);
+
+	if (!rec)
+		return -ENOMEM;
+	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
+	rec->stats = *stats;
+	push_history(rec);
+	c->totals.outstanding_bytes += stats->outstanding_bytes;
+	c->totals.outstanding_count += stats->outstanding_count;
+	c->totals.growth += rec->growth;
+	return 0;
+}
+
+int collector__poll(struct collector *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 batch = 0;
+	bool first = true;
+	int err;
+
+	memset(&c->totals, 0, sizeof(c->totals));
+	for (;;) {
+		__u32 cnt = BATCH_CNT;
+
+		err = bpf_map_lookup_batch(c->by_stack_fd, first ? NULL : &batch, &batch, c->keys,
+					   c->values, &cnt, &opts);
+		err = err ? -errno : 0;
+		first = false;
+		for (__u32 i = 0; i < cnt; i++) {
+			int uerr = update_record(c, &c->keys[i], &c->values[i]);
+
+			if (uerr)
+				return uerr;
+		}
+		if (err == -ENOENT)
+			break;
+		if (err) {
+			mt_error("Failed to read stack aggregates: %s\n", strerror(-err));
+			return err;
+		}
+	}
+	c->totals.stack_cnt = c->record_cnt;
+	return 0;
+}
+
+struct stack_record **collector__records(const struct collector *c, size_t *cnt)
+{
+	*cnt = c->record_cnt;
+	return c->records;
+}
+
+void collector__totals(const struct collector *c, struct collector_totals *totals)
+{
+	*totals = c->totals;
+}
+
+__s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id)
+{
+	__s64 bytes = 0;
+
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		if (c->records[i]->key.aspace_id == aspace_id)
+			bytes += c->records[i]->stats.outstanding_bytes;
+	}
+	return bytes;
+}
+
+/* Where a complete stack ends: program and thread entry points. */
+static bool is_thread_entry(const char *function)
+{
+	static const char *const entries[] = { "_start", "__libc_start_main",
+					       "__libc_start_call_main", "clone", "__clone",
+					       "clone3", "__clone3", "start_thread" };
+
+	if (!function)
+		return false;
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		if (!strcmp(function, entries[i]))
+			return true;
+	}
+	return false;
+}
+
+static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip,
+			  bool is_return, struct mt_frame_info *frame)
+{
+	const struct mt_mapping *mapping = proc ? procs__find_mapping(proc, ip) : NULL;
+
+	/* A library loaded after the last look at the process's maps. */
+	if (!mapping && proc && proc->state == MT_PROC_LIVE && !procs__read_maps(c->procs, proc))
+		mapping = procs__find_mapping(proc, ip);
+	memset(frame, 0, sizeof(*frame));
+	frame->module = "[unknown]";
+	frame->module_offset = ip;
+	if (!mapping || !mapping->elf)
+		return;
+	if (symbolizer__resolve(c->symbolizer, mapping->elf, ip - mapping->start + mapping->pgoff,
+				is_return, frame))
+		mt_debug("cannot symbolize 0x%llx in %s\n", (unsigned long long)ip, mapping->path);
+}
+
+int collector__symbolize(struct collector *c, struct stack_record *rec)
+{
+	struct mt_process *proc = procs__get(c->procs, rec->key.aspace_id);
+	struct mt_stack stack;
+
+	if (rec->symbolized)
+		return 0;
+	if (bpf_map_lookup_elem(c->stacks_fd, &rec->key.stack_id, &stack))
+		return -ENOENT;
+	if (stack.frame_cnt > MT_MAX_FRAMES)
+		return -EINVAL;
+	rec->frames = calloc(stack.frame_cnt ? stack.frame_cnt : 1, sizeof(*rec->frames));
+	if (!rec->frames)
+		return -ENOMEM;
+	/* Frame 0 is the probed instruction itself; the others are return addresses. */
+	for (__u32 i = 0; i < stack.frame_cnt; i++)
+		resolve_frame(c, proc, stack.ips[i], i > 0, &rec->frames[i]);
+	rec->frame_cnt = stack.frame_cnt;
+	rec->complete = stack.frame_cnt >= 3 &&
+			is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
+	rec->symbolized = true;
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Reads the kernel's per-stack aggregates each interval and keeps, per stack, the latest counters,
+ * the growth since the previous interval and a bounded history of outstanding bytes. Stacks are
+ * symbolized lazily, only when a report or an output needs them.
+ */
+#ifndef MEMTIDE_COLLECT_H
+#define MEMTIDE_COLLECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "memtide/memtide.h"
+#include "symbolize.h"
+
+#define MT_HISTORY_LEN 720 /* intervals of history kept per stack: an hour at the default 5 s */
+
+struct collector;
+struct proc_table;
+
+struct stack_record {
+	struct mt_stack_key key;
+	struct mt_stack_stats stats;
+	__s64 growth;	  /* outstanding bytes gained over the last interval */
+	__s64 *history;	  /* ring of outstanding bytes per interval, NULL until nonzero */
+	__u32 history_cnt; /* samples stored (<= MT_HISTORY_LEN) */
+	__u32 history_head; /* index of the oldest sample once full */
+	bool symbolized;
+	bool complete; /* stack reaches a thread entry (_start, clone, start_thread...) */
+	__u32 frame_cnt;
+	struct mt_frame_info *frames; /* innermost first */
+};
+
+struct collector_totals {
+	__s64 outstanding_bytes;
+	__s64 outstanding_count;
+	__s64 growth; /* over the last interval */
+	__u64 stack_cnt;
+};
+
+struct collector *collector__new(int by_stack_fd, int stacks_fd, struct proc_table *procs,
+				 struct symbolizer *symbolizer);
+void collector__free(struct collector *c); /* NULL-safe */
+
+/* Reads every aggregate and closes an interval (growth, history). 0 or -errno. */
+int collector__poll(struct collector *c);
+/* All records; valid until the next poll. */
+struct stack_record **collector__records(const struct collector *c, size_t *cnt);
+void collector__totals(const struct collector *c, struct collector_totals *totals);
+/* Outstanding bytes held by one address space. */
+__s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id);
+/* Fetches and resolves the record's frames once. 0 or -errno (-ENOENT: stack not stored). */
+int collector__symbolize(struct collector *c, struct stack_record *rec);
+/* History sample i (0 = oldest) */
+__s64 stack_record__history(const struct stack_record *rec, __u32 i);
+
+#endif /* MEMTIDE_COLLECT_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Folded stacks, the input of flamegraph.pl: "comm;outer_frame;...;inner_frame BYTES", one line
+ * per distinct stack, root first, weighted by outstanding bytes.
+ */
+#ifndef MEMTIDE_FOLDED_H
+#define MEMTIDE_FOLDED_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "memtide/memtide.h"
+
+struct collector;
+struct proc_table;
+struct mt_frame_info;
+
+/* Writes every stack with outstanding bytes; identical lines are merged. 0 or -errno. */
+int folded__write(FILE *out, struct collector *collector, struct proc_table *procs);
+/*
+ * Appends "comm;frame;...;frame BYTES" for frames given innermost first, to buf. Frame names
+ * are function names, "[module]" when unresolved; ';' and whitespace that would break the
+ * format are replaced. Returns the length, or -ENOSPC when buf is too small.
+ */
+int folded__format(const char *comm, const struct mt_frame_info *frames, size_t frame_cnt,
+		   __s64 bytes, char *buf, size_t buf_sz);
+
+#endif /* MEMTIDE_FOLDED_H */

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <jansson.h>
+#include "collect.h"
+#include "json.h"
+#include "procs.h"
+#include "report.h"
+
+static json_t *frame_json(const struct mt_frame_info *frame)
+{
+	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i}", "function", frame->function, "module",
+			 frame->module, "module_offset", (json_int_t)frame->module_offset, "file",
+			 frame->file, "line", frame->line);
+}
+
+static json_t *stack_json(struct collector *collector, struct proc_table *procs,
+			  struct stack_record *rec)
+{
+	struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
+	json_t *frames = json_array(), *history = json_array(), *stack;
+
+	collector__symbolize(collector, rec);
+	for (__u32 i = 0; i < rec->frame_cnt; i++)
+		json_array_append_new(frames, frame_json(&rec->frames[i]));
+	for (__u32 i = 0; i < rec->history_cnt; i++)
+		json_array_append_new(history, json_integer(stack_record__history(rec, i)));
+	stack = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
+			  proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "kind", "heap",
+			  "outstanding_bytes", (json_int_t)rec->stats.outstanding_bytes,
+			  "outstanding_count", (json_int_t)rec->stats.outstanding_count,
+			  "total_allocs", (json_int_t)rec->stats.total_allocs, "total_frees",
+			  (json_int_t)rec->stats.total_frees, "total_alloc_bytes",
+			  (json_int_t)rec->stats.total_alloc_bytes, "growth_bytes",
+			  (json_int_t)rec->growth, "complete", rec->complete, "frames", frames,
+			  "history", history);
+	return stack;
+}
+
+static json_t *processes_json(const struct report_view *view)
+{
+	static const char *const states[] = { "live", "exited", "exec" };
+	json_t *processes = json_array();
+
+	for (size_t i = 0; i < procs__count(view->procs); i++) {
+		struct mt_process *proc = procs__at(view->procs, i);
+
+		json_array_append_new(
+			processes,
+			json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid, "parent_pid",
+				  proc->parent_tgid, "comm", proc->comm, "state",
+				  states[proc->state], "outstanding_bytes",
+				  (json_int_t)collector__aspace_outstanding(view->collector,
+									    proc->aspace_id)));
+	}
+	return processes;
+}
+
+static json_t *counters_json(const struct report_view *view)
+{
+	json_t *counters = json_object();
+
+	for (int i = 0; i < MT_CNT_NR; i++)
+		json_object_set_new(counters, mt_counter_name(i),
+				    json_integer((json_int_t)view->counters[i]));
+	return counters;
+}
+
+int json__write(FILE *out, const struct report_view *view)
+{
+	struct collector_totals totals;
+	struct stack_record **ranked;
+	json_t *stacks, *doc;
+	long cnt;
+	int err = 0;
+
+	cnt = report__ranked(view, RANK_ALL, &ranked);
+	if (cnt < 0)
+		return (int)cnt;
+	stacks = json_array();
+	for (long i = 0; i < cnt; i++)
+		json_array_append_new(stacks, stack_json(view->collector, view->procs, ranked[i]));
+	free(ranked);
+	collector__totals(view->collector, &totals);
+	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:o, s:o, s:o}", "version", "memtide 0.1.0",
+			"elapsed_s", view->elapsed_s, "interval_s", view->interval_s,
+			"outstanding_bytes", (json_int_t)totals.outstanding_bytes,
+			"outstanding_count", (json_int_t)totals.outstanding_count, "processes",
+			processes_json(view), "counters", counters_json(view), "stacks", stacks);
+	if (!doc)
+		return -ENOMEM;
+	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))
+		err = -EIO;
+	json_decref(doc);
+	return err;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * `-- COMMAND`: the command is forked and held before exec until every probe is attached, so its
+ * first allocation is already traced.
+ */
+#ifndef MEMTIDE_LAUNCH_H
+#define MEMTIDE_LAUNCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct launch {
+	pid_t pid;
+	int go_fd;  /* write end of the pipe the child waits on */
+	bool reaped;
+	int status; /* wait status once reaped */
+};
+
+/*
+ * Resolves argv[0] through PATH (so a missing command fails before anything is traced), forks,
+ * and leaves the child blocked before exec. 0 or -errno (-ENOENT: command not found).
+ */
+int launch__start(char *const argv[], struct launch *l);
+/* Lets the held child exec. 0 or -errno. */
+int launch__release(struct launch *l);
+/* Reaps the child if it exited; returns true once it has. */
+bool launch__exited(struct launch *l);
+/* Ends a child that never ran (setup failed) and reaps it. */
+void launch__abort(struct launch *l);
+
+#endif /* MEMTIDE_LAUNCH_H */

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include "log.h"
+#include "procs.h"
+#include "symbolize.h"
+
+struct proc_table {
+	struct symbolizer *symbolizer;
+	struct mt_process **procs;
+	size_t proc_cnt;
+	size_t proc_cap;
+};
+
+struct proc_table *procs__new(struct symbolizer *symbolizer)
+{
+	struct proc_table *pt = calloc(1, sizeof(*pt));
+
+	if (pt)
+		pt->symbolizer = symbolizer;
+	return pt;
+}
+
+static void free_process(struct mt_process *proc)
+{
+	for (size_t i = 0; i < proc->map_cnt; i++)
+		free(proc->maps[i].path);
+	free(proc->maps);
+	free(proc);
+}
+
+void procs__free(struct proc_table *pt)
+{
+	if (!pt)
+		return;
+	for (size_t i = 0; i < pt->proc_cnt; i++)
+		free_process(pt->procs[i]);
+	free(pt->procs);
+	free(pt);
+}
+
+struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid,
+			      pid_t parent_tgid, const char *comm)
+{
+	struct mt_process *proc;
+
+	if (pt->proc_cnt == pt->proc_cap) {
+		size_t cap = pt->proc_cap ? pt->proc_cap * 2 : 16;
+		struct mt_process **procs = realloc(pt->procs, cap * sizeof(*procs));
+
+		if (!procs)
+			return NULL;
+		pt->procs = procs;
+		pt->proc_cap = cap;
+	}
+	proc = calloc(1, sizeof(*proc));
+	if (!proc)
+		return NULL;
+	proc->aspace_id = aspace_id;
+	proc->tgid = tgid;
+	proc->parent_tgid = parent_tgid;
+	proc->state = MT_PROC_LIVE;
+	snprintf(proc->comm, sizeof(proc->comm), "%s", comm ? comm : "?");
+	pt->procs[pt->proc_cnt++] = proc;
+	return proc;
+}
+
+struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id)
+{
+	for (size_t i = 0; i < pt->proc_cnt; i++) {
+		if (pt->procs[i]->aspace_id == aspace_id)
+			return pt->procs[i];
+	}
+	return NULL;
+}
+
+struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid)
+{
+	for (size_t i = pt->proc_cnt; i-- > 0;) {
+		if (pt->procs[i]->tgid == tgid && pt->procs[i]->state == MT_PROC_LIVE)
+			return pt->procs[i];
+	}
+	return NULL;
+}
+
+size_t procs__count(const struct proc_table *pt)
+{
+	return pt->proc_cnt;
+}
+
+struct mt_process *procs__at(const struct proc_table *pt, size_t idx)
+{
+	return idx < pt->proc_cnt ? pt->procs[idx] : NULL;
+}
+
+size_t procs__live_count(const struct proc_table *pt)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < pt->proc_cnt; i++)
+		live += pt->procs[i]->state == MT_PROC_LIVE;
+	return live;
+}
+
+static bool has_mapping(const struct mt_process *proc, __u64 start, __u64 dev, __u64 ino)
+{
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		if (proc->maps[i].start == start && proc->maps[i].dev == dev &&
+		    proc->maps[i].ino == ino)
+			return true;
+	}
+	return false;
+}
+
+static int append_mapping(struct mt_process *proc, const struct mt_mapping *mapping)
+{
+	if (proc->map_cnt == proc->map_cap) {
+		size_t cap = proc->map_cap ? proc->map_cap * 2 : 32;
+		struct mt_mapping *maps = realloc(proc->maps, cap * sizeof(*maps));
+
+		if (!maps)
+			return -ENOMEM;
+		proc->maps = maps;
+		proc->map_cap = cap;
+	}
+	proc->maps[proc->map_cnt] = *mapping;
+	proc->maps[proc->map_cnt].path = strdup(mapping->path);
+	if (!proc->maps[proc->map_cnt].path)
+		return -ENOMEM;
+	proc->map_cnt++;
+	return 0;
+}
+
+static int add_file_mapping(struct proc_table *pt, struct mt_process *proc,
+			    struct mt_mapping *mapping)
+{
+	char map_file[96];
+
+	if (has_mapping(proc, mapping->start, mapping->dev, mapping->ino))
+		return 0;
+	/* map_files reaches the mapped file itself: in a container, or deleted since. */
+	snprintf(map_file, sizeof(map_file), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, proc->tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	mapping->elf = symbolizer__open_elf(pt->symbolizer, map_file, mapping->dev, mapping->ino);
+	if (!mapping->elf)
+		mt_debug("cannot open %s (%s) of process %d: %s\n", mapping->path, map_file,
+			 proc->tgid, strerror(errno));
+	return append_mapping(proc, mapping);
+}
+
+int procs__read_maps(struct proc_table *pt, struct mt_process *proc)
+{
+	char path[64], line[PATH_MAX + 256], perms[8], file[PATH_MAX];
+	unsigned long long start, end, pgoff, ino;
+	unsigned int major, minor;
+	int err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", proc->tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct mt_mapping mapping = {};
+
+		file[0] = '\0';
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095[^\n]", &start, &end, perms,
+			   &pgoff, &major, &minor, &ino, file) < 7)
+			continue;
+		if (perms[2] != 'x' || !ino || file[0] != '/')
+			continue;
+		mapping = (struct mt_mapping){ .start = start, .end = end, .pgoff = pgoff,
+					       .dev = makedev(major, minor), .ino = ino,
+					       .path = file };
+		err = add_file_mapping(pt, proc, &mapping);
+		if (err)
+			break;
+	}
+	fclose(f);
+	return err;
+}
+
+int procs__copy_maps(struct mt_process *dst, const struct mt_process *src)
+{
+	for (size_t i = 0; i < src->map_cnt; i++) {
+		int err;
+
+		if (has_mapping(dst, src->maps[i].start, src->maps[i].dev, src->maps[i].ino))
+			continue;
+		err = append_mapping(dst, &src->maps[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip)
+{
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		if (ip >= proc->maps[i].start && ip < proc->maps[i].end)
+			return &proc->maps[i];
+	}
+	return NULL;
+}
+
+int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN])
+{
+	char path[64];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ok = fgets(comm, MT_COMM_LEN, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -ESRCH;
+	comm[strcspn(comm, "\n")] = '\0';
+	return 0;
+}
+
+pid_t procs__read_ppid(pid_t tgid)
+{
+	char path[64], line[256];
+	pid_t ppid = -ESRCH;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	}
+	fclose(f);
+	return ppid;
+}

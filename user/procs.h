@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Traced processes, one record per process image (address-space id): a fork and an exec each
+ * start a new record, so stacks taken before an exec still symbolize against the mappings they
+ * were taken in. Executable file mappings are captured while the process lives, and their ELF
+ * files are opened by the symbolizer then, so stacks of exited processes still symbolize.
+ */
+#ifndef MEMTIDE_PROCS_H
+#define MEMTIDE_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "memtide/memtide.h"
+
+struct symbolizer;
+struct mt_elf;
+struct proc_table;
+
+enum mt_proc_state {
+	MT_PROC_LIVE,
+	MT_PROC_EXITED,
+	MT_PROC_REPLACED, /* the process exec'd: its new image has another record */
+};
+
+struct mt_mapping {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff;
+	__u64 dev;
+	__u64 ino;
+	struct mt_elf *elf; /* NULL when the file could not be opened */
+	char *path;	    /* as in /proc/PID/maps */
+};
+
+struct mt_process {
+	__u32 aspace_id;
+	pid_t tgid;
+	pid_t parent_tgid;
+	char comm[MT_COMM_LEN];
+	enum mt_proc_state state;
+	__u64 watched_libs; /* bit per uprobes library index whose probes this process takes */
+	double exited_at_s;
+	__s64 held_at_exit; /* outstanding bytes when it exited */
+	struct mt_mapping *maps;
+	size_t map_cnt;
+	size_t map_cap;
+};
+
+struct proc_table *procs__new(struct symbolizer *symbolizer);
+void procs__free(struct proc_table *pt); /* NULL-safe */
+
+/* Adds a record for a new process image. NULL with errno set (ENOMEM). */
+struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid,
+			      pid_t parent_tgid, const char *comm);
+struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id);
+/* The live record of a tgid, or NULL. */
+struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid);
+size_t procs__count(const struct proc_table *pt);
+struct mt_process *procs__at(const struct proc_table *pt, size_t idx);
+size_t procs__live_count(const struct proc_table *pt);
+
+/*
+ * Reads /proc/TGID/maps and adds executable file mappings not seen before (mappings are never
+ * dropped: a library unmapped later may still be on recorded stacks). 0, -ESRCH, or -errno.
+ */
+int procs__read_maps(struct proc_table *pt, struct mt_process *proc);
+/* A forked child starts with its parent's mappings. 0 or -ENOMEM. */
+int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
+/* The mapping holding ip, or NULL. */
+const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);
+
+/* Reads the command name of a live process into comm. 0 or -errno. */
+int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN]);
+/* Parent of a live process, or -errno. */
+pid_t procs__read_ppid(pid_t tgid);
+
+#endif /* MEMTIDE_PROCS_H */

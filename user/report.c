@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "collect.h"
+#include "procs.h"
+#include "report.h"
+#include "units.h"
+
+#define MAX_PRINTED_FRAMES 48
+/* Share of outstanding bytes on truncated stacks above which the report says why. */
+#define TRUNCATED_NOTE_SHARE 0.2
+
+static const char *const counter_names[MT_CNT_NR] = {
+	[MT_CNT_ALLOCS_FULL] = "allocs_map_full",
+	[MT_CNT_STACKS_FULL] = "stacks_map_full",
+	[MT_CNT_BY_STACK_FULL] = "by_stack_map_full",
+	[MT_CNT_UNKNOWN_FREES] = "unknown_frees",
+	[MT_CNT_UNTRACKED] = "untracked_hits",
+	[MT_CNT_NESTED] = "nested_calls",
+	[MT_CNT_SCRATCH_FAIL] = "scratch_unavailable",
+	[MT_CNT_EVENTS_LOST] = "process_events_lost",
+	[MT_CNT_UNMATCHED_RET] = "unmatched_returns",
+	[MT_CNT_FAILED_ALLOCS] = "failed_allocations",
+	[MT_CNT_STALE_ADDR] = "stale_addresses",
+};
+
+/* Counters that mean data was lost; the others are informational. */
+static const bool counter_is_drop[MT_CNT_NR] = {
+	[MT_CNT_ALLOCS_FULL] = true,   [MT_CNT_STACKS_FULL] = true,
+	[MT_CNT_BY_STACK_FULL] = true, [MT_CNT_SCRATCH_FAIL] = true,
+	[MT_CNT_EVENTS_LOST] = true,   [MT_CNT_UNMATCHED_RET] = true,
+};
+
+const char *mt_counter_name(int idx)
+{
+	return idx >= 0 && idx < MT_CNT_NR ? counter_names[idx] : "?";
+}
+
+static bool sort_by_growth;
+
+static int compare_records(const void *a, const void *b)
+{
+	const struct stack_record *ra = *(struct stack_record *const *)a;
+	const struct stack_record *rb = *(struct stack_record *const *)b;
+	__s64 va = sort_by_growth ? ra->growth : ra->stats.outstanding_bytes;
+	__s64 vb = sort_by_growth ? rb->growth : rb->stats.outstanding_bytes;
+
+	if (va != vb)
+		return va > vb ? -1 : 1;
+	if (ra->stats.outstanding_bytes != rb->stats.outstanding_bytes)
+		return ra->stats.outstanding_bytes > rb->stats.outstanding_bytes ? -1 : 1;
+	return ra->key.stack_id < rb->key.stack_id ? -1 : ra->key.stack_id > rb->key.stack_id;
+}
+
+static bool wanted(const struct stack_record *rec, enum rank_by rank)
+{
+	switch (rank) {
+	case RANK_GROWTH:
+		return rec->growth > 0;
+	case RANK_OUTSTANDING:
+		return rec->stats.outstanding_bytes > 0;
+	case RANK_ALL:
+		break;
+	}
+	return true;
+}
+
+long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out)
+{
+	struct stack_record **records, **ranked;
+	size_t cnt, kept = 0;
+
+	records = collector__records(view->collector, &cnt);
+	ranked = malloc((cnt ? cnt : 1) * sizeof(*ranked));
+	if (!ranked)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++) {
+		if (wanted(records[i], rank))
+			ranked[kept++] = records[i];
+	}
+	/* qsort has no context argument; reports are produced by one thread */
+	sort_by_growth = rank == RANK_GROWTH;
+	qsort(ranked, kept, sizeof(*ranked), compare_records);
+	*out = ranked;
+	return kept;
+}
+
+static void print_header(FILE *out, const struct report_view *view, const char *title)
+{
+	struct collector_totals totals;
+	char held[32], growth[32];
+	__u64 drops = 0;
+
+	collector__totals(view->collector, &totals);
+	for (int i = 0; i < MT_CNT_NR; i++)
+		drops += counter_is_drop[i] ? view->counters[i] : 0;
+	fprintf(out, "\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
+		     "outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu\n",
+		title, view->elapsed_s, procs__count(view->procs),
+		procs__count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
+		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
+		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
+		(unsigned long long)drops,
+		(unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES]);
+}
+
+static void print_frames(FILE *out, const struct stack_record *rec)
+{
+	char frame[512];
+
+	for (__u32 i = 0; i < rec->frame_cnt && i < MAX_PRINTED_FRAMES; i++) {
+		mt_frame_format(&rec->frames[i], frame, sizeof(frame));
+		fprintf(out, "        %s\n", frame);
+	}
+	if (rec->frame_cnt > MAX_PRINTED_FRAMES)
+		fprintf(out, "        ... %u more frames\n", rec->frame_cnt - MAX_PRINTED_FRAMES);
+	if (!rec->complete)
+		fprintf(out, "        [stack may be truncated]\n");
+}
+
+static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
+			int rank)
+{
+	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
+	char held[32], growth[32];
+
+	collector__symbolize(view->collector, rec);
+	fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)\n", rank,
+		mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+		mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
+		(long long)rec->stats.outstanding_count,
+		rec->stats.outstanding_count == 1 ? "" : "s", proc ? proc->comm : "?",
+		proc ? proc->tgid : 0);
+	if (!rec->symbolized)
+		fprintf(out, "        [stack not stored: stacks map full]\n");
+	else
+		print_frames(out, rec);
+}
+
+/* Says when many bytes sit on stacks that end early: the usual cause is missing frame pointers */
+static void print_truncation_note(FILE *out, struct stack_record **ranked, long cnt)
+{
+	__s64 total = 0, truncated = 0;
+
+	for (long i = 0; i < cnt; i++) {
+		total += ranked[i]->stats.outstanding_bytes;
+		if (ranked[i]->symbolized && !ranked[i]->complete)
+			truncated += ranked[i]->stats.outstanding_bytes;
+	}
+	if (total > 0 && (double)truncated / total > TRUNCATED_NOTE_SHARE)
+		fprintf(out, "  note: %.0f%% of these bytes are on stacks that look truncated (fewer "
+			     "than 3 frames, or not reaching _start/clone/start_thread): the code "
+			     "lacks frame pointers; rebuild it with -fno-omit-frame-pointer\n",
+			100.0 * truncated / total);
+}
+
+static void print_ranked(FILE *out, const struct report_view *view, bool by_growth)
+{
+	struct stack_record **ranked;
+	long cnt = report__ranked(view, by_growth ? RANK_GROWTH : RANK_OUTSTANDING, &ranked);
+	long shown;
+
+	if (cnt < 0)
+		return;
+	if (!cnt)
+		fprintf(out, "  %s\n", by_growth ? "no stack grew in this interval"
+						 : "no outstanding allocations");
+	shown = cnt < (long)view->top_n ? cnt : (long)view->top_n;
+	for (long i = 0; i < shown; i++)
+		print_stack(out, view, ranked[i], (int)i + 1);
+	print_truncation_note(out, ranked, shown);
+	free(ranked);
+}
+
+void report__interval(FILE *out, const struct report_view *view)
+{
+	print_header(out, view, "interval");
+	fprintf(out, "Top %u stacks by growth over the last %.1f s:\n", view->top_n,
+		view->interval_s);
+	print_ranked(out, view, true);
+	fflush(out);
+}
+
+static void print_processes(FILE *out, const struct report_view *view)
+{
+	static const char *const states[] = { "live", "exited", "exec'd" };
+	char held[32];
+
+	fprintf(out, "Processes:\n");
+	for (size_t i = 0; i < procs__count(view->procs); i++) {
+		struct mt_process *proc = procs__at(view->procs, i);
+		__s64 bytes = collector__aspace_outstanding(view->collector, proc->aspace_id);
+
+		fprintf(out, "  %-16s %7d  %-7s outstanding %s\n", proc->comm, proc->tgid,
+			states[proc->state], mt_format_bytes(bytes, 0, held, sizeof(held)));
+	}
+}
+
+static void print_counters(FILE *out, const struct report_view *view)
+{
+	fprintf(out, "Counters:");
+	for (int i = 0; i < MT_CNT_NR; i++)
+		fprintf(out, "%s %s=%llu", i ? "," : "", counter_names[i],
+			(unsigned long long)view->counters[i]);
+	fprintf(out, "\n");
+}
+
+void report__final(FILE *out, const struct report_view *view)
+{
+	print_header(out, view, "final report");
+	fprintf(out, "Top %u stacks by outstanding bytes:\n", view->top_n);
+	print_ranked(out, view, false);
+	print_processes(out, view);
+	print_counters(out, view);
+	fflush(out);
+}

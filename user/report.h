@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The text report: a header per interval and the top stacks, then a final report at exit. */
+#ifndef MEMTIDE_REPORT_H
+#define MEMTIDE_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "memtide/memtide.h"
+
+struct collector;
+struct proc_table;
+struct stack_record;
+
+struct report_view {
+	double elapsed_s;
+	double interval_s;
+	__u32 top_n;
+	struct collector *collector;
+	struct proc_table *procs;
+	const __u64 *counters; /* MT_CNT_NR drop counters */
+};
+
+/* Name of a drop counter, as shown in reports and JSON. */
+const char *mt_counter_name(int idx);
+/* Top stacks by growth over the last interval. */
+void report__interval(FILE *out, const struct report_view *view);
+/* Top stacks by outstanding bytes, processes and drops, at exit. */
+void report__final(FILE *out, const struct report_view *view);
+enum rank_by {
+	RANK_GROWTH,	  /* stacks that grew over the last interval, most first */
+	RANK_OUTSTANDING, /* stacks with outstanding bytes, most first */
+	RANK_ALL,	  /* every stack, by outstanding bytes */
+};
+
+/* Records ranked as asked. Caller frees the array. Returns the count, or -ENOMEM. */
+long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out);
+
+#endif /* MEMTIDE_REPORT_H */

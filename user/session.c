@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include "allocators.h"
+#include "cli.h"
+#include "collect.h"
+#include "folded.h"
+#include "json.h"
+#include "launch.h"
+#include "log.h"
+#include "procs.h"
+#include "report.h"
+#include "session.h"
+#include "symbolize.h"
+#include "tracer.h"
+#include "uprobes.h"
+
+#define POLL_MS		   100
+#define MAPS_REFRESH_S	   1.0
+#define MAX_SCANNED_PIDS   65536
+#define MAX_TRACED_PROCS   16384
+
+struct memtide {
+	const struct memtide_config *config;
+	struct symbolizer *symbolizer;
+	struct proc_table *procs;
+	struct tracer *tracer;
+	struct uprobes *uprobes;
+	struct allocators *allocators;
+	struct collector *collector;
+	struct launch launch;
+	bool launched;
+	FILE *folded_out;
+	FILE *json_out;
+	double start_s;
+	double last_report_s;
+	__u64 counters[MT_CNT_NR];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int open_output(const char *path, const char *option, FILE **out)
+{
+	if (!path)
+		return 0;
+	*out = fopen(path, "we");
+	if (!*out) {
+		int err = -errno;
+
+		mt_error("cannot write %s file '%s': %s\n", option, path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Each thread of each traced process holds a perf event per probe. */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
+}
+
+/* Starts following a process that memtide found itself (a target or one of its descendants). */
+static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, const char *comm)
+{
+	char live_comm[MT_COMM_LEN];
+	struct mt_process *proc;
+	__u32 aspace_id;
+	int err;
+
+	if (!comm) {
+		err = procs__read_comm(tgid, live_comm);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+		comm = live_comm;
+	}
+	err = tracer__track(m->tracer, tgid, &aspace_id);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	proc = procs__add(m->procs, aspace_id, tgid, parent, comm);
+	if (!proc)
+		return NULL;
+	err = procs__read_maps(m->procs, proc);
+	if (!err)
+		err = allocators__attach(m->allocators, proc);
+	if (err == 0) {
+		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
+			"trace there\n", tgid, comm);
+	} else if (err < 0) {
+		errno = -err;
+		return NULL;
+	}
+	return proc;
+}
+
+/* Adds `root` and its descendants that exist now; later ones are followed in the kernel. */
+static int adopt_tree(struct memtide *m, pid_t root)
+{
+	static pid_t pids[MAX_SCANNED_PIDS], parents[MAX_SCANNED_PIDS];
+	size_t cnt = 0;
+	struct dirent *entry;
+	DIR *dir;
+
+	if (!adopt(m, root, procs__read_ppid(root), NULL))
+		return errno == ESRCH || errno == ENOENT ? -ESRCH : -errno;
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((entry = readdir(dir)) && cnt < MAX_SCANNED_PIDS) {
+		pid_t pid = atoi(entry->d_name);
+
+		if (pid > 0) {
+			pids[cnt] = pid;
+			parents[cnt++] = procs__read_ppid(pid);
+		}
+	}
+	closedir(dir);
+	/* Breadth-first over parent links: each pass adopts children of adopted processes. */
+	for (bool added = true; added;) {
+		added = false;
+		for (size_t i = 0; i < cnt; i++) {
+			if (pids[i] <= 0 || procs__live(m->procs, pids[i]) ||
+			    !procs__live(m->procs, parents[i]))
+				continue;
+			if (adopt(m, pids[i], parents[i], NULL))
+				added = true;
+			pids[i] = 0;
+		}
+	}
+	return 0;
+}
+
+static int attach_pids(struct memtide *m)
+{
+	const struct memtide_config *config = m->config;
+
+	for (int i = 0; i < config->pid_cnt; i++) {
+		pid_t pid = config->pids[i];
+		int err;
+
+		if (kill(pid, 0) && errno == ESRCH) {
+			mt_error("no such process: %d (check the PID with ps)\n", pid);
+			return -ESRCH;
+		}
+		if (procs__live(m->procs, pid))
+			continue;
+		err = adopt_tree(m, pid);
+		if (err == -ESRCH) {
+			mt_error("process %d exited while memtide was attaching\n", pid);
+			return err;
+		}
+		if (err) {
+			mt_error("Failed to attach to process %d: %s\n", pid, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int attach_command(struct memtide *m)
+{
+	char **argv = m->config->command;
+	char name[MT_COMM_LEN];
+	int err;
+
+	err = launch__start(argv, &m->launch);
+	if (err) {
+		mt_error("cannot start '%s': %s\n", argv[0],
+			 err == -ENOENT ? "command not found" : strerror(-err));
+		return err;
+	}
+	m->launched = true;
+	snprintf(name, sizeof(name), "%s", basename(argv[0]));
+	/* The held child is still a copy of memtide: it maps the libc the command will map. */
+	if (!adopt(m, m->launch.pid, getpid(), name)) {
+		err = -errno;
+		mt_error("Failed to attach to '%s': %s\n", argv[0], strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* A new process image: look at its mappings, probe allocators it brings. */
+static void follow_image(struct memtide *m, struct mt_process *proc)
+{
+	int err = procs__read_maps(m->procs, proc);
+
+	if (!err)
+		err = allocators__attach(m->allocators, proc);
+	if (err < 0 && err != -ESRCH)
+		mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm, strerror(-err));
+}
+
+static int on_fork(struct memtide *m, const struct mt_proc_event *event)
+{
+	struct mt_process *parent = procs__get(m->procs, event->prev_aspace_id);
+	struct mt_process *child;
+
+	child = procs__add(m->procs, event->aspace_id, event->tgid, event->parent_tgid,
+			   event->comm);
+	if (!child)
+		return -ENOMEM;
+	if (parent) {
+		/* The child inherited the parent's perf events, hence its probes. */
+		child->watched_libs = parent->watched_libs;
+		procs__copy_maps(child, parent);
+	}
+	follow_image(m, child);
+	return 0;
+}
+
+static int on_exec(struct memtide *m, const struct mt_proc_event *event)
+{
+	struct mt_process *old = procs__get(m->procs, event->prev_aspace_id);
+	struct mt_process *proc;
+
+	proc = procs__add(m->procs, event->aspace_id, event->tgid,
+			  old ? old->parent_tgid : 0, event->comm);
+	if (!proc)
+		return -ENOMEM;
+	if (old) {
+		/* Perf events survive exec, so the probes of the old image still apply. */
+		proc->watched_libs = old->watched_libs;
+		old->state = MT_PROC_REPLACED;
+		old->held_at_exit = collector__aspace_outstanding(m->collector, old->aspace_id);
+	}
+	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
+	follow_image(m, proc);
+	return 0;
+}
+
+static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
+{
+	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
+
+	if (proc) {
+		proc->state = MT_PROC_EXITED;
+		proc->exited_at_s = now_s() - m->start_s;
+	}
+	tracer__forget_aspace(m->tracer, event->aspace_id);
+	return 0;
+}
+
+static int on_event(void *ctx, const struct mt_proc_event *event)
+{
+	struct memtide *m = ctx;
+
+	switch (event->type) {
+	case MT_EV_FORK:
+		return on_fork(m, event);
+	case MT_EV_EXEC:
+		return on_exec(m, event);
+	case MT_EV_EXIT:
+		return on_proc_exit(m, event);
+	}
+	return 0;
+}
+
+static int setup_parts(struct memtide *m)
+{
+	const struct memtide_config *config = m->config;
+	struct tracer_opts tracer_opts = {
+		.max_allocs = config->max_allocs,
+		.max_stacks = config->max_stacks,
+		.max_procs = MAX_TRACED_PROCS,
+	};
+	struct uprobes_opts uprobes_opts = {
+		.bench_floor = config->bench_floor,
+		.verbose = config->verbosity > 0,
+	};
+	int err;
+
+	err = open_output(config->folded_path, "--folded", &m->folded_out);
+	if (!err)
+		err = open_output(config->json_path, "--json", &m->json_out);
+	if (err)
+		return err;
+	raise_fd_limit();
+	m->symbolizer = symbolizer__new();
+	m->procs = m->symbolizer ? procs__new(m->symbolizer) : NULL;
+	if (!m->procs)
+		return -ENOMEM;
+	m->tracer = tracer__new(&tracer_opts);
+	if (!m->tracer)
+		return -errno;
+	err = tracer__attach_sched(m->tracer, on_event, m);
+	if (err)
+		return err;
+	uprobes_opts.progs = tracer__progs(m->tracer);
+	m->uprobes = uprobes__new(&uprobes_opts);
+	if (!m->uprobes)
+		return -errno;
+	m->allocators = allocators__new(m->uprobes);
+	m->collector = collector__new(tracer__by_stack_fd(m->tracer),
+				      tracer__stacks_fd(m->tracer), m->procs, m->symbolizer);
+	return m->allocators && m->collector ? 0 : -ENOMEM;
+}
+
+struct memtide *memtide__new(const struct memtide_config *config)
+{
+	struct memtide *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (!m)
+		return NULL;
+	m->config = config;
+	m->launch.go_fd = -1;
+	err = setup_parts(m);
+	if (!err)
+		err = config->command ? attach_command(m) : attach_pids(m);
+	if (!err && m->launched)
+		err = launch__release(&m->launch);
+	if (err) {
+		memtide__free(m);
+		errno = -err;
+		return NULL;
+	}
+	m->start_s = m->last_report_s = now_s();
+	fprintf(stderr, "memtide: tracing %zu process%s; report every %.1f s%s\n",
+		procs__count(m->procs), procs__count(m->procs) == 1 ? "" : "es", config->interval_s,
+		config->duration_s ? "" : ", Ctrl-C to stop");
+	return m;
+}
+
+static void refresh_images(struct memtide *m)
+{
+	for (size_t i = 0; i < procs__count(m->procs); i++) {
+		struct mt_process *proc = procs__at(m->procs, i);
+
+		if (proc->state == MT_PROC_LIVE)
+			follow_image(m, proc);
+	}
+}
+
+static void fill_view(struct memtide *m, struct report_view *view, double interval_s)
+{
+	tracer__counters(m->tracer, m->counters);
+	*view = (struct report_view){
+		.elapsed_s = now_s() - m->start_s,
+		.interval_s = interval_s,
+		.top_n = m->config->top_n,
+		.collector = m->collector,
+		.procs = m->procs,
+		.counters = m->counters,
+	};
+}
+
+static int report_interval(struct memtide *m)
+{
+	struct report_view view;
+	double now = now_s();
+	int err;
+
+	err = collector__poll(m->collector);
+	if (err)
+		return err;
+	fill_view(m, &view, now - m->last_report_s);
+	m->last_report_s = now;
+	report__interval(stdout, &view);
+	return 0;
+}
+
+static bool targets_gone(struct memtide *m)
+{
+	if (m->launched)
+		return launch__exited(&m->launch);
+	return procs__live_count(m->procs) == 0;
+}
+
+int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
+{
+	const struct memtide_config *config = m->config;
+	double next_refresh = m->start_s + MAPS_REFRESH_S;
+	double next_report = m->start_s + config->interval_s;
+	int err;
+
+	while (!*stop) {
+		double now;
+
+		err = tracer__poll(m->tracer, POLL_MS);
+		if (err < 0) {
+			mt_error("Failed to read process events: %s\n", strerror(-err));
+			return err;
+		}
+		if (targets_gone(m))
+			break;
+		now = now_s();
+		if (config->duration_s && now - m->start_s >= config->duration_s)
+			break;
+		if (now >= next_refresh) {
+			refresh_images(m);
+			next_refresh = now + MAPS_REFRESH_S;
+		}
+		if (now >= next_report) {
+			err = report_interval(m);
+			if (err)
+				return err;
+			next_report += config->interval_s;
+		}
+	}
+	return 0;
+}
+
+static int write_output(FILE **out, const char *path, int err)
+{
+	if (fclose(*out) && !err)
+		err = -errno;
+	*out = NULL;
+	if (err)
+		mt_error("Failed to write '%s': %s\n", path, strerror(-err));
+	else
+		fprintf(stderr, "memtide: wrote %s\n", path);
+	return err;
+}
+
+int memtide__finish(struct memtide *m)
+{
+	struct report_view view;
+	int err, ret = 0;
+
+	/* Events still queued (an exit right at the end) must land before the last read. */
+	tracer__poll(m->tracer, 0);
+	err = collector__poll(m->collector);
+	if (err)
+		return err;
+	fill_view(m, &view, now_s() - m->last_report_s);
+	report__final(stdout, &view);
+	if (m->folded_out) {
+		err = folded__write(m->folded_out, m->collector, m->procs);
+		ret = write_output(&m->folded_out, m->config->folded_path, err) ?: ret;
+	}
+	if (m->json_out) {
+		err = json__write(m->json_out, &view);
+		ret = write_output(&m->json_out, m->config->json_path, err) ?: ret;
+	}
+	return ret;
+}
+
+void memtide__free(struct memtide *m)
+{
+	if (!m)
+		return;
+	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
+	uprobes__free(m->uprobes);
+	if (m->launched && m->launch.go_fd >= 0)
+		launch__abort(&m->launch);
+	else if (m->launched)
+		launch__exited(&m->launch);
+	collector__free(m->collector);
+	allocators__free(m->allocators);
+	tracer__free(m->tracer);
+	procs__free(m->procs);
+	symbolizer__free(m->symbolizer);
+	if (m->folded_out)
+		fclose(m->folded_out);
+	if (m->json_out)
+		fclose(m->json_out);
+	free(m);
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "tracer.h"
+#include "memtide_bpf.skel.h"
+
+struct tracer {
+	struct memtide_bpf *skel;
+	struct ring_buffer *events;
+	tracer_event_fn on_event;
+	void *event_ctx;
+	struct tracer_progs progs;
+};
+
+static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
+{
+	const struct {
+		struct bpf_map *map;
+		__u32 entries;
+	} sizes[] = {
+		{ skel->maps.allocs, opts->max_allocs },
+		{ skel->maps.stacks, opts->max_stacks },
+		/* one aggregate per stack and process image; shared libraries repeat stacks */
+		{ skel->maps.by_stack, opts->max_stacks * 2 },
+		{ skel->maps.procs, opts->max_procs },
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		err = bpf_map__set_max_entries(sizes[i].map, sizes[i].entries);
+		if (err) {
+			mt_error("Failed to size map '%s': %s\n", bpf_map__name(sizes[i].map),
+				 strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+struct tracer *tracer__new(const struct tracer_opts *opts)
+{
+	struct tracer *t;
+	int err;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		mt_error("the kernel has no BTF (/sys/kernel/btf/vmlinux): memtide needs a kernel "
+			 "built with CONFIG_DEBUG_INFO_BTF=y\n");
+		errno = ENOTSUP;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->skel = memtide_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		mt_error("Failed to open BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = set_sizes(t->skel, opts);
+	if (err)
+		goto fail;
+	err = memtide_bpf__load(t->skel);
+	if (err) {
+		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
+			 strerror(-err));
+		goto fail;
+	}
+	t->progs = (struct tracer_progs){
+		.alloc_enter = t->skel->progs.alloc_enter,
+		.alloc_exit = t->skel->progs.alloc_exit,
+		.free_enter = t->skel->progs.free_enter,
+		.floor_probe = t->skel->progs.floor_probe,
+	};
+	return t;
+fail:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->events);
+	memtide_bpf__destroy(t->skel);
+	free(t);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct mt_proc_event))
+		return 0;
+	return t->on_event(t->event_ctx, data);
+}
+
+int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
+{
+	int err;
+
+	t->on_event = on_event;
+	t->event_ctx = ctx;
+	t->events = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->events) {
+		err = -errno;
+		mt_error("Failed to create the event ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	t->skel->links.handle_fork = bpf_program__attach(t->skel->progs.handle_fork);
+	t->skel->links.handle_exec = bpf_program__attach(t->skel->progs.handle_exec);
+	t->skel->links.handle_exit = bpf_program__attach(t->skel->progs.handle_exit);
+	if (!t->skel->links.handle_fork || !t->skel->links.handle_exec ||
+	    !t->skel->links.handle_exit) {
+		err = -errno;
+		mt_error("Failed to attach the sched_process_* tracepoints: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+const struct tracer_progs *tracer__progs(const struct tracer *t)
+{
+	return &t->progs;
+}
+
+int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id)
+{
+	struct mt_proc proc = {};
+	__u32 key = tgid;
+	int err;
+
+	proc.aspace_id = __sync_fetch_and_add(&t->skel->data->next_aspace_id, 1);
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &proc, BPF_ANY);
+	if (err) {
+		err = -errno;
+		mt_error("Failed to track process %d: %s\n", tgid, strerror(-err));
+		return err;
+	}
+	*aspace_id = proc.aspace_id;
+	return 0;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms)
+{
+	int ret = ring_buffer__poll(t->events, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR])
+{
+	for (int i = 0; i < MT_CNT_NR; i++)
+		counters[i] = __atomic_load_n(&t->skel->bss->counters[i], __ATOMIC_RELAXED);
+}
+
+long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
+{
+	int fd = bpf_map__fd(t->skel->maps.allocs);
+	struct mt_alloc_key key, next;
+	struct mt_alloc_key *prev = NULL;
+	long forgotten = 0;
+
+	/*
+	 * Deleting the current key restarts iteration from the start in the worst case, so
+	 * collect under the previous key, then delete it once the next one is known.
+	 */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
+			forgotten++;
+		key = next;
+		prev = &key;
+	}
+	if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
+		forgotten++;
+	return forgotten;
+}
+
+int tracer__by_stack_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.by_stack);
+}
+
+int tracer__stacks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stacks);
+}

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "units.h"
+
+int mt_parse_u64(const char *text, __u64 min, __u64 max, __u64 *value)
+{
+	unsigned long long parsed;
+	char *end;
+
+	if (!text || !*text || *text == '-')
+		return -EINVAL;
+	errno = 0;
+	parsed = strtoull(text, &end, 10);
+	if (errno || *end || parsed < min || parsed > max)
+		return -EINVAL;
+	*value = parsed;
+	return 0;
+}
+
+int mt_parse_seconds(const char *text, double min, double max, double *value)
+{
+	double parsed;
+	char *end;
+
+	if (!text || !*text)
+		return -EINVAL;
+	errno = 0;
+	parsed = strtod(text, &end);
+	if (errno || *end || !(parsed >= min && parsed <= max))
+		return -EINVAL;
+	*value = parsed;
+	return 0;
+}
+
+char *mt_format_bytes(__s64 bytes, int show_sign, char *buf, size_t buf_sz)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	const char *sign = bytes < 0 ? "-" : (show_sign && bytes > 0 ? "+" : "");
+	double magnitude = bytes < 0 ? -(double)bytes : (double)bytes;
+	int unit = -1;
+
+	while (magnitude >= 1024 && unit < 3) {
+		magnitude /= 1024;
+		unit++;
+	}
+	if (unit < 0)
+		snprintf(buf, buf_sz, "%s%.0f B", sign, magnitude);
+	else
+		snprintf(buf, buf_sz, "%s%.*f %s", sign, magnitude < 10 ? 2 : 1, magnitude,
+			 units[unit]);
+	return buf;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Allocator uprobes that reach only the traced processes and everything they fork.
+ *
+ * Each probe is a uprobe event defined in tracefs (group "memtide_<pid>"), not a perf-PMU uprobe:
+ * a tracefs event opened as a PERF_TYPE_TRACEPOINT perf event with a pid and inherit=1 is copied
+ * by the kernel into every child the task forks, so children are traced from their first
+ * instruction, while processes outside the tree never take the breakpoint trap (the kernel's
+ * uprobe filter matches the perf events' mm). PMU uprobes cannot be inherited.
+ *
+ * The BPF program is attached once per event, through a separate "holder" perf event that is not
+ * inherited. The kernel keeps a program attached to the event itself, so every filter event
+ * runs it; keeping the program off the inherited events means a child's event teardown at exit
+ * cannot detach it.
+ */
+#ifndef MEMTIDE_UPROBES_H
+#define MEMTIDE_UPROBES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+struct uprobes;
+struct tracer_progs;
+
+struct uprobes_opts {
+	const struct tracer_progs *progs;
+	bool bench_floor; /* attach the empty floor program everywhere */
+	bool verbose;	  /* print where each probe went and why */
+};
+
+#define MT_MAX_LIBS 64
+
+/* Finds tracefs (mounting it if needed) and removes events left by dead memtide processes. */
+struct uprobes *uprobes__new(const struct uprobes_opts *opts);
+/* Closes every perf event and removes memtide's tracefs events. NULL-safe. */
+void uprobes__free(struct uprobes *u);
+
+/*
+ * Places and creates the probes for an allocator library and attaches the programs, with
+ * holder_pid (a live process mapping the library) carrying the attachment. `kernel_path` is a
+ * path the kernel can resolve, e.g. /proc/PID/root/usr/lib/x86_64-linux-gnu/libc.so.6.
+ * Returns the library's index (< MT_MAX_LIBS), the existing index when (dev, ino) is already
+ * probed, -ENOENT when the file does not define malloc and free, or another -errno.
+ */
+int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
+			 pid_t holder_pid);
+/* Looks up a library by identity: index or -ENOENT. */
+int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino);
+/*
+ * Makes every thread of process `pid` (and, through inheritance, everything those threads fork
+ * later) take the library's probes. 0, -ESRCH when the process is gone, or -errno.
+ */
+int uprobes__watch(struct uprobes *u, int lib, pid_t pid);
+
+#endif /* MEMTIDE_UPROBES_H */
