@@ -246,7 +246,7 @@ __u64 placement__choose(const unsigned char *code, size_t code_sz, __u64 vaddr,
 		if (is_cond_jump(&insns[i])) {
 			if (is_trivial_exit(h, &insns[i], read_code, read_ctx))
 				continue;
-			snprintf(reason, sizeof(reason), "target is not a trivial exit");
+			/* emulated, and every path passes it: as good a probe point as a push */
 			break;
 		}
 		if (is_emulated(&insns[i]))

@@ -139,17 +139,26 @@ static int append_mapping(struct mt_process *proc, const struct mt_mapping *mapp
 static int add_file_mapping(struct proc_table *pt, struct mt_process *proc,
 			    struct mt_mapping *mapping)
 {
-	char map_file[96];
+	char path[PATH_MAX + 32];
 
 	if (has_mapping(proc, mapping->start, mapping->dev, mapping->ino))
 		return 0;
-	/* map_files reaches the mapped file itself: in a container, or deleted since. */
-	snprintf(map_file, sizeof(map_file), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, proc->tgid,
-		 (uint64_t)mapping->start, (uint64_t)mapping->end);
-	mapping->elf = symbolizer__open_elf(pt->symbolizer, map_file, mapping->dev, mapping->ino);
+	/*
+	 * Through the process's root the file is found in a container too; map_files reaches a
+	 * file deleted since it was mapped (an upgraded library).
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/root%s", proc->tgid, mapping->path);
+	mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path, mapping->dev,
+					    mapping->ino);
+	if (!mapping->elf) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, proc->tgid,
+			 (uint64_t)mapping->start, (uint64_t)mapping->end);
+		mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path,
+						    mapping->dev, mapping->ino);
+	}
 	if (!mapping->elf)
-		mt_debug("cannot open %s (%s) of process %d: %s\n", mapping->path, map_file,
-			 proc->tgid, strerror(errno));
+		mt_debug("cannot open %s of process %d: %s\n", mapping->path, proc->tgid,
+			 strerror(errno));
 	return append_mapping(proc, mapping);
 }
 
@@ -226,20 +235,33 @@ int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN])
 	return 0;
 }
 
-pid_t procs__read_ppid(pid_t tgid)
+/* Finds `key` in /proc/TGID/status and scans its value with format. 1 when found. */
+static int read_status(pid_t tgid, const char *format, void *value)
 {
 	char path[64], line[256];
-	pid_t ppid = -ESRCH;
+	int found = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", tgid);
 	f = fopen(path, "re");
 	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PPid: %d", &ppid) == 1)
-			break;
-	}
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, format, value) == 1;
 	fclose(f);
-	return ppid;
+	return found;
+}
+
+pid_t procs__read_ppid(pid_t tgid)
+{
+	pid_t ppid;
+
+	return read_status(tgid, "PPid: %d", &ppid) ? ppid : -ESRCH;
+}
+
+bool procs__has_exited(pid_t tgid)
+{
+	char state;
+
+	return !read_status(tgid, "State: %c", &state) || state == 'Z' || state == 'X';
 }

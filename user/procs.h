@@ -74,5 +74,7 @@ const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u6
 int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN]);
 /* Parent of a live process, or -errno. */
 pid_t procs__read_ppid(pid_t tgid);
+/* True when the process has exited (gone, or a zombie not yet reaped). */
+bool procs__has_exited(pid_t tgid);
 
 #endif /* MEMTIDE_PROCS_H */

@@ -103,12 +103,15 @@ static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, con
 	if (!proc)
 		return NULL;
 	err = procs__read_maps(m->procs, proc);
+	if (!err && !proc->map_cnt && procs__has_exited(tgid))
+		err = -ESRCH;
 	if (!err)
 		err = allocators__attach(m->allocators, proc);
 	if (err == 0) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
 			"trace there\n", tgid, comm);
 	} else if (err < 0) {
+		proc->state = MT_PROC_EXITED;
 		errno = -err;
 		return NULL;
 	}

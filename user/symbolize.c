@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include "log.h"
@@ -232,14 +233,14 @@ static int load_segments(struct mt_elf *elf, Elf *e, const char *path)
 	return 0;
 }
 
-static int elf_load(struct mt_elf *elf, const char *path)
+static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 {
-	const char *base = strrchr(path, '/');
+	const char *base = strrchr(name, '/');
 	Dwarf_Addr dwarf_bias;
 	Elf *e;
 	int fd, err;
 
-	elf->name = strdup(base ? base + 1 : path);
+	elf->name = strdup(base ? base + 1 : name);
 	if (!elf->name)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -308,7 +309,8 @@ void symbolizer__free(struct symbolizer *s)
 	free(s);
 }
 
-struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, __u64 dev, __u64 ino)
+struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, const char *name,
+				    __u64 dev, __u64 ino)
 {
 	struct mt_elf **bucket = &s->elfs[hash_u64(dev ^ hash_u64(ino)) & (ELF_BUCKETS - 1)];
 	struct mt_elf *elf;
@@ -321,7 +323,7 @@ struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, __u6
 	elf = calloc(1, sizeof(*elf));
 	if (!elf)
 		return NULL;
-	err = elf_load(elf, path);
+	err = elf_load(elf, path, name);
 	if (err) {
 		elf_free(elf);
 		errno = -err;
@@ -347,13 +349,38 @@ static int file_offset_to_addr(const struct mt_elf *elf, __u64 file_offset, Dwar
 	return -ENOENT;
 }
 
+/*
+ * libdw up to at least 0.189 finds an address's CU through .debug_aranges only, and clang and
+ * rustc do not emit that section: every lookup in their binaries misses. Walking the CUs' own
+ * address ranges finds the line anyway, at a cost linear in the CUs, paid once per cached frame.
+ */
+static Dwarf_Line *scan_cus_for_line(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	Dwarf_Die *cu = NULL;
+	Dwarf_Addr bias;
+
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		if (dwarf_haspc(cu, addr - bias) > 0)
+			return dwarf_getsrc_die(cu, addr - bias);
+	}
+	return NULL;
+}
+
+static Dwarf_Line *find_line(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+	Dwarf_Addr bias;
+
+	return line ? dwfl_dwarf_line(line, &bias) : scan_cus_for_line(mod, addr);
+}
+
 static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u64 file_offset,
 			    bool is_return, struct mt_frame_info *frame)
 {
 	/* One byte back is inside the call instruction: the caller's function and line. */
 	__u64 lookup = is_return && file_offset ? file_offset - 1 : file_offset;
 	const char *name, *src;
-	Dwfl_Line *line;
+	Dwarf_Line *line;
 	Dwarf_Addr addr;
 	GElf_Off sym_off;
 	GElf_Sym sym;
@@ -376,13 +403,14 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 			return -ENOMEM;
 		frame->function_offset = sym_off + (file_offset - lookup);
 	}
-	line = dwfl_module_getsrc(elf->mod, addr);
-	src = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	line = find_line(elf->mod, addr);
+	src = line ? dwarf_linesrc(line, NULL, NULL) : NULL;
 	if (src) {
 		frame->file = intern(s, src);
 		if (!frame->file)
 			return -ENOMEM;
-		frame->line = lineno;
+		if (!dwarf_lineno(line, &lineno))
+			frame->line = lineno;
 	}
 	return 0;
 }

@@ -42,7 +42,9 @@ void symbolizer__free(struct symbolizer *s);
  * Registers (or finds) the ELF file with identity (dev, ino): st_dev/st_ino of the mapped file, as
  * in /proc/PID/maps. A second call with the same identity returns the same handle without touching
  * `path`. Otherwise `path` must be openable now; it may be "/proc/PID/root/usr/lib/..." for a file
- * in a container. The file, its symbol table and its debug info are opened immediately and kept,
+ * in a container, or /proc/PID/map_files/START-END for a file deleted since it was mapped. `name`
+ * is the file's path as the process sees it (/proc/PID/maps): its basename names the module in
+ * frames, and it may equal `path`. The file, its symbol table and its debug info are opened immediately and kept,
  * so the file can be symbolized after the process that mapped it exits or the path is unlinked.
  * Missing symbols or debug info are not errors: frames from the file then resolve less.
  *
@@ -50,7 +52,8 @@ void symbolizer__free(struct symbolizer *s);
  * Returns NULL with errno set on failure: the open(2) errno for `path`, ENOEXEC when the file is
  * not a usable ELF file, ENOMEM.
  */
-struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, __u64 dev, __u64 ino);
+struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, const char *name,
+				    __u64 dev, __u64 ino);
 
 /*
  * Resolves a code address given as a file offset within `elf`: the caller computes

@@ -122,7 +122,7 @@ static struct mt_elf *open_path(struct symbolizer *s, const char *path)
 
 	if (stat(path, &st))
 		return NULL;
-	return symbolizer__open_elf(s, path, st.st_dev, st.st_ino);
+	return symbolizer__open_elf(s, path, path, st.st_dev, st.st_ino);
 }
 
 static int copy_file(const char *from, int to_fd)
@@ -148,6 +148,7 @@ static void test_fixture(struct symbolizer *s, const char *elf_path, const char 
 {
 	int leaf_line = marker_line(src_path, "LINE_MARK_LEAF");
 	int caller_line = marker_line(src_path, "LINE_MARK_CALLER");
+	const char *module = base_name(elf_path);
 	struct mt_frame_info frame, again;
 	struct sym_loc leaf, caller;
 	struct mt_elf *elf;
@@ -170,7 +171,7 @@ static void test_fixture(struct symbolizer *s, const char *elf_path, const char 
 	      frame.function);
 	CHECK(frame.function_offset == 4, "function_offset %llu",
 	      (unsigned long long)frame.function_offset);
-	CHECK(!strcmp(frame.module, "symtest_elf"), "module %s", frame.module);
+	CHECK(!strcmp(frame.module, module), "module %s, want %s", frame.module, module);
 	CHECK(frame.module_offset == leaf.file_offset + 4, "module_offset 0x%llx",
 	      (unsigned long long)frame.module_offset);
 	CHECK(frame.file && !strcmp(base_name(frame.file), "symtest_elf.c"), "file %s", frame.file);
@@ -205,14 +206,16 @@ static void test_fixture(struct symbolizer *s, const char *elf_path, const char 
 	CHECK(!err, "resolve: %d", err);
 	CHECK(!frame.function, "function %s", frame.function);
 	mt_frame_format(&frame, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "[unknown] (symtest_elf+0x0)"), "format \"%s\"", buf);
+	snprintf(want, sizeof(want), "[unknown] (%s+0x0)", module);
+	CHECK(!strcmp(buf, want), "format \"%s\", want \"%s\"", buf, want);
 
 	/* Past every loadable segment. */
 	err = symbolizer__resolve(s, elf, 1ULL << 40, false, &frame);
 	CHECK(!err, "resolve: %d", err);
 	CHECK(!frame.function, "function %s", frame.function);
 	mt_frame_format(&frame, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "[unknown] (symtest_elf+0x10000000000)"), "format \"%s\"", buf);
+	snprintf(want, sizeof(want), "[unknown] (%s+0x10000000000)", module);
+	CHECK(!strcmp(buf, want), "format \"%s\", want \"%s\"", buf, want);
 }
 
 /* The "process exited" case: the file is gone from the file system when frames are resolved. */
@@ -234,7 +237,7 @@ static void test_unlinked(struct symbolizer *s, const char *elf_path, const char
 	err = copy_file(elf_path, fd) || fstat(fd, &st);
 	CHECK(!err, "copy to %s", tmp_path);
 	close(fd);
-	elf = err ? NULL : symbolizer__open_elf(s, tmp_path, st.st_dev, st.st_ino);
+	elf = err ? NULL : symbolizer__open_elf(s, tmp_path, tmp_path, st.st_dev, st.st_ino);
 	CHECK(elf || err, "open_elf %s: %s", tmp_path, strerror(errno));
 	unlink(tmp_path);
 	if (!elf)
@@ -248,7 +251,7 @@ static void test_unlinked(struct symbolizer *s, const char *elf_path, const char
 	CHECK(frame.line == leaf_line, "line %d, want %d", frame.line, leaf_line);
 
 	/* Same identity: the handle is found, the (now missing) path is not opened. */
-	again = symbolizer__open_elf(s, tmp_path, st.st_dev, st.st_ino);
+	again = symbolizer__open_elf(s, tmp_path, tmp_path, st.st_dev, st.st_ino);
 	CHECK(again == elf, "second open_elf gave %p, want %p", (void *)again, (void *)elf);
 }
 
@@ -279,11 +282,11 @@ static void test_open_errors(struct symbolizer *s, const char *src_path)
 	struct stat st;
 
 	errno = 0;
-	CHECK(!symbolizer__open_elf(s, "/nonexistent/memtide", 1, 1) && errno == ENOENT, "errno %d",
+	CHECK(!symbolizer__open_elf(s, "/nonexistent/memtide", "/nonexistent/memtide", 1, 1) && errno == ENOENT, "errno %d",
 	      errno);
 	CHECK(!stat(src_path, &st), "stat %s", src_path);
 	errno = 0;
-	CHECK(!symbolizer__open_elf(s, src_path, st.st_dev, st.st_ino) && errno == ENOEXEC,
+	CHECK(!symbolizer__open_elf(s, src_path, src_path, st.st_dev, st.st_ino) && errno == ENOEXEC,
 	      "errno %d", errno);
 }
 

@@ -1,0 +1,174 @@
+"""Shared harness of memtide's integration tests: real BPF, real target processes.
+
+Targets print "ready PID" and wait for SIGUSR1 before they allocate, so memtide attaches first.
+Every process a test starts is ended by PID when the test ends, whatever happens.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+    print(f"ok: {message}", flush=True)
+
+
+def require_privileges():
+    """Root and BTF are needed; outside CI a test without them is skipped, in CI it fails."""
+    reason = None
+    if os.geteuid() != 0:
+        reason = "not root"
+    elif not os.path.exists("/sys/kernel/btf/vmlinux"):
+        reason = "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        fail(f"cannot load BPF in CI: {reason}")
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def parse_args(extra=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memtide", required=True)
+    parser.add_argument("--target", required=True)
+    for name in extra or []:
+        parser.add_argument(name)
+    return parser.parse_args()
+
+
+class Processes:
+    """Starts processes and ends exactly those, by PID, at exit."""
+
+    def __init__(self):
+        self.started = []
+        self.extra_pids = []
+        self.tmp = tempfile.TemporaryDirectory(prefix="memtide-test-")
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for pid in self.extra_pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.tmp.cleanup()
+        return False
+
+    def spawn(self, argv, name):
+        out = open(self.path(name + ".out"), "w")
+        err = open(self.path(name + ".err"), "w")
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        self.started.append(proc)
+        return proc
+
+    def read(self, name, stream="out"):
+        with open(self.path(f"{name}.{stream}")) as f:
+            return f.read()
+
+    def wait_for_line(self, name, prefix, stream="out", timeout=20, proc=None):
+        """Returns the first line of a process's output starting with prefix."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.read(name, stream).splitlines():
+                if line.startswith(prefix):
+                    return line
+            if proc is not None and proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        fail(f"{name} did not print '{prefix}' within {timeout} s:\n"
+             f"stdout: {self.read(name)}\nstderr: {self.read(name, 'err')}")
+
+    def target(self, target_bin, case):
+        proc = self.spawn([target_bin, case], "target")
+        line = self.wait_for_line("target", "ready ", proc=proc)
+        return proc, int(line.split()[1])
+
+    def memtide(self, memtide_bin, args, name="memtide"):
+        """Starts memtide and waits until it has attached."""
+        proc = self.spawn([memtide_bin] + args, name)
+        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc)
+        return proc
+
+    def stop_memtide(self, proc, name="memtide", timeout=30):
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            fail("memtide did not stop on SIGINT")
+        if code != 0:
+            fail(f"memtide exited {code}:\n{self.read(name, 'err')}")
+        return code
+
+
+def read_folded(path):
+    """Lines of a folded file as (frames, bytes)."""
+    stacks = []
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def folded_bytes(stacks, function):
+    """A function's bytes: the sum over the lines whose frames include it."""
+    return sum(count for frames, count in stacks if function in frames[1:])
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def json_stacks_with(doc, function):
+    return [s for s in doc["stacks"]
+            if any(fr.get("function") == function for fr in s["frames"])]
+
+
+def json_sum(doc, function, field):
+    return sum(s[field] for s in json_stacks_with(doc, function))
+
+
+def check_no_negative(stacks, doc):
+    check(all(count >= 0 for _, count in stacks), "no negative value in the folded output")
+    fields = ("outstanding_bytes", "outstanding_count", "total_allocs", "total_frees")
+    check(all(s[f] >= 0 for s in doc["stacks"] for f in fields),
+          "no negative value in the JSON stacks")
+    check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
+
+
+def trace_case(args, procs, case, extra_args=None, settle=0.5):
+    """Runs a target case under memtide -p; returns (folded stacks, json doc, memtide stdout)."""
+    target, pid = procs.target(args.target, case)
+    folded, js = procs.path("out.folded"), procs.path("out.json")
+    memtide = procs.memtide(args.memtide, ["-p", str(pid), "-i", "1", "--folded", folded,
+                                           "--json", js] + (extra_args or []))
+    target.send_signal(signal.SIGUSR1)
+    procs.wait_for_line("target", "done", proc=target)
+    time.sleep(settle)
+    procs.stop_memtide(memtide)
+    return read_folded(folded), read_json(js), procs.read("memtide")
