@@ -17,14 +17,15 @@ static const char doc[] =
 	"  memtide -p 1234 -i 10 -n 5         report the top 5 stacks every 10 s\n"
 	"  memtide -p 1234 -d 60 --folded out.folded\n"
 	"                                     stop after a minute, write a flamegraph input\n"
-	"  memtide --json out.json -- python3 app.py\n"
+	"  memtide --json out.json --flamegraph out.svg -- python3 app.py\n"
 	"                                     start a command and trace it from its first malloc\n"
 	"\n"
-	"flamegraph.pl out.folded > out.svg turns the folded file into a flamegraph.";
+	"The folded file is also the input of flamegraph.pl, speedscope and inferno.";
 
 enum {
 	OPT_FOLDED = 1000,
 	OPT_JSON,
+	OPT_FLAMEGRAPH,
 	OPT_MAX_ALLOCS,
 	OPT_MAX_STACKS,
 	OPT_BENCH_FLOOR,
@@ -43,6 +44,8 @@ static const struct argp_option options[] = {
 	{ "folded", OPT_FOLDED, "FILE", 0,
 	  "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3 },
 	{ "json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3 },
+	{ "flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
+	  3 },
 	{ NULL, 0, NULL, 0, "Limits:", 4 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
 	  "Live allocations tracked at once (default 1048576)", 4 },
@@ -102,6 +105,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_JSON:
 		config->json_path = arg;
 		break;
+	case OPT_FLAMEGRAPH:
+		config->flamegraph_path = arg;
+		break;
 	case OPT_MAX_ALLOCS:
 		if (mt_parse_u64(arg, 1024, 1U << 28, &number))
 			argp_error(state, "invalid --max-allocs '%s': expected 1024..268435456", arg);
@@ -141,6 +147,7 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.doc = doc,
 	};
 
+	argp_err_exit_status = 2;
 	*config = (struct memtide_config){
 		.interval_s = 5,
 		.top_n = 10,

@@ -18,6 +18,7 @@ struct memtide_config {
 	__u32 top_n;
 	const char *folded_path;
 	const char *json_path;
+	const char *flamegraph_path;
 	int verbosity;
 	__u32 max_allocs;	/* live allocations tracked at once */
 	__u32 max_stacks;	/* distinct stacks stored */

@@ -55,25 +55,20 @@ int folded__format(const char *comm, const struct mt_frame_info *frames, size_t 
 	return (int)(len + strlen(count));
 }
 
-struct folded_line {
-	char *stack; /* without the count */
-	__s64 bytes;
-};
-
-static int compare_lines(const void *a, const void *b)
+static int compare_stacks(const void *a, const void *b)
 {
-	return strcmp(((const struct folded_line *)a)->stack,
-		      ((const struct folded_line *)b)->stack);
+	return strcmp(((const struct folded_stack *)a)->stack,
+		      ((const struct folded_stack *)b)->stack);
 }
 
-static int collect_lines(struct collector *collector, struct proc_table *procs,
-			 struct folded_line *lines, size_t *line_cnt, char *buf)
+static int add_records(struct collector *collector, struct proc_table *procs,
+		       struct folded_stack *stacks, size_t *cnt, char *buf)
 {
 	struct stack_record **records;
-	size_t cnt;
+	size_t record_cnt;
 
-	records = collector__records(collector, &cnt);
-	for (size_t i = 0; i < cnt; i++) {
+	records = collector__records(collector, &record_cnt);
+	for (size_t i = 0; i < record_cnt; i++) {
 		struct stack_record *rec = records[i];
 		struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
 		int len;
@@ -86,41 +81,63 @@ static int collect_lines(struct collector *collector, struct proc_table *procs,
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
-		lines[*line_cnt].stack = strdup(buf);
-		if (!lines[*line_cnt].stack)
+		stacks[*cnt].stack = strdup(buf);
+		if (!stacks[*cnt].stack)
 			return -ENOMEM;
-		lines[(*line_cnt)++].bytes = rec->stats.outstanding_bytes;
+		stacks[(*cnt)++].bytes = rec->stats.outstanding_bytes;
 	}
 	return 0;
 }
 
-int folded__write(FILE *out, struct collector *collector, struct proc_table *procs)
+/* Stacks that differ only in unresolved addresses fold into one. */
+static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 {
-	struct folded_line *lines;
-	size_t cnt, line_cnt = 0;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < cnt; i++) {
+		if (kept && !strcmp(stacks[kept - 1].stack, stacks[i].stack)) {
+			stacks[kept - 1].bytes += stacks[i].bytes;
+			free(stacks[i].stack);
+			continue;
+		}
+		stacks[kept++] = stacks[i];
+	}
+	return kept;
+}
+
+int folded__collect(struct collector *collector, struct proc_table *procs,
+		    struct folded_stack **out, size_t *out_cnt)
+{
+	struct folded_stack *stacks;
+	size_t record_cnt, cnt = 0;
 	char *buf;
 	int err;
 
-	collector__records(collector, &cnt);
-	lines = calloc(cnt ? cnt : 1, sizeof(*lines));
+	collector__records(collector, &record_cnt);
+	stacks = calloc(record_cnt ? record_cnt : 1, sizeof(*stacks));
 	buf = malloc(MAX_LINE);
-	err = lines && buf ? collect_lines(collector, procs, lines, &line_cnt, buf) : -ENOMEM;
-	if (!err) {
-		/* Stacks that differ only in unresolved addresses fold into one line */
-		qsort(lines, line_cnt, sizeof(*lines), compare_lines);
-		for (size_t i = 0; i < line_cnt; i++) {
-			__s64 bytes = lines[i].bytes;
-
-			while (i + 1 < line_cnt && !strcmp(lines[i].stack, lines[i + 1].stack))
-				bytes += lines[++i].bytes;
-			fprintf(out, "%s %" PRId64 "\n", lines[i].stack, (int64_t)bytes);
-		}
-		if (fflush(out) || ferror(out))
-			err = -EIO;
-	}
-	for (size_t i = 0; lines && i < line_cnt; i++)
-		free(lines[i].stack);
-	free(lines);
+	err = stacks && buf ? add_records(collector, procs, stacks, &cnt, buf) : -ENOMEM;
 	free(buf);
-	return err;
+	if (err) {
+		folded__free(stacks, cnt);
+		return err;
+	}
+	qsort(stacks, cnt, sizeof(*stacks), compare_stacks);
+	*out = stacks;
+	*out_cnt = merge_sorted(stacks, cnt);
+	return 0;
+}
+
+void folded__free(struct folded_stack *stacks, size_t cnt)
+{
+	for (size_t i = 0; stacks && i < cnt; i++)
+		free(stacks[i].stack);
+	free(stacks);
+}
+
+int folded__write(FILE *out, const struct folded_stack *stacks, size_t cnt)
+{
+	for (size_t i = 0; i < cnt; i++)
+		fprintf(out, "%s %" PRId64 "\n", stacks[i].stack, (int64_t)stacks[i].bytes);
+	return fflush(out) || ferror(out) ? -EIO : 0;
 }

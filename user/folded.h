@@ -14,8 +14,21 @@ struct collector;
 struct proc_table;
 struct mt_frame_info;
 
-/* Writes every stack with outstanding bytes; identical lines are merged. 0 or -errno. */
-int folded__write(FILE *out, struct collector *collector, struct proc_table *procs);
+/* One distinct folded stack: "comm;outer;...;inner" and its outstanding bytes. */
+struct folded_stack {
+	char *stack;
+	__s64 bytes;
+};
+
+/*
+ * Every stack with outstanding bytes, identical stacks merged, sorted by stack text. The caller
+ * frees the result with folded__free(). 0 or -ENOMEM.
+ */
+int folded__collect(struct collector *collector, struct proc_table *procs,
+		    struct folded_stack **stacks, size_t *cnt);
+void folded__free(struct folded_stack *stacks, size_t cnt);
+/* Writes collected stacks in folded format. 0 or -EIO. */
+int folded__write(FILE *out, const struct folded_stack *stacks, size_t cnt);
 /*
  * Appends "comm;frame;...;frame BYTES" for frames given innermost first, to buf. Frame names
  * are function names, "[module]" when unresolved; ';' and whitespace that would break the

@@ -78,11 +78,13 @@ bool launch__exited(struct launch *l)
 	return l->reaped;
 }
 
-void launch__abort(struct launch *l)
+void launch__end(struct launch *l)
 {
 	if (l->go_fd >= 0)
-		close(l->go_fd); /* the child reads EOF and exits without exec */
+		close(l->go_fd); /* a held child reads EOF and exits without exec */
 	l->go_fd = -1;
-	if (!l->reaped && waitpid(l->pid, &l->status, 0) == l->pid)
+	if (launch__exited(l))
+		return;
+	if (kill(l->pid, SIGTERM) == 0 && waitpid(l->pid, &l->status, 0) == l->pid)
 		l->reaped = true;
 }

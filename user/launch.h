@@ -25,7 +25,10 @@ int launch__start(char *const argv[], struct launch *l);
 int launch__release(struct launch *l);
 /* Reaps the child if it exited; returns true once it has. */
 bool launch__exited(struct launch *l);
-/* Ends a child that never ran (setup failed) and reaps it. */
-void launch__abort(struct launch *l);
+/*
+ * Ends the command if it still runs (memtide stopped first: --duration or a signal) and reaps
+ * it. A child still held before exec just exits.
+ */
+void launch__end(struct launch *l);
 
 #endif /* MEMTIDE_LAUNCH_H */

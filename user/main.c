@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 					     : MT_LOG_WARN);
 	libbpf_set_print(mt_libbpf_print);
 	if (geteuid() != 0) {
-		mt_error("memtide needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it with "
+		mt_error("needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it with "
 			 "sudo\n");
 		return 2;
 	}

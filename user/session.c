@@ -12,6 +12,7 @@
 #include "allocators.h"
 #include "cli.h"
 #include "collect.h"
+#include "flamegraph.h"
 #include "folded.h"
 #include "json.h"
 #include "launch.h"
@@ -40,6 +41,7 @@ struct memtide {
 	bool launched;
 	FILE *folded_out;
 	FILE *json_out;
+	FILE *flamegraph_out;
 	double start_s;
 	double last_report_s;
 	__u64 counters[MT_CNT_NR];
@@ -298,6 +300,8 @@ static int setup_parts(struct memtide *m)
 	err = open_output(config->folded_path, "--folded", &m->folded_out);
 	if (!err)
 		err = open_output(config->json_path, "--json", &m->json_out);
+	if (!err)
+		err = open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
 		return err;
 	raise_fd_limit();
@@ -438,6 +442,31 @@ static int write_output(FILE **out, const char *path, int err)
 	return err;
 }
 
+static int write_stack_outputs(struct memtide *m)
+{
+	const struct memtide_config *config = m->config;
+	struct folded_stack *stacks;
+	char title[128];
+	size_t cnt;
+	int err, ret = 0;
+
+	err = folded__collect(m->collector, m->procs, &stacks, &cnt);
+	if (err)
+		return err;
+	if (m->folded_out) {
+		err = folded__write(m->folded_out, stacks, cnt);
+		ret = write_output(&m->folded_out, config->folded_path, err) ?: ret;
+	}
+	if (m->flamegraph_out) {
+		snprintf(title, sizeof(title), "memtide: outstanding bytes by stack after %.0f s",
+			 now_s() - m->start_s);
+		err = flamegraph__write(m->flamegraph_out, title, "bytes", stacks, cnt);
+		ret = write_output(&m->flamegraph_out, config->flamegraph_path, err) ?: ret;
+	}
+	folded__free(stacks, cnt);
+	return ret;
+}
+
 int memtide__finish(struct memtide *m)
 {
 	struct report_view view;
@@ -450,10 +479,8 @@ int memtide__finish(struct memtide *m)
 		return err;
 	fill_view(m, &view, now_s() - m->last_report_s);
 	report__final(stdout, &view);
-	if (m->folded_out) {
-		err = folded__write(m->folded_out, m->collector, m->procs);
-		ret = write_output(&m->folded_out, m->config->folded_path, err) ?: ret;
-	}
+	if (m->folded_out || m->flamegraph_out)
+		ret = write_stack_outputs(m);
 	if (m->json_out) {
 		err = json__write(m->json_out, &view);
 		ret = write_output(&m->json_out, m->config->json_path, err) ?: ret;
@@ -467,10 +494,8 @@ void memtide__free(struct memtide *m)
 		return;
 	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
 	uprobes__free(m->uprobes);
-	if (m->launched && m->launch.go_fd >= 0)
-		launch__abort(&m->launch);
-	else if (m->launched)
-		launch__exited(&m->launch);
+	if (m->launched)
+		launch__end(&m->launch);
 	collector__free(m->collector);
 	allocators__free(m->allocators);
 	tracer__free(m->tracer);
@@ -480,5 +505,7 @@ void memtide__free(struct memtide *m)
 		fclose(m->folded_out);
 	if (m->json_out)
 		fclose(m->json_out);
+	if (m->flamegraph_out)
+		fclose(m->flamegraph_out);
 	free(m);
 }

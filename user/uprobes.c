@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,13 +154,45 @@ static void remove_event(struct uprobes *u, struct probe_event *event)
 	char cmd[128];
 	int err;
 
-	bpf_link__destroy(event->holder);
-	event->holder = NULL;
 	snprintf(cmd, sizeof(cmd), "-:%s/%s\n", u->group, event->name);
 	err = write_uprobe_events(u, cmd);
 	if (err)
 		mt_warn("Failed to remove uprobe event %s/%s: %s\n", u->group, event->name,
 			strerror(-err));
+}
+
+static void *destroy_holder(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/*
+ * Closing the last perf event of a uprobe waits for an RCU grace period (about 100 ms here), so
+ * the holders are closed from one thread each and the waits overlap.
+ */
+static void destroy_holders(struct uprobes *u)
+{
+	pthread_t threads[MT_MAX_LIBS * MAX_EVENTS_PER_LIB];
+	bool started[MT_MAX_LIBS * MAX_EVENTS_PER_LIB] = {};
+	int n = 0;
+
+	for (int l = 0; l < u->lib_cnt; l++) {
+		for (int e = 0; e < u->libs[l].event_cnt; e++, n++) {
+			struct bpf_link *link = u->libs[l].events[e].holder;
+
+			u->libs[l].events[e].holder = NULL;
+			if (!link)
+				continue;
+			started[n] = !pthread_create(&threads[n], NULL, destroy_holder, link);
+			if (!started[n])
+				bpf_link__destroy(link);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	}
 }
 
 void uprobes__free(struct uprobes *u)
@@ -169,6 +202,7 @@ void uprobes__free(struct uprobes *u)
 	/* Perf events first: the kernel refuses to delete an event that is still open. */
 	for (size_t i = 0; i < u->filter_cnt; i++)
 		close(u->filter_fds[i]);
+	destroy_holders(u);
 	for (int l = 0; l < u->lib_cnt; l++) {
 		for (int e = 0; e < u->libs[l].event_cnt; e++)
 			remove_event(u, &u->libs[l].events[e]);

@@ -46,8 +46,12 @@ def main():
         expect_error("no BTF", ["unshare", "-m", "sh", "-c",
                                 f"mount -t tmpfs none /sys/kernel/btf && exec {memtide} -p {pid}"],
                      "the kernel has no BTF")
-        # sh replaces itself with sleep, which never reaps: `true` stays a zombie
-        holder = procs.spawn(["sh", "-c", "true & echo $!; exec sleep 60"], "zombie")
+        # a parent that never reaps: its child stays a zombie, a process that has exited
+        holder = procs.spawn(["python3", "-c", "import os, time\n"
+                              "pid = os.fork()\n"
+                              "if pid == 0: os._exit(0)\n"
+                              "print(pid, flush=True)\n"
+                              "time.sleep(60)"], "zombie")
         zombie = int(procs.wait_for_line("zombie", "", proc=holder))
         expect_error("target exits during attach", [memtide, "-p", str(zombie)],
                      f"process {zombie} exited while memtide was attaching")

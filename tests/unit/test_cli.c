@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Command-line parsing: valid input fills the config, invalid input exits 2 with a message. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "cli.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
+			printf(__VA_ARGS__);                                                       \
+			printf("\n");                                                              \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static int parse(struct memtide_config *config, int argc, char **argv)
+{
+	return cli_parse(argc, argv, config);
+}
+
+/* argp exits on a usage error: run the parse in a child and return its exit status. */
+static int parse_exit_status(int argc, char **argv)
+{
+	struct memtide_config config;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		_exit(parse(&config, argc, argv));
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int main(void)
+{
+	char *pids[] = { "memtide", "-p", "12,34", "-i", "2.5", "-n", "3", "--folded", "out.f",
+			 NULL };
+	char *command[] = { "memtide", "-d", "7", "--", "python3", "-c", "pass", NULL };
+	char *defaults[] = { "memtide", "-p", "1", NULL };
+	char *bad[][4] = {
+		{ "memtide", "-p", "12x", NULL }, { "memtide", "-p", "0", NULL },
+		{ "memtide", "-i", "0", NULL },	  { "memtide", "-n", "-1", NULL },
+		{ "memtide", NULL },		  { "memtide", "-p", "1", "ls" },
+	};
+	struct memtide_config config;
+
+	CHECK(parse(&config, 9, pids) == 0, "parse -p list");
+	CHECK(config.pid_cnt == 2 && config.pids[0] == 12 && config.pids[1] == 34, "pids");
+	CHECK(config.interval_s == 2.5 && config.top_n == 3, "interval and top");
+	CHECK(config.folded_path && !strcmp(config.folded_path, "out.f"), "folded path");
+	CHECK(!config.command, "no command with -p");
+
+	CHECK(parse(&config, 7, command) == 0, "parse -- COMMAND");
+	CHECK(config.command && !strcmp(config.command[0], "python3") &&
+		      !strcmp(config.command[1], "-c") && !strcmp(config.command[2], "pass") &&
+		      !config.command[3],
+	      "command argv kept whole, options after it untouched");
+	CHECK(config.duration_s == 7, "duration");
+
+	CHECK(parse(&config, 3, defaults) == 0, "defaults");
+	CHECK(config.interval_s == 5 && config.top_n == 10 && config.duration_s == 0 &&
+		      config.max_allocs == 1U << 20,
+	      "documented defaults");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int argc = 0;
+
+		while (argc < 4 && bad[i][argc])
+			argc++;
+		CHECK(parse_exit_status(argc, bad[i]) == 2, "bad input %zu exits 2", i);
+	}
+	printf("%d failed\n", failures);
+	return failures ? 1 : 0;
+}
