@@ -138,7 +138,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 
 static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u64 stack_id)
 {
-	struct mt_stack_key key = { .aspace_id = aspace_id, .kind = MT_KIND_HEAP, .stack_id = stack_id };
+	struct mt_stack_key key = {
+		.aspace_id = aspace_id, .kind = MT_KIND_HEAP, .stack_id = stack_id};
 	struct mt_stack_stats zero = {};
 	struct mt_stack_stats *stats;
 
@@ -152,7 +153,7 @@ static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u64
 /* Removes a live allocation and credits its stack; the deleter that wins a race credits it. */
 static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_alloc_info *out)
 {
-	struct mt_alloc_key key = { .aspace_id = aspace_id, .addr = addr };
+	struct mt_alloc_key key = {.aspace_id = aspace_id, .addr = addr};
 	struct mt_stack_stats *stats;
 	struct mt_alloc_info *info;
 	struct mt_alloc_info copy;
@@ -177,7 +178,7 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 					 const struct mt_alloc_info *info, int is_new)
 {
-	struct mt_alloc_key key = { .aspace_id = aspace_id, .addr = addr };
+	struct mt_alloc_key key = {.aspace_id = aspace_id, .addr = addr};
 	struct mt_stack_stats *stats;
 
 	/* A recorded block at this address was freed by a path memtide did not see. */
@@ -307,7 +308,8 @@ int alloc_enter(struct pt_regs *regs)
 		/* Release the old block now: once realloc returns another thread may own it. */
 		ts->old_ptr = arg1;
 		if (ts->old_ptr)
-			ts->old_valid = release_alloc(proc->aspace_id, ts->old_ptr, &ts->old_info) == 0;
+			ts->old_valid =
+				release_alloc(proc->aspace_id, ts->old_ptr, &ts->old_info) == 0;
 		if (ts->old_ptr && !ts->old_valid)
 			count(MT_CNT_UNKNOWN_FREES);
 	}

@@ -11,17 +11,17 @@
  * interleave inside a per-CPU scratch slot.
  */
 struct thread_state {
-	__u32 depth;		/* allocator calls in flight on this thread */
-	__u32 fn;		/* MT_FN_* of the outermost call */
+	__u32 depth; /* allocator calls in flight on this thread */
+	__u32 fn;    /* MT_FN_* of the outermost call */
 	__u32 aspace_id;
-	__u32 old_valid;	/* old_info holds realloc's released block */
-	__u64 entry_sp;		/* stack pointer at the outermost call's entry */
-	__u64 size;		/* requested bytes */
-	__u64 old_ptr;		/* realloc's input block */
-	__u64 out_ptr;		/* posix_memalign's memptr */
+	__u32 old_valid; /* old_info holds realloc's released block */
+	__u64 entry_sp;	 /* stack pointer at the outermost call's entry */
+	__u64 size;	 /* requested bytes */
+	__u64 old_ptr;	 /* realloc's input block */
+	__u64 out_ptr;	 /* posix_memalign's memptr */
 	__u64 stack_id;
 	struct mt_alloc_info old_info;
-	struct mt_stack stack;	/* scratch for the stack walk */
+	struct mt_stack stack; /* scratch for the stack walk */
 };
 
 #endif /* MEMTIDE_BPF_H */

@@ -19,7 +19,7 @@ def handle_request(request_id):
 
 def grow_session_cache(request_id):
     # the bug: sessions are cached for ever
-    SESSION_CACHE[request_id] = bytearray(100_000)
+    SESSION_CACHE[request_id] = bytearray(40_000)
 
 
 def build_report():
@@ -31,7 +31,7 @@ def main():
     request_id = 0
     tick = 0
     while True:
-        for _ in range(20):
+        for _ in range(5):
             request_id += 1
             handle_request(request_id)
             grow_session_cache(request_id)

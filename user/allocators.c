@@ -58,13 +58,13 @@ static int probe_mapping(struct allocators *a, const struct mt_process *proc,
 		return lib;
 	if (known_non_allocator(a, mapping->dev, mapping->ino))
 		return -ENOENT;
-	/* The kernel resolves the path in memtide's mount namespace: go through the target's root */
+	/* The kernel resolves the path in memtide's mount namespace: go through the target's root
+	 */
 	snprintf(kernel_path, sizeof(kernel_path), "/proc/%d/root%s", proc->tgid, mapping->path);
-	lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
-				   proc->tgid);
+	lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino, proc->tgid);
 	if (lib == -ENOENT && a->non_allocator_cnt < MAX_NON_ALLOCATORS)
 		a->non_allocators[a->non_allocator_cnt++] =
-			(struct file_id){ .dev = mapping->dev, .ino = mapping->ino };
+			(struct file_id){.dev = mapping->dev, .ino = mapping->ino};
 	return lib;
 }
 

@@ -9,7 +9,8 @@ const char *argp_program_version = "memtide 0.1.0";
 
 static const char doc[] =
 	"memtide: which call stacks hold memory that keeps growing?\n\n"
-	"Traces the allocator of unmodified running processes with eBPF and reports, every interval,\n"
+	"Traces the allocator of unmodified running processes with eBPF and reports, every "
+	"interval,\n"
 	"the call stacks whose outstanding (allocated, not yet freed) bytes grew the most.\n"
 	"\v"
 	"EXAMPLES:\n"
@@ -32,25 +33,25 @@ enum {
 };
 
 static const struct argp_option options[] = {
-	{ NULL, 0, NULL, 0, "Targets:", 1 },
-	{ "pid", 'p', "PID[,PID...]", 0, "Trace these processes and all their descendants", 1 },
-	{ NULL, 0, NULL, 0, "Reporting:", 2 },
-	{ "interval", 'i', "SECS", 0, "Report every SECS seconds (default 5)", 2 },
-	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds (default: Ctrl-C or targets exit)",
-	  2 },
-	{ "top", 'n', "N", 0, "Stacks per report (default 10)", 2 },
-	{ "verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2 },
-	{ NULL, 0, NULL, 0, "Outputs, written at exit:", 3 },
-	{ "folded", OPT_FOLDED, "FILE", 0,
-	  "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3 },
-	{ "json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3 },
-	{ "flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
-	  3 },
-	{ NULL, 0, NULL, 0, "Limits:", 4 },
-	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
-	  "Live allocations tracked at once (default 1048576)", 4 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 4 },
-	{ "bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 4 },
+	{NULL, 0, NULL, 0, "Targets:", 1},
+	{"pid", 'p', "PID[,PID...]", 0, "Trace these processes and all their descendants", 1},
+	{NULL, 0, NULL, 0, "Reporting:", 2},
+	{"interval", 'i', "SECS", 0, "Report every SECS seconds (default 5)", 2},
+	{"duration", 'd', "SECS", 0, "Stop after SECS seconds (default: Ctrl-C or targets exit)",
+	 2},
+	{"top", 'n', "N", 0, "Stacks per report (default 10)", 2},
+	{"verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2},
+	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
+	{"folded", OPT_FOLDED, "FILE", 0,
+	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
+	{"json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3},
+	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
+	 3},
+	{NULL, 0, NULL, 0, "Limits:", 4},
+	{"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked at once (default 1048576)",
+	 4},
+	{"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 4},
+	{"bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 4},
 	{},
 };
 
@@ -110,7 +111,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_ALLOCS:
 		if (mt_parse_u64(arg, 1024, 1U << 28, &number))
-			argp_error(state, "invalid --max-allocs '%s': expected 1024..268435456", arg);
+			argp_error(state, "invalid --max-allocs '%s': expected 1024..268435456",
+				   arg);
 		config->max_allocs = number;
 		break;
 	case OPT_MAX_STACKS:

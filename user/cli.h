@@ -12,17 +12,17 @@
 struct memtide_config {
 	pid_t pids[MT_MAX_TARGET_PIDS];
 	int pid_cnt;
-	char **command;		/* argv of `-- COMMAND ARGS`, NULL-terminated, or NULL */
+	char **command; /* argv of `-- COMMAND ARGS`, NULL-terminated, or NULL */
 	double interval_s;
-	double duration_s;	/* 0: until Ctrl-C or the targets exit */
+	double duration_s; /* 0: until Ctrl-C or the targets exit */
 	__u32 top_n;
 	const char *folded_path;
 	const char *json_path;
 	const char *flamegraph_path;
 	int verbosity;
-	__u32 max_allocs;	/* live allocations tracked at once */
-	__u32 max_stacks;	/* distinct stacks stored */
-	bool bench_floor;	/* attach empty programs only: the benchmark's floor */
+	__u32 max_allocs; /* live allocations tracked at once */
+	__u32 max_stacks; /* distinct stacks stored */
+	bool bench_floor; /* attach empty programs only: the benchmark's floor */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

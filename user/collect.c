@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "grow.h"
 #include "collect.h"
 #include "log.h"
 #include "procs.h"
@@ -102,15 +103,8 @@ static struct stack_record *find_or_add(struct collector *c, const struct mt_sta
 			return rec;
 		slot = (slot + 1) & (c->index_cap - 1);
 	}
-	if (c->record_cnt == c->record_cap) {
-		size_t cap = c->record_cap ? c->record_cap * 2 : 256;
-		struct stack_record **records = realloc(c->records, cap * sizeof(*records));
-
-		if (!records)
-			return NULL;
-		c->records = records;
-		c->record_cap = cap;
-	}
+	if (mt_grow(&c->records, &c->record_cap, c->record_cnt, sizeof(*c->records), 256))
+		return NULL;
 	rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return NULL;
@@ -217,9 +211,10 @@ __s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id)
 /* Where a complete stack ends: program and thread entry points. */
 static bool is_thread_entry(const char *function)
 {
-	static const char *const entries[] = { "_start", "__libc_start_main",
-					       "__libc_start_call_main", "clone", "__clone",
-					       "clone3", "__clone3", "start_thread" };
+	static const char *const entries[] = {
+		"_start",   "__libc_start_main", "__libc_start_call_main",
+		"clone",    "__clone",		 "clone3",
+		"__clone3", "start_thread"};
 
 	if (!function)
 		return false;
@@ -230,8 +225,8 @@ static bool is_thread_entry(const char *function)
 	return false;
 }
 
-static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip,
-			  bool is_return, struct mt_frame_info *frame)
+static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip, bool is_return,
+			  struct mt_frame_info *frame)
 {
 	const struct mt_mapping *mapping = proc ? procs__find_mapping(proc, ip) : NULL;
 
@@ -266,8 +261,8 @@ int collector__symbolize(struct collector *c, struct stack_record *rec)
 	for (__u32 i = 0; i < stack.frame_cnt; i++)
 		resolve_frame(c, proc, stack.ips[i], i > 0, &rec->frames[i]);
 	rec->frame_cnt = stack.frame_cnt;
-	rec->complete = stack.frame_cnt >= 3 &&
-			is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
+	rec->complete =
+		stack.frame_cnt >= 3 && is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
 	rec->symbolized = true;
 	return 0;
 }

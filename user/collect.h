@@ -12,7 +12,7 @@
 #include "memtide/memtide.h"
 #include "symbolize.h"
 
-#define MT_HISTORY_LEN 720 /* intervals of history kept per stack: an hour at the default 5 s */
+#define MT_HISTORY_LEN 240 /* intervals of history kept per stack: 20 minutes at the default 5 s */
 
 struct collector;
 struct proc_table;
@@ -20,9 +20,9 @@ struct proc_table;
 struct stack_record {
 	struct mt_stack_key key;
 	struct mt_stack_stats stats;
-	__s64 growth;	  /* outstanding bytes gained over the last interval */
-	__s64 *history;	  /* ring of outstanding bytes per interval, NULL until nonzero */
-	__u32 history_cnt; /* samples stored (<= MT_HISTORY_LEN) */
+	__s64 growth;	    /* outstanding bytes gained over the last interval */
+	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
+	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
 	__u32 history_head; /* index of the oldest sample once full */
 	bool symbolized;
 	bool complete; /* stack reaches a thread entry (_start, clone, start_thread...) */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "grow.h"
 #include "flamegraph.h"
 #include "units.h"
 #include "folded.h"
@@ -69,15 +70,9 @@ static struct node *child_get(struct node *parent, const char *name, size_t len)
 		else
 			lo = mid + 1;
 	}
-	if (parent->child_cnt == parent->child_cap) {
-		size_t cap = parent->child_cap ? parent->child_cap * 2 : 4;
-		struct node **children = realloc(parent->children, cap * sizeof(*children));
-
-		if (!children)
-			return NULL;
-		parent->children = children;
-		parent->child_cap = cap;
-	}
+	if (mt_grow(&parent->children, &parent->child_cap, parent->child_cnt,
+		    sizeof(*parent->children), 4))
+		return NULL;
 	child = calloc(1, sizeof(*child));
 	if (!child)
 		return NULL;

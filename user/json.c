@@ -39,19 +39,18 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 
 static json_t *processes_json(const struct report_view *view)
 {
-	static const char *const states[] = { "live", "exited", "exec" };
+	static const char *const states[] = {"live", "exited", "exec"};
 	json_t *processes = json_array();
 
 	for (size_t i = 0; i < procs__count(view->procs); i++) {
 		struct mt_process *proc = procs__at(view->procs, i);
 
-		json_array_append_new(
-			processes,
-			json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid, "parent_pid",
-				  proc->parent_tgid, "comm", proc->comm, "state",
-				  states[proc->state], "outstanding_bytes",
-				  (json_int_t)collector__aspace_outstanding(view->collector,
-									    proc->aspace_id)));
+		json_array_append_new(processes,
+				      json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid,
+						"parent_pid", proc->parent_tgid, "comm", proc->comm,
+						"state", states[proc->state], "outstanding_bytes",
+						(json_int_t)collector__aspace_outstanding(
+							view->collector, proc->aspace_id)));
 	}
 	return processes;
 }

@@ -11,7 +11,7 @@
 
 struct launch {
 	pid_t pid;
-	int go_fd;  /* write end of the pipe the child waits on */
+	int go_fd; /* write end of the pipe the child waits on */
 	bool reaped;
 	int status; /* wait status once reaped */
 };

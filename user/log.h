@@ -9,8 +9,8 @@
 enum mt_log_level {
 	MT_LOG_ERROR = 0,
 	MT_LOG_WARN = 1,
-	MT_LOG_INFO = 2,   /* -v */
-	MT_LOG_DEBUG = 3,  /* -vv: also libbpf's debug output */
+	MT_LOG_INFO = 2,  /* -v */
+	MT_LOG_DEBUG = 3, /* -vv: also libbpf's debug output */
 };
 
 void mt_log_set_level(enum mt_log_level level);

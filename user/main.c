@@ -19,7 +19,7 @@ static void on_signal(int signo)
 
 static int install_signal_handlers(void)
 {
-	struct sigaction action = { .sa_handler = on_signal };
+	struct sigaction action = {.sa_handler = on_signal};
 
 	sigemptyset(&action.sa_mask);
 	if (sigaction(SIGINT, &action, NULL) || sigaction(SIGTERM, &action, NULL))
@@ -39,8 +39,8 @@ int main(int argc, char **argv)
 	if (err)
 		return err;
 	mt_log_set_level(config.verbosity >= 2 ? MT_LOG_DEBUG
-			 : config.verbosity  ? MT_LOG_INFO
-					     : MT_LOG_WARN);
+			 : config.verbosity    ? MT_LOG_INFO
+					       : MT_LOG_WARN);
 	libbpf_set_print(mt_libbpf_print);
 	if (geteuid() != 0) {
 		mt_error("needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it with "

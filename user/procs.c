@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include "grow.h"
 #include "log.h"
 #include "procs.h"
 #include "symbolize.h"
@@ -44,20 +45,13 @@ void procs__free(struct proc_table *pt)
 	free(pt);
 }
 
-struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid,
-			      pid_t parent_tgid, const char *comm)
+struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid, pid_t parent_tgid,
+			      const char *comm)
 {
 	struct mt_process *proc;
 
-	if (pt->proc_cnt == pt->proc_cap) {
-		size_t cap = pt->proc_cap ? pt->proc_cap * 2 : 16;
-		struct mt_process **procs = realloc(pt->procs, cap * sizeof(*procs));
-
-		if (!procs)
-			return NULL;
-		pt->procs = procs;
-		pt->proc_cap = cap;
-	}
+	if (mt_grow(&pt->procs, &pt->proc_cap, pt->proc_cnt, sizeof(*pt->procs), 16))
+		return NULL;
 	proc = calloc(1, sizeof(*proc));
 	if (!proc)
 		return NULL;
@@ -107,6 +101,15 @@ size_t procs__live_count(const struct proc_table *pt)
 	return live;
 }
 
+size_t procs__process_count(const struct proc_table *pt)
+{
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < pt->proc_cnt; i++)
+		cnt += pt->procs[i]->state != MT_PROC_REPLACED;
+	return cnt;
+}
+
 static bool has_mapping(const struct mt_process *proc, __u64 start, __u64 dev, __u64 ino)
 {
 	for (size_t i = 0; i < proc->map_cnt; i++) {
@@ -119,15 +122,8 @@ static bool has_mapping(const struct mt_process *proc, __u64 start, __u64 dev, _
 
 static int append_mapping(struct mt_process *proc, const struct mt_mapping *mapping)
 {
-	if (proc->map_cnt == proc->map_cap) {
-		size_t cap = proc->map_cap ? proc->map_cap * 2 : 32;
-		struct mt_mapping *maps = realloc(proc->maps, cap * sizeof(*maps));
-
-		if (!maps)
-			return -ENOMEM;
-		proc->maps = maps;
-		proc->map_cap = cap;
-	}
+	if (mt_grow(&proc->maps, &proc->map_cap, proc->map_cnt, sizeof(*proc->maps), 32))
+		return -ENOMEM;
 	proc->maps[proc->map_cnt] = *mapping;
 	proc->maps[proc->map_cnt].path = strdup(mapping->path);
 	if (!proc->maps[proc->map_cnt].path)
@@ -183,9 +179,12 @@ int procs__read_maps(struct proc_table *pt, struct mt_process *proc)
 			continue;
 		if (perms[2] != 'x' || !ino || file[0] != '/')
 			continue;
-		mapping = (struct mt_mapping){ .start = start, .end = end, .pgoff = pgoff,
-					       .dev = makedev(major, minor), .ino = ino,
-					       .path = file };
+		mapping = (struct mt_mapping){.start = start,
+					      .end = end,
+					      .pgoff = pgoff,
+					      .dev = makedev(major, minor),
+					      .ino = ino,
+					      .path = file};
 		err = add_file_mapping(pt, proc, &mapping);
 		if (err)
 			break;

@@ -51,14 +51,16 @@ struct proc_table *procs__new(struct symbolizer *symbolizer);
 void procs__free(struct proc_table *pt); /* NULL-safe */
 
 /* Adds a record for a new process image. NULL with errno set (ENOMEM). */
-struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid,
-			      pid_t parent_tgid, const char *comm);
+struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid, pid_t parent_tgid,
+			      const char *comm);
 struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id);
 /* The live record of a tgid, or NULL. */
 struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid);
 size_t procs__count(const struct proc_table *pt);
 struct mt_process *procs__at(const struct proc_table *pt, size_t idx);
 size_t procs__live_count(const struct proc_table *pt);
+/* Processes seen, each counted once however many images (execs) it ran. */
+size_t procs__process_count(const struct proc_table *pt);
 
 /*
  * Reads /proc/TGID/maps and adds executable file mappings not seen before (mappings are never

@@ -27,9 +27,8 @@ static const char *const counter_names[MT_CNT_NR] = {
 
 /* Counters that mean data was lost; the others are informational. */
 static const bool counter_is_drop[MT_CNT_NR] = {
-	[MT_CNT_ALLOCS_FULL] = true,   [MT_CNT_STACKS_FULL] = true,
-	[MT_CNT_BY_STACK_FULL] = true, [MT_CNT_SCRATCH_FAIL] = true,
-	[MT_CNT_EVENTS_LOST] = true,   [MT_CNT_UNMATCHED_RET] = true,
+	[MT_CNT_ALLOCS_FULL] = true,  [MT_CNT_STACKS_FULL] = true, [MT_CNT_BY_STACK_FULL] = true,
+	[MT_CNT_SCRATCH_FAIL] = true, [MT_CNT_EVENTS_LOST] = true, [MT_CNT_UNMATCHED_RET] = true,
 };
 
 const char *mt_counter_name(int idx)
@@ -95,10 +94,11 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 	collector__totals(view->collector, &totals);
 	for (int i = 0; i < MT_CNT_NR; i++)
 		drops += counter_is_drop[i] ? view->counters[i] : 0;
-	fprintf(out, "\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
-		     "outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu\n",
-		title, view->elapsed_s, procs__count(view->procs),
-		procs__count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
+	fprintf(out,
+		"\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
+		"outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu\n",
+		title, view->elapsed_s, procs__process_count(view->procs),
+		procs__process_count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
 		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
 		(unsigned long long)drops,
@@ -120,18 +120,28 @@ static void print_frames(FILE *out, const struct stack_record *rec)
 }
 
 static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
-			int rank)
+			int rank, bool by_growth)
 {
 	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
 	char held[32], growth[32];
 
 	collector__symbolize(view->collector, rec);
-	fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)\n", rank,
-		mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
-		mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
-		(long long)rec->stats.outstanding_count,
-		rec->stats.outstanding_count == 1 ? "" : "s", proc ? proc->comm : "?",
-		proc ? proc->tgid : 0);
+	if (by_growth)
+		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)\n", rank,
+			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
+			(long long)rec->stats.outstanding_count,
+			rec->stats.outstanding_count == 1 ? "" : "s", proc ? proc->comm : "?",
+			proc ? proc->tgid : 0);
+	else
+		fprintf(out,
+			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s (%d)\n",
+			rank, mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
+			(long long)rec->stats.outstanding_count,
+			rec->stats.outstanding_count == 1 ? "" : "s",
+			(unsigned long long)rec->stats.total_allocs,
+			(unsigned long long)rec->stats.total_frees, proc ? proc->comm : "?",
+			proc ? proc->tgid : 0);
 	if (!rec->symbolized)
 		fprintf(out, "        [stack not stored: stacks map full]\n");
 	else
@@ -149,9 +159,10 @@ static void print_truncation_note(FILE *out, struct stack_record **ranked, long 
 			truncated += ranked[i]->stats.outstanding_bytes;
 	}
 	if (total > 0 && (double)truncated / total > TRUNCATED_NOTE_SHARE)
-		fprintf(out, "  note: %.0f%% of these bytes are on stacks that look truncated (fewer "
-			     "than 3 frames, or not reaching _start/clone/start_thread): the code "
-			     "lacks frame pointers; rebuild it with -fno-omit-frame-pointer\n",
+		fprintf(out,
+			"  note: %.0f%% of these bytes are on stacks that look truncated (fewer "
+			"than 3 frames, or not reaching _start/clone/start_thread): the code "
+			"lacks frame pointers; rebuild it with -fno-omit-frame-pointer\n",
 			100.0 * truncated / total);
 }
 
@@ -164,11 +175,12 @@ static void print_ranked(FILE *out, const struct report_view *view, bool by_grow
 	if (cnt < 0)
 		return;
 	if (!cnt)
-		fprintf(out, "  %s\n", by_growth ? "no stack grew in this interval"
-						 : "no outstanding allocations");
+		fprintf(out, "  %s\n",
+			by_growth ? "no stack grew in this interval"
+				  : "no outstanding allocations");
 	shown = cnt < (long)view->top_n ? cnt : (long)view->top_n;
 	for (long i = 0; i < shown; i++)
-		print_stack(out, view, ranked[i], (int)i + 1);
+		print_stack(out, view, ranked[i], (int)i + 1, by_growth);
 	print_truncation_note(out, ranked, shown);
 	free(ranked);
 }
@@ -184,7 +196,7 @@ void report__interval(FILE *out, const struct report_view *view)
 
 static void print_processes(FILE *out, const struct report_view *view)
 {
-	static const char *const states[] = { "live", "exited", "exec'd" };
+	static const char *const states[] = {"live", "exited", "exec'd"};
 	char held[32];
 
 	fprintf(out, "Processes:\n");

@@ -24,10 +24,10 @@
 #include "tracer.h"
 #include "uprobes.h"
 
-#define POLL_MS		   100
-#define MAPS_REFRESH_S	   1.0
-#define MAX_SCANNED_PIDS   65536
-#define MAX_TRACED_PROCS   16384
+#define POLL_MS		 100
+#define MAPS_REFRESH_S	 1.0
+#define MAX_SCANNED_PIDS 65536
+#define MAX_TRACED_PROCS 16384
 
 struct memtide {
 	const struct memtide_config *config;
@@ -111,7 +111,8 @@ static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, con
 		err = allocators__attach(m->allocators, proc);
 	if (err == 0) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
-			"trace there\n", tgid, comm);
+			"trace there\n",
+			tgid, comm);
 	} else if (err < 0) {
 		proc->state = MT_PROC_EXITED;
 		errno = -err;
@@ -241,8 +242,8 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 	struct mt_process *old = procs__get(m->procs, event->prev_aspace_id);
 	struct mt_process *proc;
 
-	proc = procs__add(m->procs, event->aspace_id, event->tgid,
-			  old ? old->parent_tgid : 0, event->comm);
+	proc = procs__add(m->procs, event->aspace_id, event->tgid, old ? old->parent_tgid : 0,
+			  event->comm);
 	if (!proc)
 		return -ENOMEM;
 	if (old) {
@@ -320,8 +321,8 @@ static int setup_parts(struct memtide *m)
 	if (!m->uprobes)
 		return -errno;
 	m->allocators = allocators__new(m->uprobes);
-	m->collector = collector__new(tracer__by_stack_fd(m->tracer),
-				      tracer__stacks_fd(m->tracer), m->procs, m->symbolizer);
+	m->collector = collector__new(tracer__by_stack_fd(m->tracer), tracer__stacks_fd(m->tracer),
+				      m->procs, m->symbolizer);
 	return m->allocators && m->collector ? 0 : -ENOMEM;
 }
 
@@ -346,8 +347,8 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	}
 	m->start_s = m->last_report_s = now_s();
 	fprintf(stderr, "memtide: tracing %zu process%s; report every %.1f s%s\n",
-		procs__count(m->procs), procs__count(m->procs) == 1 ? "" : "es", config->interval_s,
-		config->duration_s ? "" : ", Ctrl-C to stop");
+		procs__process_count(m->procs), procs__process_count(m->procs) == 1 ? "" : "es",
+		config->interval_s, config->duration_s ? "" : ", Ctrl-C to stop");
 	return m;
 }
 

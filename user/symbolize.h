@@ -44,9 +44,10 @@ void symbolizer__free(struct symbolizer *s);
  * `path`. Otherwise `path` must be openable now; it may be "/proc/PID/root/usr/lib/..." for a file
  * in a container, or /proc/PID/map_files/START-END for a file deleted since it was mapped. `name`
  * is the file's path as the process sees it (/proc/PID/maps): its basename names the module in
- * frames, and it may equal `path`. The file, its symbol table and its debug info are opened immediately and kept,
- * so the file can be symbolized after the process that mapped it exits or the path is unlinked.
- * Missing symbols or debug info are not errors: frames from the file then resolve less.
+ * frames, and it may equal `path`. The file, its symbol table and its debug info are opened
+ * immediately and kept, so the file can be symbolized after the process that mapped it exits or the
+ * path is unlinked. Missing symbols or debug info are not errors: frames from the file then resolve
+ * less.
  *
  * The handle belongs to the symbolizer and lives until symbolizer__free().
  * Returns NULL with errno set on failure: the open(2) errno for `path`, ENOEXEC when the file is

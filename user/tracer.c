@@ -23,11 +23,11 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		struct bpf_map *map;
 		__u32 entries;
 	} sizes[] = {
-		{ skel->maps.allocs, opts->max_allocs },
-		{ skel->maps.stacks, opts->max_stacks },
+		{skel->maps.allocs, opts->max_allocs},
+		{skel->maps.stacks, opts->max_stacks},
 		/* one aggregate per stack and process image; shared libraries repeat stacks */
-		{ skel->maps.by_stack, opts->max_stacks * 2 },
-		{ skel->maps.procs, opts->max_procs },
+		{skel->maps.by_stack, opts->max_stacks * 2},
+		{skel->maps.procs, opts->max_procs},
 	};
 	int err;
 

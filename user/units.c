@@ -36,7 +36,7 @@ int mt_parse_seconds(const char *text, double min, double max, double *value)
 
 char *mt_format_bytes(__s64 bytes, int show_sign, char *buf, size_t buf_sz)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
 	const char *sign = bytes < 0 ? "-" : (show_sign && bytes > 0 ? "+" : "");
 	double magnitude = bytes < 0 ? -(double)bytes : (double)bytes;
 	int unit = -1;

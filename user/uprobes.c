@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
+#include "grow.h"
 #include "memtide/memtide.h"
 #include "log.h"
 #include "placement.h"
@@ -25,16 +25,16 @@ static const struct {
 	const char *name;
 	bool has_return;
 } alloc_fns[MT_FN_CNT] = {
-	[MT_FN_MALLOC] = { "malloc", true },
-	[MT_FN_CALLOC] = { "calloc", true },
-	[MT_FN_REALLOC] = { "realloc", true },
-	[MT_FN_REALLOCARRAY] = { "reallocarray", true },
-	[MT_FN_POSIX_MEMALIGN] = { "posix_memalign", true },
-	[MT_FN_ALIGNED_ALLOC] = { "aligned_alloc", true },
-	[MT_FN_MEMALIGN] = { "memalign", true },
-	[MT_FN_VALLOC] = { "valloc", true },
-	[MT_FN_PVALLOC] = { "pvalloc", true },
-	[MT_FN_FREE] = { "free", false },
+	[MT_FN_MALLOC] = {"malloc", true},
+	[MT_FN_CALLOC] = {"calloc", true},
+	[MT_FN_REALLOC] = {"realloc", true},
+	[MT_FN_REALLOCARRAY] = {"reallocarray", true},
+	[MT_FN_POSIX_MEMALIGN] = {"posix_memalign", true},
+	[MT_FN_ALIGNED_ALLOC] = {"aligned_alloc", true},
+	[MT_FN_MEMALIGN] = {"memalign", true},
+	[MT_FN_VALLOC] = {"valloc", true},
+	[MT_FN_PVALLOC] = {"pvalloc", true},
+	[MT_FN_FREE] = {"free", false},
 };
 
 #define MAX_EVENTS_PER_LIB (MT_FN_CNT * 2)
@@ -65,8 +65,8 @@ struct uprobes {
 
 static int find_tracefs(char *dir, size_t dir_sz)
 {
-	static const char *const candidates[] = { "/sys/kernel/tracing",
-						  "/sys/kernel/debug/tracing" };
+	static const char *const candidates[] = {"/sys/kernel/tracing",
+						 "/sys/kernel/debug/tracing"};
 	char path[128];
 
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -104,7 +104,8 @@ static int write_uprobe_events(const struct uprobes *u, const char *line)
 	return err;
 }
 
-/* Events named memtide_<pid>/... whose memtide is gone are removed (a killed memtide leaves them). */
+/* Events named memtide_<pid>/... whose memtide is gone are removed (a killed memtide leaves them).
+ */
 static void remove_stale_events(const struct uprobes *u)
 {
 	char path[128], line[PATH_MAX + 128], cmd[160];
@@ -161,40 +162,6 @@ static void remove_event(struct uprobes *u, struct probe_event *event)
 			strerror(-err));
 }
 
-static void *destroy_holder(void *link)
-{
-	bpf_link__destroy(link);
-	return NULL;
-}
-
-/*
- * Closing the last perf event of a uprobe waits for an RCU grace period (about 100 ms here), so
- * the holders are closed from one thread each and the waits overlap.
- */
-static void destroy_holders(struct uprobes *u)
-{
-	pthread_t threads[MT_MAX_LIBS * MAX_EVENTS_PER_LIB];
-	bool started[MT_MAX_LIBS * MAX_EVENTS_PER_LIB] = {};
-	int n = 0;
-
-	for (int l = 0; l < u->lib_cnt; l++) {
-		for (int e = 0; e < u->libs[l].event_cnt; e++, n++) {
-			struct bpf_link *link = u->libs[l].events[e].holder;
-
-			u->libs[l].events[e].holder = NULL;
-			if (!link)
-				continue;
-			started[n] = !pthread_create(&threads[n], NULL, destroy_holder, link);
-			if (!started[n])
-				bpf_link__destroy(link);
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(threads[i], NULL);
-	}
-}
-
 void uprobes__free(struct uprobes *u)
 {
 	if (!u)
@@ -202,10 +169,16 @@ void uprobes__free(struct uprobes *u)
 	/* Perf events first: the kernel refuses to delete an event that is still open. */
 	for (size_t i = 0; i < u->filter_cnt; i++)
 		close(u->filter_fds[i]);
-	destroy_holders(u);
+	/*
+	 * Each holder's close waits for a tracepoint grace period (about 90 ms here), serialized
+	 * by the kernel's event_mutex: stopping takes about that much per probe.
+	 */
 	for (int l = 0; l < u->lib_cnt; l++) {
-		for (int e = 0; e < u->libs[l].event_cnt; e++)
+		for (int e = 0; e < u->libs[l].event_cnt; e++) {
+			bpf_link__destroy(u->libs[l].events[e].holder);
+			u->libs[l].events[e].holder = NULL;
 			remove_event(u, &u->libs[l].events[e]);
+		}
 	}
 	free(u->filter_fds);
 	free(u);
@@ -246,8 +219,8 @@ static int open_perf_event(__u64 tracepoint_id, pid_t tid, bool inherit)
 	return fd < 0 ? -errno : fd;
 }
 
-static int create_event(struct uprobes *u, struct probe_lib *lib, const char *name,
-			bool is_return, const char *kernel_path, __u64 offset, pid_t holder_pid,
+static int create_event(struct uprobes *u, struct probe_lib *lib, const char *name, bool is_return,
+			const char *kernel_path, __u64 offset, pid_t holder_pid,
 			struct bpf_program *prog, __u32 cookie)
 {
 	LIBBPF_OPTS(bpf_perf_event_opts, link_opts, .bpf_cookie = cookie);
@@ -393,15 +366,8 @@ int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, 
 
 static int add_filter_fd(struct uprobes *u, int fd)
 {
-	if (u->filter_cnt == u->filter_cap) {
-		size_t cap = u->filter_cap ? u->filter_cap * 2 : 64;
-		int *fds = realloc(u->filter_fds, cap * sizeof(*fds));
-
-		if (!fds)
-			return -ENOMEM;
-		u->filter_fds = fds;
-		u->filter_cap = cap;
-	}
+	if (mt_grow(&u->filter_fds, &u->filter_cap, u->filter_cnt, sizeof(*u->filter_fds), 64))
+		return -ENOMEM;
 	u->filter_fds[u->filter_cnt++] = fd;
 	return 0;
 }

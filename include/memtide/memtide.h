@@ -30,18 +30,18 @@
 #define MT_KIND_HEAP 0
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
-#define MT_CNT_ALLOCS_FULL     0 /* live allocation not recorded: allocs map full */
-#define MT_CNT_STACKS_FULL     1 /* stack not stored: stacks map full */
-#define MT_CNT_BY_STACK_FULL   2 /* aggregate not updated: by_stack map full */
-#define MT_CNT_UNKNOWN_FREES   3 /* free of an address never seen (allocated before attach) */
-#define MT_CNT_UNTRACKED       4 /* probe hit in a process memtide does not track */
-#define MT_CNT_NESTED	       5 /* allocator call made by the allocator itself, counted once */
-#define MT_CNT_SCRATCH_FAIL    6 /* no per-thread scratch space: event lost */
-#define MT_CNT_EVENTS_LOST     7 /* process event (fork/exec/exit) lost: ring buffer full */
-#define MT_CNT_UNMATCHED_RET   8 /* return probe without its entry (attached mid-call) */
-#define MT_CNT_FAILED_ALLOCS   9 /* allocation that returned NULL: not counted */
-#define MT_CNT_STALE_ADDR      10 /* address handed out again while still recorded: old record freed */
-#define MT_CNT_NR	       11
+#define MT_CNT_ALLOCS_FULL   0	/* live allocation not recorded: allocs map full */
+#define MT_CNT_STACKS_FULL   1	/* stack not stored: stacks map full */
+#define MT_CNT_BY_STACK_FULL 2	/* aggregate not updated: by_stack map full */
+#define MT_CNT_UNKNOWN_FREES 3	/* free of an address never seen (allocated before attach) */
+#define MT_CNT_UNTRACKED     4	/* probe hit in a process memtide does not track */
+#define MT_CNT_NESTED	     5	/* allocator call made by the allocator itself, counted once */
+#define MT_CNT_SCRATCH_FAIL  6	/* no per-thread scratch space: event lost */
+#define MT_CNT_EVENTS_LOST   7	/* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_UNMATCHED_RET 8	/* return probe without its entry (attached mid-call) */
+#define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
+#define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
+#define MT_CNT_NR	     11
 
 /* Stack flags */
 #define MT_STACK_TRUNCATED_MAX 0x1 /* walk hit MT_MAX_FRAMES */

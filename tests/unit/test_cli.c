@@ -5,18 +5,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include "cli.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
-			printf(__VA_ARGS__);                                                       \
-			printf("\n");                                                              \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static int parse(struct memtide_config *config, int argc, char **argv)
 {
@@ -40,14 +29,17 @@ static int parse_exit_status(int argc, char **argv)
 
 int main(void)
 {
-	char *pids[] = { "memtide", "-p", "12,34", "-i", "2.5", "-n", "3", "--folded", "out.f",
-			 NULL };
-	char *command[] = { "memtide", "-d", "7", "--", "python3", "-c", "pass", NULL };
-	char *defaults[] = { "memtide", "-p", "1", NULL };
+	char *pids[] = {"memtide", "-p", "12,34",    "-i",    "2.5",
+			"-n",	   "3",	 "--folded", "out.f", NULL};
+	char *command[] = {"memtide", "-d", "7", "--", "python3", "-c", "pass", NULL};
+	char *defaults[] = {"memtide", "-p", "1", NULL};
 	char *bad[][4] = {
-		{ "memtide", "-p", "12x", NULL }, { "memtide", "-p", "0", NULL },
-		{ "memtide", "-i", "0", NULL },	  { "memtide", "-n", "-1", NULL },
-		{ "memtide", NULL },		  { "memtide", "-p", "1", "ls" },
+		{"memtide", "-p", "12x", NULL},
+		{"memtide", "-p", "0", NULL},
+		{"memtide", "-i", "0", NULL},
+		{"memtide", "-n", "-1", NULL},
+		{"memtide", NULL},
+		{"memtide", "-p", "1", "ls"},
 	};
 	struct memtide_config config;
 
@@ -76,6 +68,5 @@ int main(void)
 			argc++;
 		CHECK(parse_exit_status(argc, bad[i]) == 2, "bad input %zu exits 2", i);
 	}
-	printf("%d failed\n", failures);
-	return failures ? 1 : 0;
+	return check_summary("test_cli");
 }

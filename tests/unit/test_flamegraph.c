@@ -7,20 +7,9 @@
 #include <string.h>
 #include "flamegraph.h"
 #include "folded.h"
+#include "check.h"
 
 #define FRAME_WIDTH 1180.0 /* 1200 px image less 10 px padding each side */
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
 
 /* Renders stacks and returns the SVG as a string the caller frees, or NULL. */
 static char *render(struct folded_stack *stacks, size_t cnt)
@@ -206,10 +195,5 @@ int main(void)
 	test_deep();
 	test_bad_bytes();
 	test_write_error();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_flamegraph: all checks passed\n");
-	return 0;
+	return check_summary("test_flamegraph");
 }

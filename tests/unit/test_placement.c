@@ -7,21 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "placement.h"
+#include "check.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
 #define BASE	  0x401000ULL
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
 
 /* Serves jump targets out of the same buffer as the function, as if it were the whole image. */
 struct image {
@@ -93,7 +82,8 @@ static void test_synthetic(void)
 	expect("push %rbp", push_rbp, sizeof(push_rbp), 1, 0, "push");
 	expect("push %r12", push_r12, sizeof(push_r12), 1, 0, "push");
 	expect("test; je ret; push", free_like, sizeof(free_like), 1, 5, "(to ret)");
-	/* a jcc whose target is no trivial exit is itself the probe point: emulated, on every path */
+	/* a jcc whose target is no trivial exit is itself the probe point: emulated, on every path
+	 */
 	expect("je target not ret", busy_target, sizeof(busy_target), 1, 3, "je");
 	expect("no read_code", free_like, sizeof(free_like), 0, 3, "je");
 	expect("je target calls", call_exit, sizeof(call_exit), 1, 3, NULL);
@@ -217,10 +207,5 @@ int main(void)
 	test_synthetic();
 	test_libc();
 	test_not_elf();
-	if (failures) {
-		fprintf(stderr, "test_placement: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_placement: ok\n");
-	return 0;
+	return check_summary("test_placement");
 }

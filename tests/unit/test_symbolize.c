@@ -15,20 +15,9 @@
 #include <sys/stat.h>
 #include <gelf.h>
 #include "symbolize.h"
+#include "check.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 struct sym_loc {
 	__u64 file_offset;
@@ -282,11 +271,13 @@ static void test_open_errors(struct symbolizer *s, const char *src_path)
 	struct stat st;
 
 	errno = 0;
-	CHECK(!symbolizer__open_elf(s, "/nonexistent/memtide", "/nonexistent/memtide", 1, 1) && errno == ENOENT, "errno %d",
-	      errno);
+	CHECK(!symbolizer__open_elf(s, "/nonexistent/memtide", "/nonexistent/memtide", 1, 1) &&
+		      errno == ENOENT,
+	      "errno %d", errno);
 	CHECK(!stat(src_path, &st), "stat %s", src_path);
 	errno = 0;
-	CHECK(!symbolizer__open_elf(s, src_path, src_path, st.st_dev, st.st_ino) && errno == ENOEXEC,
+	CHECK(!symbolizer__open_elf(s, src_path, src_path, st.st_dev, st.st_ino) &&
+		      errno == ENOEXEC,
 	      "errno %d", errno);
 }
 
@@ -312,7 +303,5 @@ int main(int argc, char **argv)
 	test_libc(s);
 	test_open_errors(s, argv[2]);
 	symbolizer__free(s);
-	if (failures)
-		fprintf(stderr, "test_symbolize: %d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_summary("test_symbolize");
 }
