@@ -4,7 +4,10 @@
 #
 # Exports an INTERFACE target <NAME>_skel carrying the skeleton's include directory.
 
-find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+find_program(BPF_CLANG NAMES clang clang-14)
+if(NOT BPF_CLANG)
+	message(FATAL_ERROR "clang not found: install the Debian package 'clang'")
+endif()
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin)
 if(NOT BPFTOOL)
 	message(FATAL_ERROR "bpftool not found: install the Debian package 'bpftool'")

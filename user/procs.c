@@ -251,6 +251,13 @@ static int read_status(pid_t tgid, const char *format, void *value)
 	return found;
 }
 
+pid_t procs__read_tgid(pid_t tid)
+{
+	pid_t tgid;
+
+	return read_status(tid, "Tgid: %d", &tgid) ? tgid : -ESRCH;
+}
+
 pid_t procs__read_ppid(pid_t tgid)
 {
 	pid_t ppid;

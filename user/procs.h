@@ -74,6 +74,8 @@ const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u6
 
 /* Reads the command name of a live process into comm. 0 or -errno. */
 int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN]);
+/* The process (thread group) a thread id belongs to, or -ESRCH. */
+pid_t procs__read_tgid(pid_t tid);
 /* Parent of a live process, or -errno. */
 pid_t procs__read_ppid(pid_t tgid);
 /* True when the process has exited (gone, or a zombie not yet reaped). */

@@ -166,8 +166,10 @@ static int attach_pids(struct memtide *m)
 		pid_t pid = config->pids[i];
 		int err;
 
-		if (kill(pid, 0) && errno == ESRCH) {
-			mt_error("no such process: %d (check the PID with ps)\n", pid);
+		/* A thread id stands for its process */
+		pid = procs__read_tgid(pid);
+		if (pid < 0) {
+			mt_error("no such process: %d (check the PID with ps)\n", config->pids[i]);
 			return -ESRCH;
 		}
 		if (procs__live(m->procs, pid))

@@ -42,12 +42,11 @@ def require_privileges():
     sys.exit(SKIP)
 
 
-def parse_args(extra=None):
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--memtide", required=True)
     parser.add_argument("--target", required=True)
-    for name in extra or []:
-        parser.add_argument(name)
+    parser.add_argument("--static-target")
     return parser.parse_args()
 
 

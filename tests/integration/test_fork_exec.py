@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A forked child's leak and an exec'd program's leak are attributed under -p parent."""
+"""A forked child's leak and an exec'd program's leak are attributed under -p parent; a program
+exec'd with an allocator of its own (a static binary) gets that allocator attached."""
 import mtest
 
 
@@ -24,11 +25,34 @@ def run(args, case, marker, function, expected):
     mtest.check_no_negative(stacks, doc)
 
 
+def run_exec_static(args):
+    with mtest.Processes() as procs:
+        target = procs.spawn([args.target, "exec_other", args.static_target], "target")
+        pid = int(procs.wait_for_line("target", "ready ", proc=target).split()[1])
+        folded = procs.path("out.folded")
+        memtide = procs.memtide(args.memtide, ["-v", "-p", str(pid), "--folded", folded])
+        target.send_signal(mtest.signal.SIGUSR1)
+        child = int(procs.wait_for_line("target", "exec_leaker ", proc=target).split()[1])
+        procs.extra_pids.append(child)
+        procs.wait_for_line("memtide", "memtide: attached", stream="err")
+        attached = [l for l in procs.read("memtide", "err").splitlines()
+                    if l.startswith("memtide: attached")]
+        mtest.check(any("alloc_target_static" in l for l in attached),
+                    "the static binary's own malloc is probed after the exec")
+        mtest.os.kill(child, mtest.signal.SIGUSR1)
+        procs.wait_for_line("target", "leaked", proc=target)
+        procs.stop_memtide(memtide)
+        stacks = mtest.read_folded(folded)
+    got = mtest.folded_bytes(stacks, "leak_after_exec")
+    mtest.check(got == 100 * 20000, f"exec static: leak_after_exec holds 2000000 bytes (got {got})")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
     run(args, "fork", "child ", "leak_in_child", 100 * 10000)
     run(args, "exec", "exec_leaker ", "leak_after_exec", 100 * 20000)
+    run_exec_static(args)
 
 
 main()

@@ -2,6 +2,7 @@
 /*
  * A traced program with known allocation behaviour, one named case per run:
  *   alloc_target CASE [--nowait]
+ *   alloc_target exec_other PROGRAM   (forks; the child execs PROGRAM exec_leaker_wait)
  * It prints "ready <pid>" and waits for SIGUSR1 (so the tracer attaches first), runs the case,
  * prints "done", and waits for SIGUSR1 or SIGTERM before exiting. With --nowait it runs the case
  * at once and exits: for `memtide -- alloc_target CASE --nowait`.
@@ -157,9 +158,20 @@ static void run_exec(const char *self)
 	}
 }
 
+/* The exec'd program waits for SIGUSR1 too: memtide attaches its allocator after the exec. */
+static void run_exec_other(const char *program)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		execl(program, program, "exec_leaker_wait", (char *)NULL);
+		_exit(127);
+	}
+}
+
 static void *preallocated[1000];
 
-static void run_case(const char *name, const char *self)
+static void run_case(const char *name, const char *self, const char *arg)
 {
 	if (!strcmp(name, "all")) {
 		leak_alpha();
@@ -177,6 +189,8 @@ static void run_case(const char *name, const char *self)
 		run_fork();
 	} else if (!strcmp(name, "exec")) {
 		run_exec(self);
+	} else if (!strcmp(name, "exec_other") && arg) {
+		run_exec_other(arg);
 	} else if (!strcmp(name, "prealloc")) {
 		for (int i = 0; i < 1000; i++)
 			free(preallocated[i]);
@@ -197,7 +211,7 @@ int main(int argc, char **argv)
 	}
 	if (nowait) {
 		first_alloc();
-		run_case(argv[1], argv[0]);
+		run_case(argv[1], argv[0], NULL);
 		return 0;
 	}
 	sigemptyset(&wait_set);
@@ -212,6 +226,16 @@ int main(int argc, char **argv)
 		wait_signal();
 		return 0;
 	}
+	if (!strcmp(argv[1], "exec_leaker_wait")) {
+		printf("exec_leaker %d\n", getpid());
+		fflush(stdout);
+		wait_signal();
+		leak_after_exec();
+		printf("leaked\n");
+		fflush(stdout);
+		wait_signal();
+		return 0;
+	}
 	if (!strcmp(argv[1], "prealloc")) {
 		for (int i = 0; i < 1000; i++)
 			preallocated[i] = malloc(512);
@@ -219,7 +243,7 @@ int main(int argc, char **argv)
 	printf("ready %d\n", getpid());
 	fflush(stdout);
 	wait_signal();
-	run_case(argv[1], argv[0]);
+	run_case(argv[1], argv[0], argc > 2 ? argv[2] : NULL);
 	printf("done\n");
 	fflush(stdout);
 	wait_signal();
