@@ -80,53 +80,54 @@ static __always_inline __u64 hash_step(__u64 hash, __u64 value)
 	return (hash ^ value) * 0x100000001b3ULL;
 }
 
-/*
- * Frame-pointer walk. At a function-entry probe rbp still belongs to the caller, whose return
- * address the kernel's walker would miss (it only adds [rsp] when the probed instruction is
- * `push %rbp` or endbr64, and glibc's malloc starts with `push %r12`), so frame 1 is read from
- * [rsp] here. Each step must move up the stack; the first step that does not ends the walk.
- */
-static __always_inline __u64 walk_stack(struct pt_regs *regs, struct mt_stack *stack)
-{
-	__u64 hash = 0xcbf29ce484222325ULL;
-	__u64 bp = PT_REGS_FP(regs);
-	__u64 frame[2];
-	__u32 n = 0;
+#include "unwind.bpf.h"
 
-	stack->ips[0] = PT_REGS_IP(regs);
-	hash = hash_step(hash, stack->ips[0]);
-	n = 1;
-	if (bpf_probe_read_user(&frame[1], sizeof(frame[1]), (void *)PT_REGS_SP(regs)) == 0 &&
-	    frame[1]) {
-		stack->ips[1] = frame[1];
-		hash = hash_step(hash, frame[1]);
-		n = 2;
+static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
+				 __u32 aspace_id, __u32 prev_aspace_id)
+{
+	struct mt_proc_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
 	}
-	for (int i = 2; i < MT_MAX_FRAMES; i++) {
-		if (n < 2 || !bp || (bp & 7))
-			break;
-		/* frame[0] = caller's saved rbp, frame[1] = return address */
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)bp))
-			break;
-		if (!frame[1])
-			break;
-		stack->ips[i] = frame[1];
-		hash = hash_step(hash, frame[1]);
-		n = i + 1;
-		if (frame[0] <= bp)
-			break;
-		bp = frame[0];
-	}
-	stack->frame_cnt = n;
-	stack->flags = n >= MT_MAX_FRAMES ? MT_STACK_TRUNCATED_MAX : 0;
-	hash = hash_step(hash, n);
-	return hash | 1;
+	event->type = type;
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->parent_tgid = parent_tgid;
+	event->aspace_id = aspace_id;
+	event->prev_aspace_id = prev_aspace_id;
+	event->pad = 0;
+	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	bpf_ringbuf_submit(event, 0);
 }
 
-static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts)
+/*
+ * Code outside the known mappings: a library loaded after memtide last read the process's maps,
+ * most often right after an exec, when the dynamic loader maps the libraries. Userspace re-reads
+ * them; asking at most every REFRESH_NS keeps a busy process from flooding the ring buffer.
+ */
+#define REFRESH_NS 20000000ULL
+
+static __always_inline void request_refresh(struct mt_proc *proc)
 {
-	__u64 stack_id = walk_stack(regs, &ts->stack);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - proc->refresh_requested_ns < REFRESH_NS)
+		return;
+	proc->refresh_requested_ns = now;
+	emit(MT_EV_REFRESH, bpf_get_current_task_btf(), 0, proc->aspace_id, 0);
+}
+
+static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts,
+					   struct mt_proc *proc)
+{
+	bool unknown_code = false;
+	__u64 stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, &unknown_code);
 	long err;
+
+	if (unknown_code)
+		request_refresh(proc);
 
 	if (bpf_map_lookup_elem(&stacks, &stack_id))
 		return stack_id;
@@ -313,7 +314,7 @@ int alloc_enter(struct pt_regs *regs)
 		if (ts->old_ptr && !ts->old_valid)
 			count(MT_CNT_UNKNOWN_FREES);
 	}
-	ts->stack_id = capture_stack(regs, ts);
+	ts->stack_id = capture_stack(regs, ts, proc);
 	return 0;
 }
 
@@ -381,31 +382,12 @@ int floor_probe(struct pt_regs *regs)
 	return 0;
 }
 
-static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
-				 __u32 aspace_id, __u32 prev_aspace_id)
-{
-	struct mt_proc_event *event;
-
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		count(MT_CNT_EVENTS_LOST);
-		return;
-	}
-	event->type = type;
-	event->tgid = BPF_CORE_READ(task, tgid);
-	event->parent_tgid = parent_tgid;
-	event->aspace_id = aspace_id;
-	event->prev_aspace_id = prev_aspace_id;
-	event->pad = 0;
-	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
-	bpf_ringbuf_submit(event, 0);
-}
-
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 parent_tgid = parent->tgid;
 	__u32 child_tgid = child->tgid;
+	struct mt_unwind_proc *unwind_maps;
 	struct mt_proc *parent_proc;
 	struct mt_proc proc = {};
 
@@ -419,6 +401,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		count(MT_CNT_UNTRACKED);
 		return 0;
 	}
+	/* The child maps what its parent maps: it unwinds with the parent's tables at once. */
+	unwind_maps = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
+	if (unwind_maps)
+		bpf_map_update_elem(&unwind_procs, &proc.aspace_id, unwind_maps, BPF_ANY);
 	emit(MT_EV_FORK, child, parent_tgid, proc.aspace_id, parent_proc->aspace_id);
 	return 0;
 }

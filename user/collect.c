@@ -243,17 +243,69 @@ static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip
 		mt_debug("cannot symbolize 0x%llx in %s\n", (unsigned long long)ip, mapping->path);
 }
 
+const char *mt_stop_reason_name(int reason)
+{
+	static const char *const names[MT_STOP_NR] = {
+		[MT_STOP_COMPLETE] = "complete",
+		[MT_STOP_MAX_DEPTH] = "max_depth",
+		[MT_STOP_NO_MAPPING] = "no_mapping",
+		[MT_STOP_NO_ROW] = "no_unwind_row",
+		[MT_STOP_UNSUPPORTED] = "unsupported_rule",
+		[MT_STOP_READ_FAULT] = "read_fault",
+		[MT_STOP_SIGNAL] = "signal_frame",
+		[MT_STOP_FP_END] = "frame_pointer_end",
+	};
+
+	return reason >= 0 && reason < MT_STOP_NR ? names[reason] : "?";
+}
+
+static int fetch_stack(struct collector *c, struct stack_record *rec, struct mt_stack *stack)
+{
+	if (bpf_map_lookup_elem(c->stacks_fd, &rec->key.stack_id, stack))
+		return -ENOENT;
+	if (stack->frame_cnt > MT_MAX_FRAMES)
+		return -EINVAL;
+	rec->stop_reason = stack->flags & MT_STOP_MASK;
+	rec->fp_frames = stack->flags & MT_STACK_FP_FRAMES;
+	rec->complete = rec->stop_reason == MT_STOP_COMPLETE;
+	rec->stack_known = true;
+	return 0;
+}
+
+void collector__unwind_summary(struct collector *c, struct unwind_summary *summary)
+{
+	struct mt_stack stack;
+
+	memset(summary, 0, sizeof(*summary));
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		struct stack_record *rec = c->records[i];
+
+		if (rec->stats.outstanding_bytes <= 0)
+			continue;
+		if (!rec->stack_known && fetch_stack(c, rec, &stack))
+			continue;
+		summary->stacks++;
+		summary->bytes += rec->stats.outstanding_bytes;
+		if (rec->stop_reason < MT_STOP_NR)
+			summary->stop_reasons[rec->stop_reason]++;
+		if (rec->complete) {
+			summary->complete_stacks++;
+			summary->complete_bytes += rec->stats.outstanding_bytes;
+		}
+	}
+}
+
 int collector__symbolize(struct collector *c, struct stack_record *rec)
 {
 	struct mt_process *proc = procs__get(c->procs, rec->key.aspace_id);
 	struct mt_stack stack;
+	int err;
 
 	if (rec->symbolized)
 		return 0;
-	if (bpf_map_lookup_elem(c->stacks_fd, &rec->key.stack_id, &stack))
-		return -ENOENT;
-	if (stack.frame_cnt > MT_MAX_FRAMES)
-		return -EINVAL;
+	err = fetch_stack(c, rec, &stack);
+	if (err)
+		return err;
 	rec->frames = calloc(stack.frame_cnt ? stack.frame_cnt : 1, sizeof(*rec->frames));
 	if (!rec->frames)
 		return -ENOMEM;
@@ -261,8 +313,10 @@ int collector__symbolize(struct collector *c, struct stack_record *rec)
 	for (__u32 i = 0; i < stack.frame_cnt; i++)
 		resolve_frame(c, proc, stack.ips[i], i > 0, &rec->frames[i]);
 	rec->frame_cnt = stack.frame_cnt;
-	rec->complete =
-		stack.frame_cnt >= 3 && is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
+	/* A frame-pointer walk cannot tell the end of the stack: the bottom function can. */
+	if (!rec->complete)
+		rec->complete = stack.frame_cnt >= 3 &&
+				is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
 	rec->symbolized = true;
 	return 0;
 }

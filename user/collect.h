@@ -12,10 +12,20 @@
 #include "memtide/memtide.h"
 #include "symbolize.h"
 
-#define MT_HISTORY_LEN 240 /* intervals of history kept per stack: 20 minutes at the default 5 s */
+#define MT_HISTORY_LEN 240 /* intervals of history kept per stack: 20 minutes at the default 5 s   \
+			    */
 
 struct collector;
 struct proc_table;
+
+/* How complete the stacks holding memory are. */
+struct unwind_summary {
+	__u64 stacks;
+	__u64 complete_stacks;
+	__s64 bytes;
+	__s64 complete_bytes;
+	__u64 stop_reasons[MT_STOP_NR]; /* stacks per reason, complete ones included */
+};
 
 struct stack_record {
 	struct mt_stack_key key;
@@ -24,8 +34,11 @@ struct stack_record {
 	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
 	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
 	__u32 history_head; /* index of the oldest sample once full */
+	bool stack_known;   /* stop_reason and fp_frames read from the stored stack */
 	bool symbolized;
-	bool complete; /* stack reaches a thread entry (_start, clone, start_thread...) */
+	bool complete;	  /* stack reaches a thread entry (_start, clone, start_thread...) */
+	bool fp_frames;	  /* some frames came from frame pointers (code without a table) */
+	__u8 stop_reason; /* MT_STOP_*: why the unwinder stopped */
 	__u32 frame_cnt;
 	struct mt_frame_info *frames; /* innermost first */
 };
@@ -50,6 +63,10 @@ void collector__totals(const struct collector *c, struct collector_totals *total
 __s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id);
 /* Fetches and resolves the record's frames once. 0 or -errno (-ENOENT: stack not stored). */
 int collector__symbolize(struct collector *c, struct stack_record *rec);
+/* Unwinding quality over the stacks that hold memory now. */
+void collector__unwind_summary(struct collector *c, struct unwind_summary *summary);
+/* Name of an MT_STOP_* reason, as shown in reports and JSON. */
+const char *mt_stop_reason_name(int reason);
 /* History sample i (0 = oldest) */
 __s64 stack_record__history(const struct stack_record *rec, __u32 i);
 

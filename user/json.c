@@ -6,6 +6,7 @@
 #include "json.h"
 #include "procs.h"
 #include "report.h"
+#include "unwind.h"
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
@@ -34,6 +35,8 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 			  (json_int_t)rec->stats.total_alloc_bytes, "growth_bytes",
 			  (json_int_t)rec->growth, "complete", rec->complete, "frames", frames,
 			  "history", history);
+	json_object_set_new(stack, "stop_reason",
+			    json_string(mt_stop_reason_name(rec->stop_reason)));
 	return stack;
 }
 
@@ -53,6 +56,33 @@ static json_t *processes_json(const struct report_view *view)
 							view->collector, proc->aspace_id)));
 	}
 	return processes;
+}
+
+static json_t *unwind_json(const struct report_view *view)
+{
+	struct unwind_summary summary;
+	json_t *reasons = json_object(), *unwind;
+
+	collector__unwind_summary(view->collector, &summary);
+	for (int i = 0; i < MT_STOP_NR; i++)
+		json_object_set_new(reasons, mt_stop_reason_name(i),
+				    json_integer((json_int_t)summary.stop_reasons[i]));
+	unwind = json_pack("{s:I, s:I, s:f, s:o}", "stacks", (json_int_t)summary.stacks,
+			   "complete_stacks", (json_int_t)summary.complete_stacks,
+			   "complete_bytes_share",
+			   summary.bytes > 0 ? (double)summary.complete_bytes / summary.bytes : 1.0,
+			   "stop_reasons", reasons);
+	if (view->unwind)
+		json_object_set_new(unwind, "tables",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "elf_files",
+					      (json_int_t)view->unwind->tables, "rows",
+					      (json_int_t)view->unwind->rows_used, "row_capacity",
+					      (json_int_t)view->unwind->rows_capacity, "rules",
+					      (json_int_t)view->unwind->rules_used,
+					      "files_without_table",
+					      (json_int_t)view->unwind->no_table, "files_left_out",
+					      (json_int_t)view->unwind->table_full));
+	return unwind;
 }
 
 static json_t *counters_json(const struct report_view *view)
@@ -81,11 +111,12 @@ int json__write(FILE *out, const struct report_view *view)
 		json_array_append_new(stacks, stack_json(view->collector, view->procs, ranked[i]));
 	free(ranked);
 	collector__totals(view->collector, &totals);
-	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:o, s:o, s:o}", "version", "memtide 0.1.0",
+	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "version", "memtide 0.1.0",
 			"elapsed_s", view->elapsed_s, "interval_s", view->interval_s,
 			"outstanding_bytes", (json_int_t)totals.outstanding_bytes,
 			"outstanding_count", (json_int_t)totals.outstanding_count, "processes",
-			processes_json(view), "counters", counters_json(view), "stacks", stacks);
+			processes_json(view), "counters", counters_json(view), "unwind",
+			unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
 	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))

@@ -27,11 +27,18 @@ struct proc_table *procs__new(struct symbolizer *symbolizer)
 	return pt;
 }
 
-static void free_process(struct mt_process *proc)
+void procs__clear_maps(struct mt_process *proc)
 {
 	for (size_t i = 0; i < proc->map_cnt; i++)
 		free(proc->maps[i].path);
 	free(proc->maps);
+	proc->maps = NULL;
+	proc->map_cnt = proc->map_cap = 0;
+}
+
+static void free_process(struct mt_process *proc)
+{
+	procs__clear_maps(proc);
 	free(proc);
 }
 

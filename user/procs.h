@@ -39,7 +39,8 @@ struct mt_process {
 	pid_t parent_tgid;
 	char comm[MT_COMM_LEN];
 	enum mt_proc_state state;
-	__u64 watched_libs; /* bit per uprobes library index whose probes this process takes */
+	__u64 watched_libs;    /* bit per uprobes library index whose probes this process takes */
+	size_t unwind_map_cnt; /* mappings the BPF unwinder was last given */
 	double exited_at_s;
 	__s64 held_at_exit; /* outstanding bytes when it exited */
 	struct mt_mapping *maps;
@@ -67,6 +68,8 @@ size_t procs__process_count(const struct proc_table *pt);
  * dropped: a library unmapped later may still be on recorded stacks). 0, -ESRCH, or -errno.
  */
 int procs__read_maps(struct proc_table *pt, struct mt_process *proc);
+/* Frees the mappings of a process record memtide does not keep (a scan). */
+void procs__clear_maps(struct mt_process *proc);
 /* A forked child starts with its parent's mappings. 0 or -ENOMEM. */
 int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
 /* The mapping holding ip, or NULL. */

@@ -6,10 +6,12 @@
 #include "procs.h"
 #include "report.h"
 #include "units.h"
+#include "unwind.h"
+#include "memtide/unwind.h"
 
 #define MAX_PRINTED_FRAMES 48
-/* Share of outstanding bytes on truncated stacks above which the report says why. */
-#define TRUNCATED_NOTE_SHARE 0.2
+/* Share of outstanding bytes on incomplete stacks above which the report says why. */
+#define INCOMPLETE_NOTE_SHARE 0.2
 
 static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_ALLOCS_FULL] = "allocs_map_full",
@@ -85,24 +87,32 @@ long report__ranked(const struct report_view *view, enum rank_by rank, struct st
 	return kept;
 }
 
+static double complete_share(const struct unwind_summary *summary)
+{
+	return summary->bytes > 0 ? 100.0 * summary->complete_bytes / summary->bytes : 100.0;
+}
+
 static void print_header(FILE *out, const struct report_view *view, const char *title)
 {
 	struct collector_totals totals;
+	struct unwind_summary unwind;
 	char held[32], growth[32];
 	__u64 drops = 0;
 
 	collector__totals(view->collector, &totals);
+	collector__unwind_summary(view->collector, &unwind);
 	for (int i = 0; i < MT_CNT_NR; i++)
 		drops += counter_is_drop[i] ? view->counters[i] : 0;
 	fprintf(out,
 		"\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
-		"outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu\n",
+		"outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu, "
+		"complete stacks %.1f%% of bytes\n",
 		title, view->elapsed_s, procs__process_count(view->procs),
 		procs__process_count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
 		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
-		(unsigned long long)drops,
-		(unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES]);
+		(unsigned long long)drops, (unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
+		complete_share(&unwind));
 }
 
 static void print_frames(FILE *out, const struct stack_record *rec)
@@ -116,7 +126,8 @@ static void print_frames(FILE *out, const struct stack_record *rec)
 	if (rec->frame_cnt > MAX_PRINTED_FRAMES)
 		fprintf(out, "        ... %u more frames\n", rec->frame_cnt - MAX_PRINTED_FRAMES);
 	if (!rec->complete)
-		fprintf(out, "        [stack may be truncated]\n");
+		fprintf(out, "        [stack incomplete: %s]\n",
+			mt_stop_reason_name(rec->stop_reason));
 }
 
 static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
@@ -148,22 +159,28 @@ static void print_stack(FILE *out, const struct report_view *view, struct stack_
 		print_frames(out, rec);
 }
 
-/* Says when many bytes sit on stacks that end early: the usual cause is missing frame pointers */
-static void print_truncation_note(FILE *out, struct stack_record **ranked, long cnt)
+/* Says when many bytes sit on stacks that end early, and the likely reason. */
+static void print_incomplete_note(FILE *out, struct stack_record **ranked, long cnt)
 {
-	__s64 total = 0, truncated = 0;
+	__s64 total = 0, incomplete = 0, without_tables = 0;
 
 	for (long i = 0; i < cnt; i++) {
 		total += ranked[i]->stats.outstanding_bytes;
-		if (ranked[i]->symbolized && !ranked[i]->complete)
-			truncated += ranked[i]->stats.outstanding_bytes;
+		if (ranked[i]->symbolized && !ranked[i]->complete) {
+			incomplete += ranked[i]->stats.outstanding_bytes;
+			if (ranked[i]->fp_frames)
+				without_tables += ranked[i]->stats.outstanding_bytes;
+		}
 	}
-	if (total > 0 && (double)truncated / total > TRUNCATED_NOTE_SHARE)
-		fprintf(out,
-			"  note: %.0f%% of these bytes are on stacks that look truncated (fewer "
-			"than 3 frames, or not reaching _start/clone/start_thread): the code "
-			"lacks frame pointers; rebuild it with -fno-omit-frame-pointer\n",
-			100.0 * truncated / total);
+	if (total <= 0 || (double)incomplete / total <= INCOMPLETE_NOTE_SHARE)
+		return;
+	fprintf(out, "  note: %.0f%% of these bytes are on stacks that end before a thread entry",
+		100.0 * incomplete / total);
+	if (without_tables * 2 > incomplete)
+		fprintf(out, ": they pass through code without unwind tables (JIT or stripped "
+			     "of .eh_frame), walked with frame pointers; build it with "
+			     "-fno-omit-frame-pointer");
+	fprintf(out, "\n");
 }
 
 static void print_ranked(FILE *out, const struct report_view *view, bool by_growth)
@@ -181,7 +198,7 @@ static void print_ranked(FILE *out, const struct report_view *view, bool by_grow
 	shown = cnt < (long)view->top_n ? cnt : (long)view->top_n;
 	for (long i = 0; i < shown; i++)
 		print_stack(out, view, ranked[i], (int)i + 1, by_growth);
-	print_truncation_note(out, ranked, shown);
+	print_incomplete_note(out, ranked, shown);
 	free(ranked);
 }
 
@@ -218,12 +235,42 @@ static void print_counters(FILE *out, const struct report_view *view)
 	fprintf(out, "\n");
 }
 
+static void print_unwinding(FILE *out, const struct report_view *view)
+{
+	const struct unwinder_stats *stats = view->unwind;
+	struct unwind_summary unwind;
+	char used[32], capacity[32];
+
+	collector__unwind_summary(view->collector, &unwind);
+	fprintf(out, "Unwinding: %llu of %llu stacks holding memory are complete (%.1f%% of bytes)",
+		(unsigned long long)unwind.complete_stacks, (unsigned long long)unwind.stacks,
+		complete_share(&unwind));
+	for (int i = 0; i < MT_STOP_NR; i++) {
+		if (i != MT_STOP_COMPLETE && unwind.stop_reasons[i])
+			fprintf(out, ", %s %llu", mt_stop_reason_name(i),
+				(unsigned long long)unwind.stop_reasons[i]);
+	}
+	fprintf(out, "\n");
+	if (!stats)
+		return;
+	fprintf(out,
+		"Unwind tables: %zu ELF files, %zu rows (%s of %s), %zu rules; %zu files "
+		"without a table, %zu left out (array full)\n",
+		stats->tables, stats->rows_used,
+		mt_format_bytes(stats->rows_used * sizeof(struct mt_unwind_row), 0, used,
+				sizeof(used)),
+		mt_format_bytes(stats->rows_capacity * sizeof(struct mt_unwind_row), 0, capacity,
+				sizeof(capacity)),
+		stats->rules_used, stats->no_table, stats->table_full);
+}
+
 void report__final(FILE *out, const struct report_view *view)
 {
 	print_header(out, view, "final report");
 	fprintf(out, "Top %u stacks by outstanding bytes:\n", view->top_n);
 	print_ranked(out, view, false);
 	print_processes(out, view);
+	print_unwinding(out, view);
 	print_counters(out, view);
 	fflush(out);
 }

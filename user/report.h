@@ -10,6 +10,7 @@
 struct collector;
 struct proc_table;
 struct stack_record;
+struct unwinder_stats;
 
 struct report_view {
 	double elapsed_s;
@@ -18,6 +19,7 @@ struct report_view {
 	struct collector *collector;
 	struct proc_table *procs;
 	const __u64 *counters; /* MT_CNT_NR drop counters */
+	const struct unwinder_stats *unwind;
 };
 
 /* Name of a drop counter, as shown in reports and JSON. */

@@ -22,6 +22,7 @@
 #include "session.h"
 #include "symbolize.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "uprobes.h"
 
 #define POLL_MS		 100
@@ -37,6 +38,7 @@ struct memtide {
 	struct uprobes *uprobes;
 	struct allocators *allocators;
 	struct collector *collector;
+	struct unwinder *unwinder;
 	struct launch launch;
 	bool launched;
 	FILE *folded_out;
@@ -45,6 +47,7 @@ struct memtide {
 	double start_s;
 	double last_report_s;
 	__u64 counters[MT_CNT_NR];
+	struct unwinder_stats unwind_stats;
 };
 
 static double now_s(void)
@@ -80,6 +83,24 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * Reads a process image's mappings and gives them to the unwinder before the allocator probes
+ * are attached, so the first traced allocation already unwinds. Returns the number of
+ * allocator libraries the process maps, -ESRCH when it is gone, or -errno.
+ */
+static int take_image(struct memtide *m, struct mt_process *proc)
+{
+	int err = procs__read_maps(m->procs, proc);
+
+	if (!err && !proc->map_cnt && procs__has_exited(proc->tgid))
+		err = -ESRCH;
+	if (!err)
+		err = unwinder__load(m->unwinder, proc);
+	if (!err)
+		err = allocators__attach(m->allocators, proc);
+	return err;
+}
+
 /* Starts following a process that memtide found itself (a target or one of its descendants). */
 static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, const char *comm)
 {
@@ -104,11 +125,7 @@ static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, con
 	proc = procs__add(m->procs, aspace_id, tgid, parent, comm);
 	if (!proc)
 		return NULL;
-	err = procs__read_maps(m->procs, proc);
-	if (!err && !proc->map_cnt && procs__has_exited(tgid))
-		err = -ESRCH;
-	if (!err)
-		err = allocators__attach(m->allocators, proc);
+	err = take_image(m, proc);
 	if (err == 0) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
 			"trace there\n",
@@ -213,10 +230,8 @@ static int attach_command(struct memtide *m)
 /* A new process image: look at its mappings, probe allocators it brings. */
 static void follow_image(struct memtide *m, struct mt_process *proc)
 {
-	int err = procs__read_maps(m->procs, proc);
+	int err = take_image(m, proc);
 
-	if (!err)
-		err = allocators__attach(m->allocators, proc);
 	if (err < 0 && err != -ESRCH)
 		mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm, strerror(-err));
 }
@@ -255,6 +270,7 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 		old->held_at_exit = collector__aspace_outstanding(m->collector, old->aspace_id);
 	}
 	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
+	unwinder__forget(m->unwinder, event->prev_aspace_id);
 	follow_image(m, proc);
 	return 0;
 }
@@ -268,6 +284,16 @@ static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 		proc->exited_at_s = now_s() - m->start_s;
 	}
 	tracer__forget_aspace(m->tracer, event->aspace_id);
+	unwinder__forget(m->unwinder, event->aspace_id);
+	return 0;
+}
+
+static int on_refresh(struct memtide *m, const struct mt_proc_event *event)
+{
+	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
+
+	if (proc && proc->state == MT_PROC_LIVE)
+		follow_image(m, proc);
 	return 0;
 }
 
@@ -282,8 +308,31 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 		return on_exec(m, event);
 	case MT_EV_EXIT:
 		return on_proc_exit(m, event);
+	case MT_EV_REFRESH:
+		return on_refresh(m, event);
 	}
 	return 0;
+}
+
+/*
+ * Builds the unwind tables of the processes memtide starts with, so the rows array can be sized
+ * from them before the BPF object is loaded. A command is not started yet: memtide's own
+ * libraries stand in for the ones it will map.
+ */
+static int prepare_unwind_tables(struct memtide *m)
+{
+	const struct memtide_config *config = m->config;
+	int cnt = config->command ? 1 : config->pid_cnt;
+	int err = 0;
+
+	for (int i = 0; i < cnt && !err; i++) {
+		struct mt_process scan = {.tgid = config->command ? getpid() : config->pids[i]};
+
+		if (!procs__read_maps(m->procs, &scan))
+			err = unwinder__prepare(m->unwinder, &scan);
+		procs__clear_maps(&scan);
+	}
+	return err;
 }
 
 static int setup_parts(struct memtide *m)
@@ -298,6 +347,7 @@ static int setup_parts(struct memtide *m)
 		.bench_floor = config->bench_floor,
 		.verbose = config->verbosity > 0,
 	};
+	struct tracer_unwind_fds unwind_fds;
 	int err;
 
 	err = open_output(config->folded_path, "--folded", &m->folded_out);
@@ -310,11 +360,24 @@ static int setup_parts(struct memtide *m)
 	raise_fd_limit();
 	m->symbolizer = symbolizer__new();
 	m->procs = m->symbolizer ? procs__new(m->symbolizer) : NULL;
-	if (!m->procs)
+	m->unwinder = unwinder__new();
+	if (!m->procs || !m->unwinder)
 		return -ENOMEM;
+	err = prepare_unwind_tables(m);
+	if (err)
+		return err;
+	tracer_opts.unwind_rows = unwinder__rows_wanted(m->unwinder);
+	tracer_opts.unwind_rules = MT_UNWIND_MAX_RULES;
 	m->tracer = tracer__new(&tracer_opts);
 	if (!m->tracer)
 		return -errno;
+	tracer__unwind_fds(m->tracer, &unwind_fds);
+	err = unwinder__attach_maps(m->unwinder, unwind_fds.rows, tracer_opts.unwind_rows,
+				    unwind_fds.rules, tracer_opts.unwind_rules, unwind_fds.procs);
+	if (err) {
+		mt_error("Failed to map the unwind tables: %s\n", strerror(-err));
+		return err;
+	}
 	err = tracer__attach_sched(m->tracer, on_event, m);
 	if (err)
 		return err;
@@ -367,7 +430,9 @@ static void refresh_images(struct memtide *m)
 static void fill_view(struct memtide *m, struct report_view *view, double interval_s)
 {
 	tracer__counters(m->tracer, m->counters);
+	unwinder__stats(m->unwinder, &m->unwind_stats);
 	*view = (struct report_view){
+		.unwind = &m->unwind_stats,
 		.elapsed_s = now_s() - m->start_s,
 		.interval_s = interval_s,
 		.top_n = m->config->top_n,
@@ -502,6 +567,7 @@ void memtide__free(struct memtide *m)
 	collector__free(m->collector);
 	allocators__free(m->allocators);
 	tracer__free(m->tracer);
+	unwinder__free(m->unwinder);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)

@@ -28,6 +28,9 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		/* one aggregate per stack and process image; shared libraries repeat stacks */
 		{skel->maps.by_stack, opts->max_stacks * 2},
 		{skel->maps.procs, opts->max_procs},
+		{skel->maps.unwind_procs, opts->max_procs},
+		{skel->maps.unwind_rows, opts->unwind_rows},
+		{skel->maps.unwind_rules, opts->unwind_rules},
 	};
 	int err;
 
@@ -181,6 +184,13 @@ long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
 	if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
 		forgotten++;
 	return forgotten;
+}
+
+void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)
+{
+	fds->rows = bpf_map__fd(t->skel->maps.unwind_rows);
+	fds->rules = bpf_map__fd(t->skel->maps.unwind_rules);
+	fds->procs = bpf_map__fd(t->skel->maps.unwind_procs);
 }
 
 int tracer__by_stack_fd(const struct tracer *t)

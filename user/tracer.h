@@ -18,6 +18,14 @@ struct tracer_opts {
 	__u32 max_allocs;
 	__u32 max_stacks;
 	__u32 max_procs;
+	__u32 unwind_rows;  /* rows in the unwind rows array */
+	__u32 unwind_rules; /* rules in the unwind rules array */
+};
+
+struct tracer_unwind_fds {
+	int rows;
+	int rules;
+	int procs;
 };
 
 struct tracer_progs {
@@ -45,6 +53,7 @@ void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
 /* Removes the live-allocation records of an address space that is gone. Returns records freed. */
 long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
 int tracer__by_stack_fd(const struct tracer *t);
+void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
 int tracer__stacks_fd(const struct tracer *t);
 
 #endif /* MEMTIDE_TRACER_H */

@@ -43,8 +43,19 @@
 #define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
 #define MT_CNT_NR	     11
 
-/* Stack flags */
-#define MT_STACK_TRUNCATED_MAX 0x1 /* walk hit MT_MAX_FRAMES */
+/* Why a stack walk stopped: the low byte of mt_stack.flags. */
+#define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
+#define MT_STOP_MAX_DEPTH   1 /* MT_MAX_FRAMES reached */
+#define MT_STOP_NO_MAPPING  2 /* a PC in no known mapping (JIT, or a library mapped since) */
+#define MT_STOP_NO_ROW	    3 /* a PC in a known file but outside its unwind table */
+#define MT_STOP_UNSUPPORTED 4 /* an unwind rule the unwinder does not implement */
+#define MT_STOP_READ_FAULT  5 /* reading the stack failed */
+#define MT_STOP_SIGNAL	    6 /* a signal frame */
+#define MT_STOP_FP_END	    7 /* the frame-pointer chain ended: no way to tell if complete */
+#define MT_STOP_NR	    8
+#define MT_STOP_MASK	    0xff
+/* Some frames were found with frame pointers: code without an unwind table. */
+#define MT_STACK_FP_FRAMES 0x100
 
 /* Key of a live allocation: addresses are only unique within one address space. */
 struct mt_alloc_key {
@@ -86,11 +97,13 @@ struct mt_stack_stats {
 struct mt_proc {
 	__u32 aspace_id;
 	__u32 pad;
+	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
 };
 
-#define MT_EV_FORK 1
-#define MT_EV_EXEC 2
-#define MT_EV_EXIT 3
+#define MT_EV_FORK    1
+#define MT_EV_EXEC    2
+#define MT_EV_EXIT    3
+#define MT_EV_REFRESH 4 /* the unwinder met code outside the known mappings: re-read them */
 
 struct mt_proc_event {
 	__u32 type;

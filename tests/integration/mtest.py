@@ -47,6 +47,7 @@ def parse_args():
     parser.add_argument("--memtide", required=True)
     parser.add_argument("--target", required=True)
     parser.add_argument("--static-target")
+    parser.add_argument("--deep-target")
     return parser.parse_args()
 
 
@@ -102,7 +103,7 @@ class Processes:
              f"stdout: {self.read(name)}\nstderr: {self.read(name, 'err')}")
 
     def target(self, target_bin, case):
-        proc = self.spawn([target_bin, case], "target")
+        proc = self.spawn([target_bin] + ([case] if case else []), "target")
         line = self.wait_for_line("target", "ready ", proc=proc)
         return proc, int(line.split()[1])
 

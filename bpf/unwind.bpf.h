@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The native stack unwinder: .eh_frame tables built in userspace (user/unwind_table.c), applied
+ * here one frame at a time, with a frame-pointer step for code that has no table.
+ *
+ * Per frame: find the executable mapping holding the PC (binary search in the process image's
+ * sorted mappings), then the table row for the PC (binary search in that ELF's slice of the
+ * global rows array), then apply its rule: CFA from rsp or rbp, return address at CFA - 8, the
+ * caller's rbp where the rule saved it. Frame 0 is the probed instruction itself, looked up
+ * exactly; callers are return addresses, looked up at PC - 1 (the call may be the last
+ * instruction of a function).
+ *
+ * Both searches live in global functions: the verifier checks each once instead of once per
+ * frame, and opaque() hides the bounds it would otherwise track through every bisection step.
+ */
+#ifndef MEMTIDE_UNWIND_BPF_H
+#define MEMTIDE_UNWIND_BPF_H
+
+#include "memtide/unwind.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_rule);
+} unwind_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_proc);
+} unwind_procs SEC(".maps");
+
+/* Returns v unchanged while making the verifier forget what it knew about its range. */
+static __always_inline __u64 opaque(__u64 v, __u64 seed)
+{
+	asm volatile("%0 ^= %1; %0 ^= %1" : "+r"(v) : "r"(seed));
+	return v;
+}
+
+/* Index of the mapping holding pc in the image's sorted mappings, or -1. */
+__noinline int find_mapping(__u32 aspace_id, __u64 pc)
+{
+	struct mt_unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &aspace_id);
+	__u32 lo = 0, hi, mid;
+
+	if (!proc)
+		return -1;
+	hi = proc->map_cnt;
+	for (int i = 0; i < MT_UNWIND_MAP_BSEARCH && lo < hi; i++) {
+		mid = opaque((lo + hi) / 2, pc);
+		if (mid >= MT_UNWIND_MAX_MAPS)
+			return -1;
+		if (proc->maps[mid].start <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+		lo = opaque(lo, pc);
+		hi = opaque(hi, pc);
+	}
+	if (lo == 0 || lo > MT_UNWIND_MAX_MAPS)
+		return -1;
+	mid = lo - 1;
+	if (mid >= MT_UNWIND_MAX_MAPS || pc >= proc->maps[mid].end)
+		return -1;
+	return mid;
+}
+
+/* Index of the last row in [first, first + cnt) whose pc <= key, or -1. */
+__noinline int find_row(__u32 first, __u32 cnt, __u32 key)
+{
+	__u32 lo = first, hi = first + cnt, mid;
+	struct mt_unwind_row *row;
+
+	for (int i = 0; i < MT_UNWIND_ROW_BSEARCH && lo < hi; i++) {
+		mid = opaque((lo + hi) / 2, key);
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
+			return -1;
+		if (row->pc <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+		lo = opaque(lo, key);
+		hi = opaque(hi, key);
+	}
+	if (lo == first)
+		return -1;
+	return lo - 1;
+}
+
+struct unwind_regs {
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+};
+
+/*
+ * A return address the kernel replaced with its uretprobe trampoline (an outer function is being
+ * traced by a return probe) is found in the task's return instances by the stack slot it sat in.
+ */
+static __always_inline __u64 recover_return_address(__u64 ra, __u64 slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri;
+	__u64 xol_vaddr;
+
+	xol_vaddr = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	if (!xol_vaddr || ra < xol_vaddr || ra >= xol_vaddr + 4096)
+		return ra;
+	ri = BPF_CORE_READ(task, utask, return_instances);
+	for (int i = 0; i < 16 && ri; i++) {
+		if (BPF_CORE_READ(ri, stack) == slot)
+			return BPF_CORE_READ(ri, orig_ret_vaddr);
+		ri = BPF_CORE_READ(ri, next);
+	}
+	return ra;
+}
+
+/* One frame-pointer step for code without a table. Returns an MT_STOP_* or -1 to go on. */
+static __always_inline int fp_step(struct unwind_regs *regs, int frame)
+{
+	__u64 saved[2];
+
+	/* At the probed entry the caller's return address is at [rsp]: nothing was pushed yet. */
+	if (frame == 0) {
+		if (bpf_probe_read_user(&saved[1], sizeof(saved[1]), (void *)regs->sp))
+			return MT_STOP_READ_FAULT;
+		regs->sp += 8;
+		regs->ip = saved[1];
+		return -1;
+	}
+	if (!regs->bp || (regs->bp & 7) || regs->bp < regs->sp)
+		return MT_STOP_FP_END;
+	if (bpf_probe_read_user(saved, sizeof(saved), (void *)regs->bp))
+		return MT_STOP_READ_FAULT;
+	regs->sp = regs->bp + 16;
+	regs->bp = saved[0];
+	regs->ip = saved[1];
+	return -1;
+}
+
+/* One table step. Returns an MT_STOP_* or -1 to go on. */
+static __always_inline int table_step(struct unwind_regs *regs, const struct mt_unwind_mapping *map,
+				      __u64 pc)
+{
+	struct mt_unwind_rule *rule;
+	struct mt_unwind_row *row;
+	__u64 key = pc - map->bias, cfa, ra, slot;
+	int idx;
+
+	if (key >> 32)
+		return MT_STOP_NO_ROW;
+	idx = find_row(map->row_off, map->row_cnt, key);
+	if (idx < 0)
+		return MT_STOP_NO_ROW;
+	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	if (!row)
+		return MT_STOP_NO_ROW;
+	rule = bpf_map_lookup_elem(&unwind_rules, &row->rule_id);
+	if (!rule)
+		return MT_STOP_UNSUPPORTED;
+	if (rule->flags & MT_RULE_RA_UNDEFINED)
+		return MT_STOP_COMPLETE;
+	if (rule->flags & MT_RULE_SIGNAL)
+		return MT_STOP_SIGNAL;
+	switch (rule->cfa_type) {
+	case MT_CFA_RSP:
+		cfa = regs->sp + rule->cfa_off;
+		break;
+	case MT_CFA_RBP:
+		cfa = regs->bp + rule->cfa_off;
+		break;
+	case MT_CFA_PLT:
+		cfa = regs->sp + 8 + ((regs->ip & 15) >= (__u64)rule->cfa_off ? 8 : 0);
+		break;
+	case MT_CFA_END:
+		return MT_STOP_NO_ROW;
+	default:
+		return MT_STOP_UNSUPPORTED;
+	}
+	slot = cfa - 8;
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)slot))
+		return MT_STOP_READ_FAULT;
+	if (rule->flags & MT_RULE_RBP_SAVED) {
+		if (bpf_probe_read_user(&regs->bp, sizeof(regs->bp), (void *)(cfa + rule->rbp_off)))
+			return MT_STOP_READ_FAULT;
+	}
+	regs->sp = cfa;
+	regs->ip = recover_return_address(ra, slot);
+	return -1;
+}
+
+/*
+ * Unwinds from the probe's registers into stack (innermost first) and returns the stack id, a
+ * hash of the frames. stack->flags gets why the walk stopped.
+ */
+static __always_inline __u64 unwind_stack(struct pt_regs *ctx, struct mt_stack *stack,
+					  __u32 aspace_id, bool *unknown_code)
+{
+	struct unwind_regs regs = {
+		.ip = PT_REGS_IP(ctx),
+		.sp = PT_REGS_SP(ctx),
+		.bp = PT_REGS_FP(ctx),
+	};
+	__u64 hash = 0xcbf29ce484222325ULL;
+	struct mt_unwind_proc *proc;
+	__u32 fp_frames = 0, n = 1;
+	int stop = MT_STOP_MAX_DEPTH;
+
+	proc = bpf_map_lookup_elem(&unwind_procs, &aspace_id);
+	stack->ips[0] = regs.ip;
+	hash = hash_step(hash, regs.ip);
+	for (int frame = 0; frame < MT_MAX_FRAMES - 1; frame++) {
+		__u64 pc = frame ? regs.ip - 1 : regs.ip;
+		struct mt_unwind_proc *maps = proc;
+		int idx = -1;
+
+		/* keeps clang from hoisting &maps->maps[] above the NULL check, which the
+		 * verifier rejects as arithmetic on a maybe-NULL pointer */
+		asm volatile("" : "+r"(maps));
+		if (maps)
+			idx = find_mapping(aspace_id, pc);
+		if (idx < 0)
+			*unknown_code = true;
+		/* the mask gives the verifier the bound a signed compare would lose */
+		if (maps && idx >= 0 && maps->maps[idx & (MT_UNWIND_MAX_MAPS - 1)].row_cnt) {
+			stop = table_step(&regs, &maps->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
+		} else {
+			stop = fp_step(&regs, frame);
+			fp_frames = MT_STACK_FP_FRAMES;
+		}
+		if (stop >= 0)
+			break;
+		if (!regs.ip) {
+			stop = MT_STOP_COMPLETE;
+			break;
+		}
+		if (n >= MT_MAX_FRAMES) {
+			stop = MT_STOP_MAX_DEPTH;
+			break;
+		}
+		stack->ips[n++] = regs.ip;
+		hash = hash_step(hash, regs.ip);
+		stop = MT_STOP_MAX_DEPTH;
+	}
+	stack->frame_cnt = n;
+	stack->flags = stop | fp_frames;
+	return hash_step(hash, n) | 1;
+}
+
+#endif /* MEMTIDE_UNWIND_BPF_H */

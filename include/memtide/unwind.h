@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Unwind tables shared by the table builder (user/unwind_table.c), the loader that fills the BPF
+ * maps (user/unwind.c) and the BPF unwinder (bpf/unwind.bpf.h). An ABI: fixed-width fields only.
+ *
+ * Each ELF file gets one sorted slice of rows in a global rows array: row i covers ELF virtual
+ * addresses [rows[i].pc, rows[i + 1].pc) with rule rows[i].rule_id, an index into one global,
+ * de-duplicated rules array. Rows and rules are 8 bytes: BPF array elements are padded to 8.
+ */
+#ifndef MEMTIDE_UNWIND_H
+#define MEMTIDE_UNWIND_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MT_UNWIND_MAX_MAPS    256 /* executable mappings of one process the unwinder knows */
+#define MT_UNWIND_MAP_BSEARCH 9	  /* log2(MT_UNWIND_MAX_MAPS) + 1 */
+#define MT_UNWIND_ROW_BSEARCH 23  /* 4M rows in one ELF */
+
+struct mt_unwind_row {
+	__u32 pc; /* ELF virtual address where the rule starts to apply */
+	__u32 rule_id;
+};
+
+/* How the canonical frame address (the caller's rsp) is found. */
+#define MT_CFA_END	   0 /* no unwind info here: a gap between functions */
+#define MT_CFA_RSP	   1 /* rsp + cfa_off */
+#define MT_CFA_RBP	   2 /* rbp + cfa_off */
+#define MT_CFA_PLT	   3 /* rsp + 8, + 8 more when (ip & 15) >= cfa_off: GCC's PLT expression */
+#define MT_CFA_UNSUPPORTED 4 /* another register or expression: the unwinder stops */
+
+/* rule flags */
+#define MT_RULE_RBP_SAVED     0x1 /* the caller's rbp is saved at CFA + rbp_off */
+#define MT_RULE_RBP_UNDEFINED 0x2 /* the caller's rbp cannot be recovered */
+#define MT_RULE_RA_UNDEFINED  0x4 /* no return address: the outermost frame (_start, clone) */
+#define MT_RULE_SIGNAL	      0x8 /* a signal trampoline frame ('S' augmentation) */
+
+struct mt_unwind_rule {
+	__s32 cfa_off;
+	__s16 rbp_off;
+	__u8 cfa_type;
+	__u8 flags;
+};
+
+/* One executable mapping of a process: ip - bias is the ELF virtual address. */
+struct mt_unwind_mapping {
+	__u64 start;
+	__u64 end;
+	__u64 bias;
+	__u32 row_off; /* first row of the ELF's slice */
+	__u32 row_cnt; /* 0: no table, unwind through it with frame pointers */
+};
+
+/* The executable mappings of one process image, sorted by start. Keyed by address-space id. */
+struct mt_unwind_proc {
+	__u32 map_cnt;
+	__u32 pad;
+	struct mt_unwind_mapping maps[MT_UNWIND_MAX_MAPS];
+};
+
+#endif /* MEMTIDE_UNWIND_H */

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Stacks through code without frame pointers: DWARF unwinding, checked against gdb.
+
+deep_stack is built -O2 -fomit-frame-pointer: main and nine levels, two levels in libdeep_a, a
+qsort comparator in libdeep_b that leaks from b_leak three levels further down.
+"""
+import re
+import subprocess
+
+import mtest
+
+OWN = re.compile(r"^(main|e_level\d|a_level\d|b_\w+)$")
+LEAK = 100 * 10000
+
+
+# gdb also shows inlined calls and tail calls it infers from DWARF call sites (glibc's qsort is
+# "xor %r8d,%r8d; jmp qsort_r"): neither has a frame on the stack. Only NORMAL frames are
+# physical, named after the function that owns their code.
+GDB_FRAMES = """
+f = gdb.newest_frame()
+while f is not None:
+    if f.type() == gdb.NORMAL_FRAME:
+        print("FRAME " + str(f.name()))
+    f = f.older()
+"""
+
+
+def gdb_physical_frames(procs, deep_stack):
+    """gdb's stack at b_leak, one function per physical frame."""
+    script = procs.path("frames.py")
+    with open(script, "w") as f:
+        f.write(GDB_FRAMES)
+    out = subprocess.run(["gdb", "-batch", "-nx", "-ex", "set breakpoint pending on",
+                          "-ex", "break b_leak", "-ex", "run", "-x", script,
+                          "--args", deep_stack, "--nowait"],
+                         capture_output=True, text=True, timeout=120).stdout
+    frames = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("FRAME ")]
+    if not frames or frames[0] != "b_leak":
+        mtest.fail(f"gdb gave no backtrace at b_leak:\n{out}")
+    return frames[:frames.index("main") + 1]
+
+
+def own_and_foreign(frames):
+    """Our own functions in order, and how many other frames lie between b_compare and a_level2."""
+    own = [f for f in frames if OWN.match(f)]
+    start, end = frames.index("b_compare"), frames.index("a_level2")
+    return own, end - start - 1
+
+
+def leak_stacks(doc):
+    return [s for s in doc["stacks"]
+            if any(fr.get("function") == "b_leak" for fr in s["frames"])]
+
+
+def check_deep(args, procs):
+    target, pid = procs.target(args.deep_target, "")
+    js = procs.path("deep.json")
+    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js])
+    target.send_signal(mtest.signal.SIGUSR1)
+    procs.wait_for_line("target", "done", proc=target)
+    procs.stop_memtide(memtide)
+    doc = mtest.read_json(js)
+    stacks = leak_stacks(doc)
+    mtest.check(len(stacks) == 1 and stacks[0]["outstanding_bytes"] == LEAK,
+                f"one stack holds b_leak's {LEAK} bytes")
+    ours = [fr.get("function") or "?" for fr in stacks[0]["frames"]]
+    ours = ours[ours.index("b_leak"):ours.index("main") + 1]
+    gdb = gdb_physical_frames(procs, args.deep_target)
+    own_ours, foreign_ours = own_and_foreign(ours)
+    own_gdb, foreign_gdb = own_and_foreign(gdb)
+    mtest.check(own_ours == own_gdb, f"our functions, in order, as gdb's bt: {own_ours}")
+    mtest.check(len(own_ours) == 16, "all 16 of them: b_leak ... main")
+    mtest.check(foreign_ours == foreign_gdb,
+                f"{foreign_gdb} libc frames of qsort between b_compare and a_level2, as in gdb")
+    mtest.check(stacks[0]["complete"] and stacks[0]["stop_reason"] == "complete"
+                and stacks[0]["frames"][-1]["function"] == "_start",
+                "the stack is complete: it ends at _start")
+
+
+def check_threads(args, procs):
+    target = procs.spawn([args.deep_target, "--threads", "3"], "threads")
+    pid = int(procs.wait_for_line("threads", "ready ", proc=target).split()[1])
+    js = procs.path("threads.json")
+    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js], name="memtide_t")
+    target.send_signal(mtest.signal.SIGUSR1)
+    procs.wait_for_line("threads", "done", proc=target)
+    procs.stop_memtide(memtide, name="memtide_t")
+    stacks = leak_stacks(mtest.read_json(js))
+    mtest.check(sum(s["outstanding_bytes"] for s in stacks) == LEAK,
+                "threads: b_leak's bytes, leaked once")
+    bottoms = {s["frames"][-1].get("function") for s in stacks}
+    mtest.check(stacks and all(s["complete"] for s in stacks) and bottoms <= {"clone3", "__clone3"},
+                f"threads: stacks end at the thread entry ({bottoms})")
+    names = [fr.get("function") for fr in stacks[0]["frames"]]
+    mtest.check("start_thread" in names and "e_level1" in names and "main" not in names,
+                "threads: e_level1 called from start_thread")
+
+
+PYTHON_SCRIPT = """
+import os, signal
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+print("ready", os.getpid(), flush=True)
+signal.sigwait({signal.SIGUSR1})
+kept = []
+def allocate():
+    for _ in range(50):
+        kept.append(bytearray(1 << 20))
+        kept.append(b"x" * 500000)
+allocate()
+print("done", flush=True)
+signal.sigwait({signal.SIGUSR1, signal.SIGTERM})
+"""
+
+
+def check_python(args, procs):
+    """A running python3.11 (no frame pointers anywhere): its stacks reach _start."""
+    python = "/usr/bin/python3.11"
+    if not mtest.os.path.exists(python):
+        print(f"note: {python} not found, python check skipped", flush=True)
+        return
+    target = procs.spawn([python, "-c", PYTHON_SCRIPT], "python")
+    pid = int(procs.wait_for_line("python", "ready ", proc=target).split()[1])
+    js = procs.path("python.json")
+    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js], name="memtide_py")
+    target.send_signal(mtest.signal.SIGUSR1)
+    procs.wait_for_line("python", "done", proc=target)
+    procs.stop_memtide(memtide, name="memtide_py")
+    doc = mtest.read_json(js)
+    traced = sum(s["total_alloc_bytes"] for s in doc["stacks"])
+    complete = sum(s["total_alloc_bytes"] for s in doc["stacks"]
+                   if s["complete"] and s["frames"][-1].get("function") == "_start")
+    share = complete / traced if traced else 0
+    mtest.check(traced >= 50 * ((1 << 20) + 500000),
+                f"python3.11: its 50 x (1 MiB + 500000 B) are traced (got {traced})")
+    mtest.check(share >= 0.99, f"python3.11: {share:.2%} of traced bytes on stacks reaching _start")
+    mtest.check(doc["unwind"]["complete_bytes_share"] >= 0.99,
+                "python3.11: the JSON's complete share says the same")
+
+
+def main():
+    args = mtest.parse_args()
+    mtest.require_privileges()
+    with mtest.Processes() as procs:
+        check_deep(args, procs)
+    with mtest.Processes() as procs:
+        check_threads(args, procs)
+    with mtest.Processes() as procs:
+        check_python(args, procs)
+
+
+main()

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Built without frame pointers: main and nine more levels here, two in libdeep_a, a qsort
+ * callback in libdeep_b that leaks 100 x 10000 bytes from b_leak, three levels further down.
+ *   deep_stack [--threads N] [--nowait]
+ * prints "ready PID", waits for SIGUSR1, runs the chain (in N threads at once if asked), prints
+ * "done" and waits for SIGUSR1 or SIGTERM. With --nowait it runs at once and exits.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+int a_level1(void);
+
+static volatile int sink;
+
+/* Each level does work after its call, so no call becomes a tail call that drops a frame. */
+NOINLINE int e_level9(void)
+{
+	return a_level1() + sink;
+}
+NOINLINE int e_level8(void)
+{
+	return e_level9() + sink;
+}
+NOINLINE int e_level7(void)
+{
+	return e_level8() + sink;
+}
+NOINLINE int e_level6(void)
+{
+	return e_level7() + sink;
+}
+NOINLINE int e_level5(void)
+{
+	return e_level6() + sink;
+}
+NOINLINE int e_level4(void)
+{
+	return e_level5() + sink;
+}
+NOINLINE int e_level3(void)
+{
+	return e_level4() + sink;
+}
+NOINLINE int e_level2(void)
+{
+	return e_level3() + sink;
+}
+NOINLINE int e_level1(void)
+{
+	return e_level2() + sink;
+}
+
+static void *thread_main(void *arg)
+{
+	e_level1();
+	return arg;
+}
+
+static void run(int threads)
+{
+	pthread_t ids[16];
+
+	if (!threads) {
+		e_level1();
+		return;
+	}
+	for (int i = 0; i < threads && i < 16; i++)
+		pthread_create(&ids[i], NULL, thread_main, NULL);
+	for (int i = 0; i < threads && i < 16; i++)
+		pthread_join(ids[i], NULL);
+}
+
+int main(int argc, char **argv)
+{
+	int threads = 0, nowait = 0, signo;
+	sigset_t set;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--nowait"))
+			nowait = 1;
+	}
+	if (nowait) {
+		run(threads);
+		return 0;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	printf("ready %d\n", getpid());
+	fflush(stdout);
+	sigwait(&set, &signo);
+	run(threads);
+	printf("done\n");
+	fflush(stdout);
+	sigwait(&set, &signo);
+	return 0;
+}

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "grow.h"
+#include "log.h"
+#include "procs.h"
+#include "unwind.h"
+#include "unwind_table.h"
+
+#define MAX_SEGS 8
+
+struct load_seg {
+	__u64 vaddr;
+	__u64 offset;
+	__u64 filesz;
+};
+
+struct elf_table {
+	__u64 dev;
+	__u64 ino;
+	int status;		    /* 0: table built; -errno: frame pointers in this file */
+	struct mt_unwind_row *rows; /* until copied into the BPF array */
+	size_t row_cnt;
+	long row_off; /* slice in the BPF array, -1 until copied */
+	struct load_seg segs[MAX_SEGS];
+	int seg_cnt;
+};
+
+struct unwinder {
+	struct elf_table *tables;
+	size_t table_cnt;
+	size_t table_cap;
+	struct unwind_rules *rules;
+	size_t rules_copied;
+	struct mt_unwind_row *rows_mem; /* the BPF rows array, memory-mapped */
+	size_t row_cap;
+	size_t rows_used;
+	struct mt_unwind_rule *rules_mem;
+	size_t rule_cap;
+	int procs_fd;
+	struct unwinder_stats stats;
+	struct mt_unwind_proc image; /* scratch: one image's mappings, 8 KiB */
+};
+
+struct unwinder *unwinder__new(void)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->procs_fd = -1;
+	u->rules = unwind_rules__new(MT_UNWIND_MAX_RULES);
+	if (!u->rules) {
+		free(u);
+		return NULL;
+	}
+	elf_version(EV_CURRENT);
+	return u;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->table_cnt; i++)
+		free(u->tables[i].rows);
+	free(u->tables);
+	if (u->rows_mem)
+		munmap(u->rows_mem, u->row_cap * sizeof(*u->rows_mem));
+	if (u->rules_mem)
+		munmap(u->rules_mem, u->rule_cap * sizeof(*u->rules_mem));
+	unwind_rules__free(u->rules);
+	free(u);
+}
+
+static struct elf_table *find_table(const struct unwinder *u, __u64 dev, __u64 ino)
+{
+	for (size_t i = 0; i < u->table_cnt; i++) {
+		if (u->tables[i].dev == dev && u->tables[i].ino == ino)
+			return &u->tables[i];
+	}
+	return NULL;
+}
+
+/* Executable PT_LOAD segments: they turn a mapping's file offset into ELF addresses. */
+static int read_segments(int fd, struct elf_table *table)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t phnum = 0;
+	int err = 0;
+
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_getphdrnum(elf, &phnum))
+		err = -ENOEXEC;
+	for (size_t i = 0; !err && i < phnum && table->seg_cnt < MAX_SEGS; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
+		    !(phdr.p_flags & PF_X))
+			continue;
+		table->segs[table->seg_cnt++] = (struct load_seg){
+			.vaddr = phdr.p_vaddr, .offset = phdr.p_offset, .filesz = phdr.p_filesz};
+	}
+	elf_end(elf);
+	return err;
+}
+
+static int open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", tgid, mapping->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
+static void place_table(struct unwinder *u, struct elf_table *table)
+{
+	const struct mt_unwind_rule *rules;
+	size_t rule_cnt;
+
+	if (!u->rows_mem || table->status || table->row_off >= 0)
+		return;
+	if (u->rows_used + table->row_cnt > u->row_cap) {
+		table->status = -ENOSPC;
+		u->stats.table_full++;
+		mt_warn("unwind rows array full (%zu rows): no table for a %zu-row ELF, frame "
+			"pointers there\n",
+			u->row_cap, table->row_cnt);
+		return;
+	}
+	rules = unwind_rules__data(u->rules, &rule_cnt);
+	if (rule_cnt > u->rule_cap)
+		rule_cnt = u->rule_cap;
+	memcpy(&u->rules_mem[u->rules_copied], &rules[u->rules_copied],
+	       (rule_cnt - u->rules_copied) * sizeof(*rules));
+	u->rules_copied = rule_cnt;
+	memcpy(&u->rows_mem[u->rows_used], table->rows, table->row_cnt * sizeof(*table->rows));
+	table->row_off = u->rows_used;
+	u->rows_used += table->row_cnt;
+	free(table->rows);
+	table->rows = NULL;
+}
+
+static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct mt_mapping *mapping)
+{
+	struct elf_table *table = find_table(u, mapping->dev, mapping->ino);
+	int fd;
+
+	if (table)
+		return table;
+	if (mt_grow(&u->tables, &u->table_cap, u->table_cnt, sizeof(*u->tables), 64))
+		return NULL;
+	table = &u->tables[u->table_cnt++];
+	*table = (struct elf_table){.dev = mapping->dev, .ino = mapping->ino, .row_off = -1};
+	fd = open_mapped_file(tgid, mapping);
+	if (fd < 0) {
+		table->status = fd;
+	} else {
+		table->status = read_segments(fd, table);
+		if (!table->status)
+			table->status =
+				unwind_table__build(fd, u->rules, &table->rows, &table->row_cnt);
+		close(fd);
+	}
+	if (table->status) {
+		u->stats.no_table++;
+		mt_debug("no unwind table for %s: %s; frame pointers there\n", mapping->path,
+			 strerror(-table->status));
+	} else {
+		u->stats.tables++;
+		mt_debug("unwind table for %s: %zu rows\n", mapping->path, table->row_cnt);
+	}
+	return table;
+}
+
+int unwinder__prepare(struct unwinder *u, const struct mt_process *proc)
+{
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		if (!table_for(u, proc->tgid, &proc->maps[i]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+size_t unwinder__rows_wanted(const struct unwinder *u)
+{
+	size_t rows = 0;
+
+	for (size_t i = 0; i < u->table_cnt; i++)
+		rows += u->tables[i].row_cnt;
+	/* Room for the libraries the targets load later, and for new processes */
+	rows *= 4;
+	return rows > MT_UNWIND_MIN_ROWS ? rows : MT_UNWIND_MIN_ROWS;
+}
+
+static void *map_array(int fd, size_t size)
+{
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+int unwinder__attach_maps(struct unwinder *u, int rows_fd, size_t row_cap, int rules_fd,
+			  size_t rule_cap, int procs_fd)
+{
+	u->rows_mem = map_array(rows_fd, row_cap * sizeof(*u->rows_mem));
+	if (!u->rows_mem)
+		return -errno;
+	u->row_cap = row_cap;
+	u->rules_mem = map_array(rules_fd, rule_cap * sizeof(*u->rules_mem));
+	if (!u->rules_mem)
+		return -errno;
+	u->rule_cap = rule_cap;
+	u->procs_fd = procs_fd;
+	for (size_t i = 0; i < u->table_cnt; i++)
+		place_table(u, &u->tables[i]);
+	return 0;
+}
+
+static __u64 load_bias(const struct elf_table *table, const struct mt_mapping *mapping)
+{
+	for (int i = 0; i < table->seg_cnt; i++) {
+		const struct load_seg *seg = &table->segs[i];
+
+		if (mapping->pgoff >= seg->offset && mapping->pgoff < seg->offset + seg->filesz)
+			return mapping->start - mapping->pgoff + seg->offset - seg->vaddr;
+	}
+	return mapping->start - mapping->pgoff;
+}
+
+static int compare_mappings(const void *a, const void *b)
+{
+	const struct mt_unwind_mapping *ma = a, *mb = b;
+
+	return ma->start < mb->start ? -1 : ma->start > mb->start;
+}
+
+int unwinder__load(struct unwinder *u, struct mt_process *proc)
+{
+	struct mt_unwind_proc *image = &u->image;
+	int err;
+
+	if (proc->unwind_map_cnt == proc->map_cnt)
+		return 0;
+	memset(image, 0, sizeof(*image));
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		const struct mt_mapping *mapping = &proc->maps[i];
+		struct elf_table *table = table_for(u, proc->tgid, mapping);
+		struct mt_unwind_mapping *out;
+
+		if (!table)
+			return -ENOMEM;
+		if (image->map_cnt == MT_UNWIND_MAX_MAPS) {
+			u->stats.maps_truncated++;
+			break;
+		}
+		place_table(u, table);
+		out = &image->maps[image->map_cnt++];
+		*out = (struct mt_unwind_mapping){.start = mapping->start, .end = mapping->end};
+		if (table->status || table->row_off < 0)
+			continue;
+		out->bias = load_bias(table, mapping);
+		out->row_off = table->row_off;
+		out->row_cnt = table->row_cnt;
+	}
+	qsort(image->maps, image->map_cnt, sizeof(image->maps[0]), compare_mappings);
+	err = bpf_map_update_elem(u->procs_fd, &proc->aspace_id, image, BPF_ANY);
+	if (err) {
+		err = -errno;
+		mt_warn("Failed to load the unwind mappings of process %d: %s\n", proc->tgid,
+			strerror(-err));
+		return err;
+	}
+	proc->unwind_map_cnt = proc->map_cnt;
+	return 0;
+}
+
+void unwinder__forget(struct unwinder *u, __u32 aspace_id)
+{
+	bpf_map_delete_elem(u->procs_fd, &aspace_id);
+}
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats)
+{
+	*stats = u->stats;
+	stats->rows_used = u->rows_used;
+	stats->rows_capacity = u->row_cap;
+	unwind_rules__data(u->rules, &stats->rules_used);
+}

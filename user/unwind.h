@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Feeds the BPF unwinder: builds each ELF's unwind table once per (device, inode), copies rows
+ * and rules into the memory-mapped BPF arrays (a bump allocator: tables are never unloaded), and
+ * writes each process image's sorted list of executable mappings, with load bias and table slice.
+ */
+#ifndef MEMTIDE_UNWIND_USER_H
+#define MEMTIDE_UNWIND_USER_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct unwinder;
+struct mt_process;
+
+#define MT_UNWIND_MIN_ROWS  (1U << 20) /* 8 MiB: a python3.11 process needs about 105,000 */
+#define MT_UNWIND_MAX_RULES 65536      /* 512 KiB; a whole python3.11 process uses about 474 */
+
+struct unwinder_stats {
+	size_t tables; /* ELF files with a table */
+	size_t rows_used;
+	size_t rows_capacity;
+	size_t rules_used;
+	size_t no_table;       /* ELF files without usable unwind info: frame pointers there */
+	size_t table_full;     /* ELF files left without a table because the rows array was full */
+	size_t maps_truncated; /* process images with more executable mappings than the map holds */
+};
+
+/* A table cache with no BPF maps yet, so tables can be sized before the BPF object loads. */
+struct unwinder *unwinder__new(void);
+void unwinder__free(struct unwinder *u); /* NULL-safe */
+/* Builds (and caches) the tables of the process's executable mappings. 0 or -errno. */
+int unwinder__prepare(struct unwinder *u, const struct mt_process *proc);
+/* Rows the rows array should hold: what is cached with room to grow, at least MIN_ROWS. */
+size_t unwinder__rows_wanted(const struct unwinder *u);
+/*
+ * Connects the cache to the loaded BPF maps (file descriptors; the rows and rules arrays must be
+ * BPF_F_MMAPABLE with the given sizes) and copies the cached tables in. 0 or -errno.
+ */
+int unwinder__attach_maps(struct unwinder *u, int rows_fd, size_t row_cap, int rules_fd,
+			  size_t rule_cap, int procs_fd);
+/* Publishes the process image's mappings to the unwinder (building new tables). 0 or -errno. */
+int unwinder__load(struct unwinder *u, struct mt_process *proc);
+/* Drops a process image that is gone. */
+void unwinder__forget(struct unwinder *u, __u32 aspace_id);
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats);
+
+#endif /* MEMTIDE_UNWIND_USER_H */
