@@ -34,6 +34,15 @@ struct {
 	__type(value, struct mt_unwind_rule);
 } unwind_rules SEC(".maps");
 
+/* Page index entries: row numbers relative to the ELF's slice (8 bytes: array elements are). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_pages SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -50,9 +59,8 @@ static __always_inline __u64 opaque(__u64 v, __u64 seed)
 }
 
 /* Index of the mapping holding pc in the image's sorted mappings, or -1. */
-__noinline int find_mapping(__u32 aspace_id, __u64 pc)
+__noinline int find_mapping(const struct mt_unwind_proc *proc, __u64 pc)
 {
-	struct mt_unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &aspace_id);
 	__u32 lo = 0, hi, mid;
 
 	if (!proc)
@@ -104,22 +112,20 @@ struct unwind_regs {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 xol_vaddr; /* the uprobe trampoline's page: read once per stack, not per frame */
 };
 
 /*
  * A return address the kernel replaced with its uretprobe trampoline (an outer function is being
  * traced by a return probe) is found in the task's return instances by the stack slot it sat in.
  */
-static __always_inline __u64 recover_return_address(__u64 ra, __u64 slot)
+static __always_inline __u64 recover_return_address(__u64 ra, __u64 slot, __u64 xol_vaddr)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct return_instance *ri;
-	__u64 xol_vaddr;
 
-	xol_vaddr = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
 	if (!xol_vaddr || ra < xol_vaddr || ra >= xol_vaddr + 4096)
 		return ra;
-	ri = BPF_CORE_READ(task, utask, return_instances);
+	ri = BPF_CORE_READ(bpf_get_current_task_btf(), utask, return_instances);
 	for (int i = 0; i < 16 && ri; i++) {
 		if (BPF_CORE_READ(ri, stack) == slot)
 			return BPF_CORE_READ(ri, orig_ret_vaddr);
@@ -158,11 +164,24 @@ static __always_inline int table_step(struct unwind_regs *regs, const struct mt_
 	struct mt_unwind_rule *rule;
 	struct mt_unwind_row *row;
 	__u64 key = pc - map->bias, cfa, ra, slot;
+	__u64 *first, *next;
+	__u32 page, page_idx;
 	int idx;
 
-	if (key >> 32)
+	if (key >> 32 || key < map->page_base)
 		return MT_STOP_NO_ROW;
-	idx = find_row(map->row_off, map->row_cnt, key);
+	page = (key - map->page_base) >> MT_UNWIND_PAGE_SHIFT;
+	if (page + 1 >= map->page_cnt)
+		return MT_STOP_NO_ROW;
+	page_idx = map->page_off + page;
+	first = bpf_map_lookup_elem(&unwind_pages, &page_idx);
+	page_idx++;
+	next = bpf_map_lookup_elem(&unwind_pages, &page_idx);
+	if (!first || !next || *next > map->row_cnt)
+		return MT_STOP_NO_ROW;
+	/* the row in effect at the page's start may begin in an earlier page */
+	idx = *first ? *first - 1 : 0;
+	idx = find_row(map->row_off + idx, *next - idx, key);
 	if (idx < 0)
 		return MT_STOP_NO_ROW;
 	row = bpf_map_lookup_elem(&unwind_rows, &idx);
@@ -198,66 +217,98 @@ static __always_inline int table_step(struct unwind_regs *regs, const struct mt_
 			return MT_STOP_READ_FAULT;
 	}
 	regs->sp = cfa;
-	regs->ip = recover_return_address(ra, slot);
+	regs->ip = recover_return_address(ra, slot, regs->xol_vaddr);
 	return -1;
+}
+
+struct unwind_ctx {
+	struct unwind_regs regs;
+	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
+	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
+	__u64 hash;
+	__u32 aspace_id;
+	__u32 frame_cnt;
+	int stop;
+	int last_mapping;
+	bool unknown_code;
+	bool fp_frames;
+};
+
+/* bpf_loop callback: one frame. The verifier checks it once, not once per frame. */
+static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
+{
+	struct mt_unwind_proc *image = ctx->image;
+	struct mt_stack *stack = ctx->stack;
+	__u64 pc = frame ? ctx->regs.ip - 1 : ctx->regs.ip;
+	int idx = -1, last = ctx->last_mapping;
+
+	if (!stack)
+		return 1;
+	/* consecutive frames are often in one file: try the last mapping first */
+	if (image && last >= 0 && pc >= image->maps[last & (MT_UNWIND_MAX_MAPS - 1)].start &&
+	    pc < image->maps[last & (MT_UNWIND_MAX_MAPS - 1)].end)
+		idx = last;
+	else if (image)
+		idx = find_mapping(image, pc);
+	if (idx < 0)
+		ctx->unknown_code = true;
+	ctx->last_mapping = idx;
+	/* the mask gives the verifier the bound a signed compare would lose */
+	if (image && idx >= 0 && image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)].row_cnt) {
+		ctx->stop = table_step(&ctx->regs, &image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
+	} else {
+		ctx->stop = fp_step(&ctx->regs, frame);
+		ctx->fp_frames = true;
+	}
+	if (ctx->stop >= 0)
+		return 1;
+	if (!ctx->regs.ip) {
+		ctx->stop = MT_STOP_COMPLETE;
+		return 1;
+	}
+	if (ctx->frame_cnt >= MT_MAX_FRAMES) {
+		ctx->stop = MT_STOP_MAX_DEPTH;
+		return 1;
+	}
+	stack->ips[ctx->frame_cnt & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip;
+	ctx->frame_cnt++;
+	ctx->hash = hash_step(ctx->hash, ctx->regs.ip);
+	ctx->stop = MT_STOP_MAX_DEPTH;
+	return 0;
 }
 
 /*
  * Unwinds from the probe's registers into stack (innermost first) and returns the stack id, a
- * hash of the frames. stack->flags gets why the walk stopped.
+ * hash of the frames. stack->flags gets why the walk stopped; *unknown_code says a PC lay outside
+ * every known mapping.
  */
-static __always_inline __u64 unwind_stack(struct pt_regs *ctx, struct mt_stack *stack,
+static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack *stack,
 					  __u32 aspace_id, bool *unknown_code)
 {
-	struct unwind_regs regs = {
-		.ip = PT_REGS_IP(ctx),
-		.sp = PT_REGS_SP(ctx),
-		.bp = PT_REGS_FP(ctx),
+	struct unwind_ctx ctx = {
+		.regs = {
+			.ip = PT_REGS_IP(regs),
+			.sp = PT_REGS_SP(regs),
+			.bp = PT_REGS_FP(regs),
+			.xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
+						   uprobes_state.xol_area, vaddr),
+		},
+		.stack = stack,
+		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
+		.hash = 0xcbf29ce484222325ULL,
+		.aspace_id = aspace_id,
+		.frame_cnt = 1,
+		.stop = MT_STOP_MAX_DEPTH,
+		.last_mapping = -1,
 	};
-	__u64 hash = 0xcbf29ce484222325ULL;
-	struct mt_unwind_proc *proc;
-	__u32 fp_frames = 0, n = 1;
-	int stop = MT_STOP_MAX_DEPTH;
 
-	proc = bpf_map_lookup_elem(&unwind_procs, &aspace_id);
-	stack->ips[0] = regs.ip;
-	hash = hash_step(hash, regs.ip);
-	for (int frame = 0; frame < MT_MAX_FRAMES - 1; frame++) {
-		__u64 pc = frame ? regs.ip - 1 : regs.ip;
-		struct mt_unwind_proc *maps = proc;
-		int idx = -1;
-
-		/* keeps clang from hoisting &maps->maps[] above the NULL check, which the
-		 * verifier rejects as arithmetic on a maybe-NULL pointer */
-		asm volatile("" : "+r"(maps));
-		if (maps)
-			idx = find_mapping(aspace_id, pc);
-		if (idx < 0)
-			*unknown_code = true;
-		/* the mask gives the verifier the bound a signed compare would lose */
-		if (maps && idx >= 0 && maps->maps[idx & (MT_UNWIND_MAX_MAPS - 1)].row_cnt) {
-			stop = table_step(&regs, &maps->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
-		} else {
-			stop = fp_step(&regs, frame);
-			fp_frames = MT_STACK_FP_FRAMES;
-		}
-		if (stop >= 0)
-			break;
-		if (!regs.ip) {
-			stop = MT_STOP_COMPLETE;
-			break;
-		}
-		if (n >= MT_MAX_FRAMES) {
-			stop = MT_STOP_MAX_DEPTH;
-			break;
-		}
-		stack->ips[n++] = regs.ip;
-		hash = hash_step(hash, regs.ip);
-		stop = MT_STOP_MAX_DEPTH;
-	}
-	stack->frame_cnt = n;
-	stack->flags = stop | fp_frames;
-	return hash_step(hash, n) | 1;
+	stack->ips[0] = ctx.regs.ip;
+	ctx.hash = hash_step(ctx.hash, ctx.regs.ip);
+	bpf_loop(MT_MAX_FRAMES - 1, unwind_frame, &ctx, 0);
+	stack->frame_cnt = ctx.frame_cnt;
+	stack->flags = ctx.stop | (ctx.fp_frames ? MT_STACK_FP_FRAMES : 0);
+	*unknown_code = ctx.unknown_code;
+	return hash_step(ctx.hash, ctx.frame_cnt) | 1;
 }
 
 #endif /* MEMTIDE_UNWIND_BPF_H */

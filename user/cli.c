@@ -30,6 +30,7 @@ enum {
 	OPT_MAX_ALLOCS,
 	OPT_MAX_STACKS,
 	OPT_BENCH_FLOOR,
+	OPT_UNWIND,
 };
 
 static const struct argp_option options[] = {
@@ -41,6 +42,10 @@ static const struct argp_option options[] = {
 	 2},
 	{"top", 'n', "N", 0, "Stacks per report (default 10)", 2},
 	{"verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2},
+	{"unwind", OPT_UNWIND, "dwarf|fp", 0,
+	 "Stacks from .eh_frame tables, with frame pointers where there are none (dwarf, the "
+	 "default), or from frame pointers only (fp)",
+	 2},
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
 	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
@@ -122,6 +127,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BENCH_FLOOR:
 		config->bench_floor = true;
+		break;
+	case OPT_UNWIND:
+		if (strcmp(arg, "dwarf") && strcmp(arg, "fp"))
+			argp_error(state, "invalid --unwind '%s': expected dwarf or fp", arg);
+		config->unwind_fp = !strcmp(arg, "fp");
 		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first operand on is the command (argp stops at "--"). */

@@ -234,7 +234,6 @@ static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip
 	if (!mapping && proc && proc->state == MT_PROC_LIVE && !procs__read_maps(c->procs, proc))
 		mapping = procs__find_mapping(proc, ip);
 	memset(frame, 0, sizeof(*frame));
-	frame->module = "[unknown]";
 	frame->module_offset = ip;
 	if (!mapping || !mapping->elf)
 		return;

@@ -177,9 +177,8 @@ static void print_incomplete_note(FILE *out, struct stack_record **ranked, long 
 	fprintf(out, "  note: %.0f%% of these bytes are on stacks that end before a thread entry",
 		100.0 * incomplete / total);
 	if (without_tables * 2 > incomplete)
-		fprintf(out, ": they pass through code without unwind tables (JIT or stripped "
-			     "of .eh_frame), walked with frame pointers; build it with "
-			     "-fno-omit-frame-pointer");
+		fprintf(out, ": they were walked with frame pointers (code without unwind "
+			     "tables, or --unwind fp); build that code with -fno-omit-frame-pointer");
 	fprintf(out, "\n");
 }
 

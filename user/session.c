@@ -94,7 +94,7 @@ static int take_image(struct memtide *m, struct mt_process *proc)
 
 	if (!err && !proc->map_cnt && procs__has_exited(proc->tgid))
 		err = -ESRCH;
-	if (!err)
+	if (!err && !m->config->unwind_fp)
 		err = unwinder__load(m->unwinder, proc);
 	if (!err)
 		err = allocators__attach(m->allocators, proc);
@@ -325,6 +325,8 @@ static int prepare_unwind_tables(struct memtide *m)
 	int cnt = config->command ? 1 : config->pid_cnt;
 	int err = 0;
 
+	if (config->unwind_fp)
+		return 0;
 	for (int i = 0; i < cnt && !err; i++) {
 		struct mt_process scan = {.tgid = config->command ? getpid() : config->pids[i]};
 
@@ -372,8 +374,15 @@ static int setup_parts(struct memtide *m)
 	if (!m->tracer)
 		return -errno;
 	tracer__unwind_fds(m->tracer, &unwind_fds);
-	err = unwinder__attach_maps(m->unwinder, unwind_fds.rows, tracer_opts.unwind_rows,
-				    unwind_fds.rules, tracer_opts.unwind_rules, unwind_fds.procs);
+	err = unwinder__attach_maps(m->unwinder, &(struct unwinder_maps){
+							 .rows_fd = unwind_fds.rows,
+							 .row_cap = tracer_opts.unwind_rows,
+							 .pages_fd = unwind_fds.pages,
+							 .page_cap = tracer_opts.unwind_rows,
+							 .rules_fd = unwind_fds.rules,
+							 .rule_cap = tracer_opts.unwind_rules,
+							 .procs_fd = unwind_fds.procs,
+						 });
 	if (err) {
 		mt_error("Failed to map the unwind tables: %s\n", strerror(-err));
 		return err;

@@ -30,6 +30,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.procs, opts->max_procs},
 		{skel->maps.unwind_procs, opts->max_procs},
 		{skel->maps.unwind_rows, opts->unwind_rows},
+		{skel->maps.unwind_pages, opts->unwind_rows},
 		{skel->maps.unwind_rules, opts->unwind_rules},
 	};
 	int err;
@@ -189,6 +190,7 @@ long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)
 {
 	fds->rows = bpf_map__fd(t->skel->maps.unwind_rows);
+	fds->pages = bpf_map__fd(t->skel->maps.unwind_pages);
 	fds->rules = bpf_map__fd(t->skel->maps.unwind_rules);
 	fds->procs = bpf_map__fd(t->skel->maps.unwind_procs);
 }

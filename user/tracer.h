@@ -18,12 +18,13 @@ struct tracer_opts {
 	__u32 max_allocs;
 	__u32 max_stacks;
 	__u32 max_procs;
-	__u32 unwind_rows;  /* rows in the unwind rows array */
+	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
 };
 
 struct tracer_unwind_fds {
 	int rows;
+	int pages;
 	int rules;
 	int procs;
 };

@@ -31,6 +31,10 @@ struct elf_table {
 	struct mt_unwind_row *rows; /* until copied into the BPF array */
 	size_t row_cnt;
 	long row_off; /* slice in the BPF array, -1 until copied */
+	__u64 *pages; /* page index, until copied */
+	size_t page_cnt;
+	__u32 page_base;
+	long page_off;
 	struct load_seg segs[MAX_SEGS];
 	int seg_cnt;
 };
@@ -46,6 +50,9 @@ struct unwinder {
 	size_t rows_used;
 	struct mt_unwind_rule *rules_mem;
 	size_t rule_cap;
+	__u64 *pages_mem; /* the BPF page index array: 8-byte elements */
+	size_t page_cap;
+	size_t pages_used;
 	int procs_fd;
 	struct unwinder_stats stats;
 	struct mt_unwind_proc image; /* scratch: one image's mappings, 8 KiB */
@@ -71,9 +78,13 @@ void unwinder__free(struct unwinder *u)
 {
 	if (!u)
 		return;
-	for (size_t i = 0; i < u->table_cnt; i++)
+	for (size_t i = 0; i < u->table_cnt; i++) {
 		free(u->tables[i].rows);
+		free(u->tables[i].pages);
+	}
 	free(u->tables);
+	if (u->pages_mem)
+		munmap(u->pages_mem, u->page_cap * sizeof(*u->pages_mem));
 	if (u->rows_mem)
 		munmap(u->rows_mem, u->row_cap * sizeof(*u->rows_mem));
 	if (u->rules_mem)
@@ -130,6 +141,31 @@ static int open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
 	return fd < 0 ? -errno : fd;
 }
 
+/* For each 256-byte page from the first row on, the first row that starts at or after it. */
+static int build_page_index(struct elf_table *table)
+{
+	__u32 base, last;
+	size_t row = 0;
+
+	if (!table->row_cnt)
+		return 0;
+	base = table->rows[0].pc & ~((1U << MT_UNWIND_PAGE_SHIFT) - 1);
+	last = table->rows[table->row_cnt - 1].pc;
+	table->page_cnt = ((last - base) >> MT_UNWIND_PAGE_SHIFT) + 2;
+	table->pages = calloc(table->page_cnt, sizeof(*table->pages));
+	if (!table->pages)
+		return -ENOMEM;
+	for (size_t page = 0; page < table->page_cnt; page++) {
+		__u64 start = base + ((__u64)page << MT_UNWIND_PAGE_SHIFT);
+
+		while (row < table->row_cnt && table->rows[row].pc < start)
+			row++;
+		table->pages[page] = row;
+	}
+	table->page_base = base;
+	return 0;
+}
+
 /* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
 static void place_table(struct unwinder *u, struct elf_table *table)
 {
@@ -138,7 +174,8 @@ static void place_table(struct unwinder *u, struct elf_table *table)
 
 	if (!u->rows_mem || table->status || table->row_off >= 0)
 		return;
-	if (u->rows_used + table->row_cnt > u->row_cap) {
+	if (u->rows_used + table->row_cnt > u->row_cap ||
+	    u->pages_used + table->page_cnt > u->page_cap) {
 		table->status = -ENOSPC;
 		u->stats.table_full++;
 		mt_warn("unwind rows array full (%zu rows): no table for a %zu-row ELF, frame "
@@ -155,8 +192,13 @@ static void place_table(struct unwinder *u, struct elf_table *table)
 	memcpy(&u->rows_mem[u->rows_used], table->rows, table->row_cnt * sizeof(*table->rows));
 	table->row_off = u->rows_used;
 	u->rows_used += table->row_cnt;
+	memcpy(&u->pages_mem[u->pages_used], table->pages, table->page_cnt * sizeof(*table->pages));
+	table->page_off = u->pages_used;
+	u->pages_used += table->page_cnt;
 	free(table->rows);
 	table->rows = NULL;
+	free(table->pages);
+	table->pages = NULL;
 }
 
 static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct mt_mapping *mapping)
@@ -178,6 +220,8 @@ static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct 
 		if (!table->status)
 			table->status =
 				unwind_table__build(fd, u->rules, &table->rows, &table->row_cnt);
+		if (!table->status)
+			table->status = build_page_index(table);
 		close(fd);
 	}
 	if (table->status) {
@@ -218,18 +262,17 @@ static void *map_array(int fd, size_t size)
 	return mem == MAP_FAILED ? NULL : mem;
 }
 
-int unwinder__attach_maps(struct unwinder *u, int rows_fd, size_t row_cap, int rules_fd,
-			  size_t rule_cap, int procs_fd)
+int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps)
 {
-	u->rows_mem = map_array(rows_fd, row_cap * sizeof(*u->rows_mem));
-	if (!u->rows_mem)
+	u->rows_mem = map_array(maps->rows_fd, maps->row_cap * sizeof(*u->rows_mem));
+	u->pages_mem = map_array(maps->pages_fd, maps->page_cap * sizeof(*u->pages_mem));
+	u->rules_mem = map_array(maps->rules_fd, maps->rule_cap * sizeof(*u->rules_mem));
+	if (!u->rows_mem || !u->pages_mem || !u->rules_mem)
 		return -errno;
-	u->row_cap = row_cap;
-	u->rules_mem = map_array(rules_fd, rule_cap * sizeof(*u->rules_mem));
-	if (!u->rules_mem)
-		return -errno;
-	u->rule_cap = rule_cap;
-	u->procs_fd = procs_fd;
+	u->row_cap = maps->row_cap;
+	u->page_cap = maps->page_cap;
+	u->rule_cap = maps->rule_cap;
+	u->procs_fd = maps->procs_fd;
 	for (size_t i = 0; i < u->table_cnt; i++)
 		place_table(u, &u->tables[i]);
 	return 0;
@@ -280,6 +323,9 @@ int unwinder__load(struct unwinder *u, struct mt_process *proc)
 		out->bias = load_bias(table, mapping);
 		out->row_off = table->row_off;
 		out->row_cnt = table->row_cnt;
+		out->page_off = table->page_off;
+		out->page_cnt = table->page_cnt;
+		out->page_base = table->page_base;
 	}
 	qsort(image->maps, image->map_cnt, sizeof(image->maps[0]), compare_mappings);
 	err = bpf_map_update_elem(u->procs_fd, &proc->aspace_id, image, BPF_ANY);

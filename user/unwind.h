@@ -34,11 +34,19 @@ int unwinder__prepare(struct unwinder *u, const struct mt_process *proc);
 /* Rows the rows array should hold: what is cached with room to grow, at least MIN_ROWS. */
 size_t unwinder__rows_wanted(const struct unwinder *u);
 /*
- * Connects the cache to the loaded BPF maps (file descriptors; the rows and rules arrays must be
- * BPF_F_MMAPABLE with the given sizes) and copies the cached tables in. 0 or -errno.
+ * Connects the cache to the loaded BPF maps and copies the cached tables in. 0 or -errno.
  */
-int unwinder__attach_maps(struct unwinder *u, int rows_fd, size_t row_cap, int rules_fd,
-			  size_t rule_cap, int procs_fd);
+struct unwinder_maps {
+	int rows_fd; /* BPF_F_MMAPABLE arrays of the given sizes */
+	size_t row_cap;
+	int pages_fd;
+	size_t page_cap;
+	int rules_fd;
+	size_t rule_cap;
+	int procs_fd;
+};
+
+int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps);
 /* Publishes the process image's mappings to the unwinder (building new tables). 0 or -errno. */
 int unwinder__load(struct unwinder *u, struct mt_process *proc);
 /* Drops a process image that is gone. */

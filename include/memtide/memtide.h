@@ -10,7 +10,8 @@
 #include <linux/types.h>
 #endif
 
-#define MT_MAX_FRAMES 127
+#define MT_MAX_FRAMES	   127
+#define MT_MAX_FRAMES_POW2 128 /* a mask bound for indexes into ips[] */
 #define MT_COMM_LEN   16
 
 /* Allocator entry points; the value is the BPF cookie of the probe. */

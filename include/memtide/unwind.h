@@ -17,6 +17,11 @@
 #define MT_UNWIND_MAX_MAPS    256 /* executable mappings of one process the unwinder knows */
 #define MT_UNWIND_MAP_BSEARCH 9	  /* log2(MT_UNWIND_MAX_MAPS) + 1 */
 #define MT_UNWIND_ROW_BSEARCH 23  /* 4M rows in one ELF */
+/*
+ * Page index: for each 256-byte page of an ELF's text, the first row starting in or after it, so
+ * a lookup bisects the few rows of one page instead of the whole table.
+ */
+#define MT_UNWIND_PAGE_SHIFT 8
 
 struct mt_unwind_row {
 	__u32 pc; /* ELF virtual address where the rule starts to apply */
@@ -48,8 +53,12 @@ struct mt_unwind_mapping {
 	__u64 start;
 	__u64 end;
 	__u64 bias;
-	__u32 row_off; /* first row of the ELF's slice */
-	__u32 row_cnt; /* 0: no table, unwind through it with frame pointers */
+	__u32 row_off;	 /* first row of the ELF's slice */
+	__u32 row_cnt;	 /* 0: no table, unwind through it with frame pointers */
+	__u32 page_off;	 /* first entry of the ELF's slice of the page index */
+	__u32 page_cnt;	 /* pages, plus one closing entry */
+	__u32 page_base; /* ELF address of page 0 */
+	__u32 pad;
 };
 
 /* The executable mappings of one process image, sorted by start. Keyed by address-space id. */
