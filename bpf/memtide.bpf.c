@@ -123,8 +123,14 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 					   struct mt_proc *proc)
 {
 	bool unknown_code = false;
-	__u64 stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, &unknown_code);
+	__u64 stack_id;
 	long err;
+
+	/* The trampoline page is fixed for the life of an address space: read it once. */
+	if (!proc->xol_vaddr)
+		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
+						uprobes_state.xol_area, vaddr);
+	stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, proc->xol_vaddr, &unknown_code);
 
 	if (unknown_code)
 		request_refresh(proc);

@@ -99,6 +99,7 @@ struct mt_proc {
 	__u32 aspace_id;
 	__u32 pad;
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
+	__u64 xol_vaddr; /* the page of the kernel's uretprobe trampoline, once known */
 };
 
 #define MT_EV_FORK    1
