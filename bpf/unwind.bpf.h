@@ -251,6 +251,7 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 	struct mt_stack *stack = ctx->stack;
 	__u64 pc = frame ? ctx->regs.ip - 1 : ctx->regs.ip;
 	int idx = -1, last = ctx->last_mapping;
+	__u64 fp = MT_FRAME_FP;
 
 	if (!stack)
 		return 1;
@@ -265,7 +266,9 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 	ctx->last_mapping = idx;
 	/* the mask gives the verifier the bound a signed compare would lose */
 	if (image && idx >= 0 && image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)].row_cnt) {
-		ctx->stop = table_step(&ctx->regs, &image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
+		ctx->stop =
+			table_step(&ctx->regs, &image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
+		fp = 0;
 	} else {
 		ctx->stop = fp_step(&ctx->regs, frame);
 		ctx->fp_frames = true;
@@ -280,7 +283,7 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		ctx->stop = MT_STOP_MAX_DEPTH;
 		return 1;
 	}
-	stack->ips[ctx->frame_cnt & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip;
+	stack->ips[ctx->frame_cnt & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip | fp;
 	ctx->frame_cnt++;
 	ctx->hash = hash_step(ctx->hash, ctx->regs.ip);
 	ctx->stop = MT_STOP_MAX_DEPTH;
@@ -296,12 +299,13 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 					  __u32 aspace_id, __u64 xol_vaddr, bool *unknown_code)
 {
 	struct unwind_ctx ctx = {
-		.regs = {
-			.ip = PT_REGS_IP(regs),
-			.sp = PT_REGS_SP(regs),
-			.bp = PT_REGS_FP(regs),
-			.xol_vaddr = xol_vaddr,
-		},
+		.regs =
+			{
+				.ip = PT_REGS_IP(regs),
+				.sp = PT_REGS_SP(regs),
+				.bp = PT_REGS_FP(regs),
+				.xol_vaddr = xol_vaddr,
+			},
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
 		.hash = 0xcbf29ce484222325ULL,

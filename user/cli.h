@@ -22,8 +22,8 @@ struct memtide_config {
 	int verbosity;
 	__u32 max_allocs; /* live allocations tracked at once */
 	__u32 max_stacks; /* distinct stacks stored */
-	bool bench_floor;	/* attach empty programs only: the benchmark's floor */
-	bool unwind_fp;		/* frame pointers only: no unwind tables */
+	bool bench_floor; /* attach empty programs only: the benchmark's floor */
+	bool unwind_fp;	  /* frame pointers only: no unwind tables */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

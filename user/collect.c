@@ -309,8 +309,10 @@ int collector__symbolize(struct collector *c, struct stack_record *rec)
 	if (!rec->frames)
 		return -ENOMEM;
 	/* Frame 0 is the probed instruction itself; the others are return addresses. */
-	for (__u32 i = 0; i < stack.frame_cnt; i++)
-		resolve_frame(c, proc, stack.ips[i], i > 0, &rec->frames[i]);
+	for (__u32 i = 0; i < stack.frame_cnt; i++) {
+		resolve_frame(c, proc, stack.ips[i] & ~MT_FRAME_FP, i > 0, &rec->frames[i]);
+		rec->frames[i].via_frame_pointer = stack.ips[i] & MT_FRAME_FP;
+	}
 	rec->frame_cnt = stack.frame_cnt;
 	/* A frame-pointer walk cannot tell the end of the stack: the bottom function can. */
 	if (!rec->complete)

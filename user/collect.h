@@ -12,8 +12,9 @@
 #include "memtide/memtide.h"
 #include "symbolize.h"
 
-#define MT_HISTORY_LEN 240 /* intervals of history kept per stack: 20 minutes at the default 5 s   \
-			    */
+#define MT_HISTORY_LEN                                                                             \
+	240 /* intervals of history kept per stack: 20 minutes at the default 5 s                  \
+	     */
 
 struct collector;
 struct proc_table;

@@ -10,9 +10,10 @@
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
-	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i}", "function", frame->function, "module",
+	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b}", "function", frame->function, "module",
 			 frame->module, "module_offset", (json_int_t)frame->module_offset, "file",
-			 frame->file, "line", frame->line);
+			 frame->file, "line", frame->line, "via_frame_pointer",
+			 frame->via_frame_pointer);
 }
 
 static json_t *stack_json(struct collector *collector, struct proc_table *procs,

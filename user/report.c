@@ -121,7 +121,8 @@ static void print_frames(FILE *out, const struct stack_record *rec)
 
 	for (__u32 i = 0; i < rec->frame_cnt && i < MAX_PRINTED_FRAMES; i++) {
 		mt_frame_format(&rec->frames[i], frame, sizeof(frame));
-		fprintf(out, "        %s\n", frame);
+		fprintf(out, "        %s%s\n", frame,
+			rec->frames[i].via_frame_pointer ? " [via frame pointer]" : "");
 	}
 	if (rec->frame_cnt > MAX_PRINTED_FRAMES)
 		fprintf(out, "        ... %u more frames\n", rec->frame_cnt - MAX_PRINTED_FRAMES);
@@ -177,8 +178,9 @@ static void print_incomplete_note(FILE *out, struct stack_record **ranked, long 
 	fprintf(out, "  note: %.0f%% of these bytes are on stacks that end before a thread entry",
 		100.0 * incomplete / total);
 	if (without_tables * 2 > incomplete)
-		fprintf(out, ": they were walked with frame pointers (code without unwind "
-			     "tables, or --unwind fp); build that code with -fno-omit-frame-pointer");
+		fprintf(out,
+			": they were walked with frame pointers (code without unwind "
+			"tables, or --unwind fp); build that code with -fno-omit-frame-pointer");
 	fprintf(out, "\n");
 }
 

@@ -18,12 +18,13 @@ struct symbolizer;
 struct mt_elf; /* opaque: one ELF file known to the symbolizer */
 
 struct mt_frame_info {
-	const char *function;  /* symbol name as in the ELF (not demangled), or NULL: none found */
-	__u64 function_offset; /* module_offset's distance from the symbol start */
-	const char *module;    /* basename of the ELF file, e.g. "libc.so.6"; NULL: no mapping */
-	__u64 module_offset;   /* file offset within the module (input value) */
-	const char *file;      /* source file from DWARF line info, or NULL */
-	int line;	       /* 0 when unknown */
+	const char *function;	/* symbol name as in the ELF (not demangled), or NULL: none found */
+	__u64 function_offset;	/* module_offset's distance from the symbol start */
+	const char *module;	/* basename of the ELF file, e.g. "libc.so.6"; NULL: no mapping */
+	__u64 module_offset;	/* file offset within the module (input value) */
+	const char *file;	/* source file from DWARF line info, or NULL */
+	int line;		/* 0 when unknown */
+	bool via_frame_pointer; /* found through a frame pointer, not an unwind table */
 };
 
 /*

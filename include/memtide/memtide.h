@@ -12,7 +12,7 @@
 
 #define MT_MAX_FRAMES	   127
 #define MT_MAX_FRAMES_POW2 128 /* a mask bound for indexes into ips[] */
-#define MT_COMM_LEN   16
+#define MT_COMM_LEN	   16
 
 /* Allocator entry points; the value is the BPF cookie of the probe. */
 #define MT_FN_MALLOC	     0
@@ -57,6 +57,8 @@
 #define MT_STOP_MASK	    0xff
 /* Some frames were found with frame pointers: code without an unwind table. */
 #define MT_STACK_FP_FRAMES 0x100
+/* In mt_stack.ips: this frame was found through a frame pointer (user addresses use 47 bits). */
+#define MT_FRAME_FP (1ULL << 63)
 
 /* Key of a live allocation: addresses are only unique within one address space. */
 struct mt_alloc_key {
@@ -99,7 +101,7 @@ struct mt_proc {
 	__u32 aspace_id;
 	__u32 pad;
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
-	__u64 xol_vaddr; /* the page of the kernel's uretprobe trampoline, once known */
+	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
 };
 
 #define MT_EV_FORK    1
