@@ -74,15 +74,16 @@ static json_t *unwind_json(const struct report_view *view)
 			   summary.bytes > 0 ? (double)summary.complete_bytes / summary.bytes : 1.0,
 			   "stop_reasons", reasons);
 	if (view->unwind)
-		json_object_set_new(unwind, "tables",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "elf_files",
-					      (json_int_t)view->unwind->tables, "rows",
-					      (json_int_t)view->unwind->rows_used, "row_capacity",
-					      (json_int_t)view->unwind->rows_capacity, "rules",
-					      (json_int_t)view->unwind->rules_used,
-					      "files_without_table",
-					      (json_int_t)view->unwind->no_table, "files_left_out",
-					      (json_int_t)view->unwind->table_full));
+		json_object_set_new(
+			unwind, "tables",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "elf_files",
+				  (json_int_t)view->unwind->tables, "rows",
+				  (json_int_t)view->unwind->rows_used, "page_index_entries",
+				  (json_int_t)view->unwind->pages_used, "row_capacity",
+				  (json_int_t)view->unwind->rows_capacity, "rules",
+				  (json_int_t)view->unwind->rules_used, "files_without_table",
+				  (json_int_t)view->unwind->no_table, "files_left_out",
+				  (json_int_t)view->unwind->table_full));
 	return unwind;
 }
 

@@ -255,14 +255,14 @@ static void print_unwinding(FILE *out, const struct report_view *view)
 	if (!stats)
 		return;
 	fprintf(out,
-		"Unwind tables: %zu ELF files, %zu rows (%s of %s), %zu rules; %zu files "
-		"without a table, %zu left out (array full)\n",
-		stats->tables, stats->rows_used,
-		mt_format_bytes(stats->rows_used * sizeof(struct mt_unwind_row), 0, used,
-				sizeof(used)),
+		"Unwind tables: %zu ELF files, %zu rows, %zu page index entries, %zu rules: %s "
+		"(rows array %s); %zu files without a table, %zu left out (array full)\n",
+		stats->tables, stats->rows_used, stats->pages_used, stats->rules_used,
+		mt_format_bytes((stats->rows_used + stats->pages_used + stats->rules_used) * 8, 0,
+				used, sizeof(used)),
 		mt_format_bytes(stats->rows_capacity * sizeof(struct mt_unwind_row), 0, capacity,
 				sizeof(capacity)),
-		stats->rules_used, stats->no_table, stats->table_full);
+		stats->no_table, stats->table_full);
 }
 
 void report__final(FILE *out, const struct report_view *view)

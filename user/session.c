@@ -88,13 +88,13 @@ static void raise_fd_limit(void)
  * are attached, so the first traced allocation already unwinds. Returns the number of
  * allocator libraries the process maps, -ESRCH when it is gone, or -errno.
  */
-static int take_image(struct memtide *m, struct mt_process *proc)
+static int take_image(struct memtide *m, struct mt_process *proc, bool unwind)
 {
 	int err = procs__read_maps(m->procs, proc);
 
 	if (!err && !proc->map_cnt && procs__has_exited(proc->tgid))
 		err = -ESRCH;
-	if (!err && !m->config->unwind_fp)
+	if (!err && unwind && !m->config->unwind_fp)
 		err = unwinder__load(m->unwinder, proc);
 	if (!err)
 		err = allocators__attach(m->allocators, proc);
@@ -102,7 +102,8 @@ static int take_image(struct memtide *m, struct mt_process *proc)
 }
 
 /* Starts following a process that memtide found itself (a target or one of its descendants). */
-static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, const char *comm)
+static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, const char *comm,
+				bool unwind)
 {
 	char live_comm[MT_COMM_LEN];
 	struct mt_process *proc;
@@ -125,7 +126,7 @@ static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, con
 	proc = procs__add(m->procs, aspace_id, tgid, parent, comm);
 	if (!proc)
 		return NULL;
-	err = take_image(m, proc);
+	err = take_image(m, proc, unwind);
 	if (err == 0) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
 			"trace there\n",
@@ -146,7 +147,7 @@ static int adopt_tree(struct memtide *m, pid_t root)
 	struct dirent *entry;
 	DIR *dir;
 
-	if (!adopt(m, root, procs__read_ppid(root), NULL))
+	if (!adopt(m, root, procs__read_ppid(root), NULL, true))
 		return errno == ESRCH || errno == ENOENT ? -ESRCH : -errno;
 	dir = opendir("/proc");
 	if (!dir)
@@ -167,7 +168,7 @@ static int adopt_tree(struct memtide *m, pid_t root)
 			if (pids[i] <= 0 || procs__live(m->procs, pids[i]) ||
 			    !procs__live(m->procs, parents[i]))
 				continue;
-			if (adopt(m, pids[i], parents[i], NULL))
+			if (adopt(m, pids[i], parents[i], NULL, true))
 				added = true;
 			pids[i] = 0;
 		}
@@ -219,7 +220,8 @@ static int attach_command(struct memtide *m)
 	m->launched = true;
 	snprintf(name, sizeof(name), "%s", basename(argv[0]));
 	/* The held child is still a copy of memtide: it maps the libc the command will map. */
-	if (!adopt(m, m->launch.pid, getpid(), name)) {
+	/* Held before exec, the child is a copy of memtide: that image never allocates. */
+	if (!adopt(m, m->launch.pid, getpid(), name, false)) {
 		err = -errno;
 		mt_error("Failed to attach to '%s': %s\n", argv[0], strerror(-err));
 		return err;
@@ -230,7 +232,7 @@ static int attach_command(struct memtide *m)
 /* A new process image: look at its mappings, probe allocators it brings. */
 static void follow_image(struct memtide *m, struct mt_process *proc)
 {
-	int err = take_image(m, proc);
+	int err = take_image(m, proc, true);
 
 	if (err < 0 && err != -ESRCH)
 		mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm, strerror(-err));
@@ -316,19 +318,18 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 
 /*
  * Builds the unwind tables of the processes memtide starts with, so the rows array can be sized
- * from them before the BPF object is loaded. A command is not started yet: memtide's own
- * libraries stand in for the ones it will map.
+ * from them before the BPF object is loaded.
  */
 static int prepare_unwind_tables(struct memtide *m)
 {
 	const struct memtide_config *config = m->config;
-	int cnt = config->command ? 1 : config->pid_cnt;
 	int err = 0;
 
-	if (config->unwind_fp)
+	/* A command is not started yet: its tables are built after its exec. */
+	if (config->unwind_fp || config->command)
 		return 0;
-	for (int i = 0; i < cnt && !err; i++) {
-		struct mt_process scan = {.tgid = config->command ? getpid() : config->pids[i]};
+	for (int i = 0; i < config->pid_cnt && !err; i++) {
+		struct mt_process scan = {.tgid = config->pids[i]};
 
 		if (!procs__read_maps(m->procs, &scan))
 			err = unwinder__prepare(m->unwinder, &scan);

@@ -349,5 +349,6 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats)
 	*stats = u->stats;
 	stats->rows_used = u->rows_used;
 	stats->rows_capacity = u->row_cap;
+	stats->pages_used = u->pages_used;
 	unwind_rules__data(u->rules, &stats->rules_used);
 }

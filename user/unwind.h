@@ -20,6 +20,7 @@ struct unwinder_stats {
 	size_t tables; /* ELF files with a table */
 	size_t rows_used;
 	size_t rows_capacity;
+	size_t pages_used; /* page index entries, 8 bytes each like rows and rules */
 	size_t rules_used;
 	size_t no_table;       /* ELF files without usable unwind info: frame pointers there */
 	size_t table_full;     /* ELF files left without a table because the rows array was full */
