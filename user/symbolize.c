@@ -143,6 +143,19 @@ static const char *intern(struct symbolizer *s, const char *str)
 	return copy;
 }
 
+/* A symbol name without its version ("__libc_start_main@@GLIBC_2.34"): readers want the name. */
+static const char *intern_symbol(struct symbolizer *s, const char *name)
+{
+	const char *at = strchr(name, '@');
+	char unversioned[256];
+
+	if (!at || at == name || (size_t)(at - name) >= sizeof(unversioned))
+		return intern(s, name);
+	memcpy(unversioned, name, at - name);
+	unversioned[at - name] = '\0';
+	return intern(s, unversioned);
+}
+
 /* Returns the entry holding the key, or the free slot where it belongs. slots must be nonzero. */
 static struct cache_entry *cache_probe(struct cache_entry *cache, size_t slots,
 				       const struct mt_elf *elf, __u64 file_offset, bool is_return)
@@ -398,7 +411,7 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 	 */
 	name = dwfl_module_addrinfo(elf->mod, addr, &sym_off, &sym, NULL, NULL, NULL);
 	if (name) {
-		frame->function = intern(s, name);
+		frame->function = intern_symbol(s, name);
 		if (!frame->function)
 			return -ENOMEM;
 		frame->function_offset = sym_off + (file_offset - lookup);

@@ -103,7 +103,7 @@ class Processes:
              f"stdout: {self.read(name)}\nstderr: {self.read(name, 'err')}")
 
     def target(self, target_bin, case):
-        proc = self.spawn([target_bin] + ([case] if case else []), "target")
+        proc = self.spawn([target_bin, case], "target")
         line = self.wait_for_line("target", "ready ", proc=proc)
         return proc, int(line.split()[1])
 
@@ -161,14 +161,23 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_case(args, procs, case, extra_args=None, settle=0.5):
-    """Runs a target case under memtide -p; returns (folded stacks, json doc, memtide stdout)."""
-    target, pid = procs.target(args.target, case)
-    folded, js = procs.path("out.folded"), procs.path("out.json")
-    memtide = procs.memtide(args.memtide, ["-p", str(pid), "-i", "1", "--folded", folded,
-                                           "--json", js] + (extra_args or []))
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
+    """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
+    memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
+    JSON doc, memtide's report)."""
+    target = procs.spawn(argv, name)
+    pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
+    folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
+    memtide = procs.memtide(memtide_bin, ["-p", str(pid), "-i", "1", "--folded", folded,
+                                          "--json", js] + (extra_args or []),
+                            name="memtide_" + name)
     target.send_signal(signal.SIGUSR1)
-    procs.wait_for_line("target", "done", proc=target)
+    procs.wait_for_line(name, "done", proc=target)
     time.sleep(settle)
-    procs.stop_memtide(memtide)
-    return read_folded(folded), read_json(js), procs.read("memtide")
+    procs.stop_memtide(memtide, name="memtide_" + name)
+    return read_folded(folded), read_json(js), procs.read("memtide_" + name)
+
+
+def trace_case(args, procs, case, extra_args=None):
+    """Runs an alloc_target case under memtide -p."""
+    return trace_program(procs, args.memtide, [args.target, case], "target", extra_args)

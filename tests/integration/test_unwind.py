@@ -53,13 +53,7 @@ def leak_stacks(doc):
 
 
 def check_deep(args, procs):
-    target, pid = procs.target(args.deep_target, "")
-    js = procs.path("deep.json")
-    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js])
-    target.send_signal(mtest.signal.SIGUSR1)
-    procs.wait_for_line("target", "done", proc=target)
-    procs.stop_memtide(memtide)
-    doc = mtest.read_json(js)
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [args.deep_target], "deep")
     stacks = leak_stacks(doc)
     mtest.check(len(stacks) == 1 and stacks[0]["outstanding_bytes"] == LEAK,
                 f"one stack holds b_leak's {LEAK} bytes")
@@ -78,14 +72,9 @@ def check_deep(args, procs):
 
 
 def check_threads(args, procs):
-    target = procs.spawn([args.deep_target, "--threads", "3"], "threads")
-    pid = int(procs.wait_for_line("threads", "ready ", proc=target).split()[1])
-    js = procs.path("threads.json")
-    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js], name="memtide_t")
-    target.send_signal(mtest.signal.SIGUSR1)
-    procs.wait_for_line("threads", "done", proc=target)
-    procs.stop_memtide(memtide, name="memtide_t")
-    stacks = leak_stacks(mtest.read_json(js))
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [args.deep_target, "--threads", "3"],
+                                    "threads")
+    stacks = leak_stacks(doc)
     mtest.check(sum(s["outstanding_bytes"] for s in stacks) == LEAK,
                 "threads: b_leak's bytes, leaked once")
     bottoms = {s["frames"][-1].get("function") for s in stacks}
@@ -118,14 +107,7 @@ def check_python(args, procs):
     if not mtest.os.path.exists(python):
         print(f"note: {python} not found, python check skipped", flush=True)
         return
-    target = procs.spawn([python, "-c", PYTHON_SCRIPT], "python")
-    pid = int(procs.wait_for_line("python", "ready ", proc=target).split()[1])
-    js = procs.path("python.json")
-    memtide = procs.memtide(args.memtide, ["-p", str(pid), "--json", js], name="memtide_py")
-    target.send_signal(mtest.signal.SIGUSR1)
-    procs.wait_for_line("python", "done", proc=target)
-    procs.stop_memtide(memtide, name="memtide_py")
-    doc = mtest.read_json(js)
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, "-c", PYTHON_SCRIPT], "python")
     traced = sum(s["total_alloc_bytes"] for s in doc["stacks"])
     complete = sum(s["total_alloc_bytes"] for s in doc["stacks"]
                    if s["complete"] and s["frames"][-1].get("function") == "_start")
