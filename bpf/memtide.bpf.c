@@ -81,6 +81,7 @@ static __always_inline __u64 hash_step(__u64 hash, __u64 value)
 }
 
 #include "unwind.bpf.h"
+#include "python.bpf.h"
 
 static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
 				 __u32 aspace_id, __u32 prev_aspace_id)
@@ -131,6 +132,7 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
 						uprobes_state.xol_area, vaddr);
 	stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, proc->xol_vaddr, &unknown_code);
+	stack_id = walk_python(&ts->stack, ts->py_frame, ts->aspace_id, stack_id) | 1;
 
 	if (unknown_code)
 		request_refresh(proc);
@@ -395,6 +397,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 child_tgid = child->tgid;
 	struct mt_unwind_proc *unwind_maps;
 	struct mt_proc *parent_proc;
+	struct mt_py_proc *py;
 	struct mt_proc proc = {};
 
 	if (child->pid != child_tgid)
@@ -411,6 +414,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	unwind_maps = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
 	if (unwind_maps)
 		bpf_map_update_elem(&unwind_procs, &proc.aspace_id, unwind_maps, BPF_ANY);
+	/* ... and runs the same interpreter (multiprocessing's fork start method) */
+	py = bpf_map_lookup_elem(&py_procs, &parent_proc->aspace_id);
+	if (py)
+		bpf_map_update_elem(&py_procs, &proc.aspace_id, py, BPF_ANY);
 	emit(MT_EV_FORK, child, parent_tgid, proc.aspace_id, parent_proc->aspace_id);
 	return 0;
 }

@@ -22,6 +22,7 @@ struct thread_state {
 	__u64 stack_id;
 	struct mt_alloc_info old_info;
 	struct mt_stack stack; /* scratch for the stack walk */
+	__u8 py_frame[128];    /* scratch: one Python frame struct, read at once */
 };
 
 #endif /* MEMTIDE_BPF_H */

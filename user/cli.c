@@ -31,6 +31,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_BENCH_FLOOR,
 	OPT_UNWIND,
+	OPT_FRAMES,
 };
 
 static const struct argp_option options[] = {
@@ -42,6 +43,11 @@ static const struct argp_option options[] = {
 	 2},
 	{"top", 'n', "N", 0, "Stacks per report (default 10)", 2},
 	{"verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2},
+	{"frames", OPT_FRAMES, "mixed|all|python", 0,
+	 "Stacks through Python code: Python frames then the C code below them (mixed, the "
+	 "default), every native frame with the interpreter's frames replaced (all), or Python "
+	 "frames only (python)",
+	 2},
 	{"unwind", OPT_UNWIND, "dwarf|fp", 0,
 	 "Stacks from .eh_frame tables, with frame pointers where there are none (dwarf, the "
 	 "default), or from frame pointers only (fp)",
@@ -128,10 +134,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BENCH_FLOOR:
 		config->bench_floor = true;
 		break;
+	case OPT_FRAMES:
+		if (!strcmp(arg, "mixed"))
+			config->frames = MT_FRAMES_MIXED;
+		else if (!strcmp(arg, "all"))
+			config->frames = MT_FRAMES_ALL;
+		else if (!strcmp(arg, "python"))
+			config->frames = MT_FRAMES_PYTHON;
+		else
+			argp_error(state, "invalid --frames '%s': expected mixed, all or python", arg);
+		break;
 	case OPT_UNWIND:
-		if (strcmp(arg, "dwarf") && strcmp(arg, "fp"))
-			argp_error(state, "invalid --unwind '%s': expected dwarf or fp", arg);
 		config->unwind_fp = !strcmp(arg, "fp");
+		if (!config->unwind_fp && strcmp(arg, "dwarf"))
+			argp_error(state, "invalid --unwind '%s': expected dwarf or fp", arg);
 		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first operand on is the command (argp stops at "--"). */

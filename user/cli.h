@@ -9,6 +9,11 @@
 
 #define MT_MAX_TARGET_PIDS 64
 
+/* Which frames a stack through Python code shows. */
+#define MT_FRAMES_MIXED	 0 /* Python frames, then the native frames below the innermost one */
+#define MT_FRAMES_ALL	 1 /* every native frame, eval frames replaced by their Python frames */
+#define MT_FRAMES_PYTHON 2 /* Python frames only */
+
 struct memtide_config {
 	pid_t pids[MT_MAX_TARGET_PIDS];
 	int pid_cnt;
@@ -23,7 +28,8 @@ struct memtide_config {
 	__u32 max_allocs; /* live allocations tracked at once */
 	__u32 max_stacks; /* distinct stacks stored */
 	bool bench_floor; /* attach empty programs only: the benchmark's floor */
-	bool unwind_fp;	  /* frame pointers only: no unwind tables */
+	bool unwind_fp;		/* frame pointers only: no unwind tables */
+	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

@@ -7,12 +7,17 @@
 #include "collect.h"
 #include "log.h"
 #include "procs.h"
+#include "pycode.h"
+#include "pystack.h"
 
-#define BATCH_CNT 1024
+#define BATCH_CNT	     1024
+#define PYCODE_CACHE_ENTRIES 65536
 
 struct collector {
 	int by_stack_fd;
 	int stacks_fd;
+	int frames_mode; /* MT_FRAMES_* */
+	struct pycode_cache *pycode;
 	struct proc_table *procs;
 	struct symbolizer *symbolizer;
 	struct stack_record **records;
@@ -27,12 +32,18 @@ struct collector {
 };
 
 struct collector *collector__new(int by_stack_fd, int stacks_fd, struct proc_table *procs,
-				 struct symbolizer *symbolizer)
+				 struct symbolizer *symbolizer, int frames_mode)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	c->frames_mode = frames_mode;
+	c->pycode = pycode_cache__new(PYCODE_CACHE_ENTRIES);
+	if (!c->pycode) {
+		free(c);
+		return NULL;
+	}
 	c->by_stack_fd = by_stack_fd;
 	c->stacks_fd = stacks_fd;
 	c->procs = procs;
@@ -51,6 +62,7 @@ void collector__free(struct collector *c)
 	}
 	free(c->records);
 	free(c->index);
+	pycode_cache__free(c->pycode);
 	free(c);
 }
 
@@ -154,12 +166,28 @@ static int update_record(struct collector *c, const struct mt_stack_key *key,
 	return 0;
 }
 
+/*
+ * Python code objects can only be read while their process lives (and before the interpreter
+ * frees them): stacks through Python code are resolved as soon as they are first seen.
+ */
+static void resolve_new_python_stacks(struct collector *c, size_t first_new)
+{
+	for (size_t i = first_new; i < c->record_cnt; i++) {
+		struct mt_process *proc = procs__get(c->procs, c->records[i]->key.aspace_id);
+
+		if (proc && proc->python && proc->state == MT_PROC_LIVE)
+			collector__symbolize(c, c->records[i]);
+	}
+}
+
 int collector__poll(struct collector *c)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u64 batch = 0;
 	bool first = true;
 	int err;
+
+	size_t known = c->record_cnt;
 
 	memset(&c->totals, 0, sizeof(c->totals));
 	for (;;) {
@@ -183,6 +211,7 @@ int collector__poll(struct collector *c)
 		}
 	}
 	c->totals.stack_cnt = c->record_cnt;
+	resolve_new_python_stacks(c, known);
 	return 0;
 }
 
@@ -294,6 +323,25 @@ void collector__unwind_summary(struct collector *c, struct unwind_summary *summa
 	}
 }
 
+static int merge_python(struct collector *c, struct stack_record *rec, const struct mt_stack *stack,
+			const struct mt_process *proc)
+{
+	struct mt_frame_info *merged;
+	size_t merged_cnt;
+	int err;
+
+	rec->python_frames = stack->py_cnt;
+	rec->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
+	err = pystack__merge(stack, proc, c->pycode, c->frames_mode, rec->frames, rec->frame_cnt,
+			     &merged, &merged_cnt);
+	if (err || !merged)
+		return err;
+	free(rec->frames);
+	rec->frames = merged;
+	rec->frame_cnt = merged_cnt;
+	return 0;
+}
+
 int collector__symbolize(struct collector *c, struct stack_record *rec)
 {
 	struct mt_process *proc = procs__get(c->procs, rec->key.aspace_id);
@@ -318,6 +366,9 @@ int collector__symbolize(struct collector *c, struct stack_record *rec)
 	if (!rec->complete)
 		rec->complete = stack.frame_cnt >= 3 &&
 				is_thread_entry(rec->frames[stack.frame_cnt - 1].function);
+	err = merge_python(c, rec, &stack, proc);
+	if (err)
+		return err;
 	rec->symbolized = true;
 	return 0;
 }

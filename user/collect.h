@@ -40,6 +40,8 @@ struct stack_record {
 	bool complete;	  /* stack reaches a thread entry (_start, clone, start_thread...) */
 	bool fp_frames;	  /* some frames came from frame pointers (code without a table) */
 	__u8 stop_reason; /* MT_STOP_*: why the unwinder stopped */
+	__u32 python_frames;	/* Python frames recorded with the stack */
+	bool python_truncated; /* more Python frames than recorded */
 	__u32 frame_cnt;
 	struct mt_frame_info *frames; /* innermost first */
 };
@@ -51,8 +53,9 @@ struct collector_totals {
 	__u64 stack_cnt;
 };
 
+/* frames_mode: MT_FRAMES_*, how stacks through Python code are shown. */
 struct collector *collector__new(int by_stack_fd, int stacks_fd, struct proc_table *procs,
-				 struct symbolizer *symbolizer);
+				 struct symbolizer *symbolizer, int frames_mode);
 void collector__free(struct collector *c); /* NULL-safe */
 
 /* Reads every aggregate and closes an interval (growth, history). 0 or -errno. */

@@ -10,10 +10,10 @@
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
-	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b}", "function", frame->function, "module",
-			 frame->module, "module_offset", (json_int_t)frame->module_offset, "file",
-			 frame->file, "line", frame->line, "via_frame_pointer",
-			 frame->via_frame_pointer);
+	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b, s:b}", "function", frame->function,
+			 "module", frame->module, "module_offset", (json_int_t)frame->module_offset,
+			 "file", frame->file, "line", frame->line, "via_frame_pointer",
+			 frame->via_frame_pointer, "python", frame->python);
 }
 
 static json_t *stack_json(struct collector *collector, struct proc_table *procs,
@@ -38,6 +38,7 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 			  "history", history);
 	json_object_set_new(stack, "stop_reason",
 			    json_string(mt_stop_reason_name(rec->stop_reason)));
+	json_object_set_new(stack, "python_truncated", json_boolean(rec->python_truncated));
 	return stack;
 }
 

@@ -39,6 +39,7 @@ void procs__clear_maps(struct mt_process *proc)
 static void free_process(struct mt_process *proc)
 {
 	procs__clear_maps(proc);
+	free(proc->python);
 	free(proc);
 }
 

@@ -16,6 +16,7 @@
 struct symbolizer;
 struct mt_elf;
 struct proc_table;
+struct python_info;
 
 enum mt_proc_state {
 	MT_PROC_LIVE,
@@ -41,6 +42,9 @@ struct mt_process {
 	enum mt_proc_state state;
 	__u64 watched_libs;    /* bit per uprobes library index whose probes this process takes */
 	size_t unwind_map_cnt; /* mappings the BPF unwinder was last given */
+	struct python_info *python; /* the CPython interpreter of this image, or NULL */
+	int python_status;	    /* 0: not known yet, 1: found, -ENOENT: none, -ENOTSUP */
+	char python_note[160];	    /* why an interpreter is not supported */
 	double exited_at_s;
 	__s64 held_at_exit; /* outstanding bytes when it exited */
 	struct mt_mapping *maps;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <bpf/bpf.h>
 #include "allocators.h"
 #include "cli.h"
 #include "collect.h"
@@ -18,6 +19,7 @@
 #include "launch.h"
 #include "log.h"
 #include "procs.h"
+#include "python.h"
 #include "report.h"
 #include "session.h"
 #include "symbolize.h"
@@ -84,6 +86,44 @@ static void raise_fd_limit(void)
 }
 
 /*
+ * Finds the CPython interpreter of a process image and hands the BPF walker what it needs. An
+ * interpreter still starting (no thread-state key yet) is looked at again at the next refresh;
+ * an unsupported one gets a note, and its stacks stay native.
+ */
+static void detect_python(struct memtide *m, struct mt_process *proc)
+{
+	struct mt_py_proc bpf;
+	int err;
+
+	if (proc->python_status)
+		return;
+	if (!proc->python) {
+		proc->python = calloc(1, sizeof(*proc->python));
+		if (!proc->python)
+			return;
+	}
+	err = python__detect(proc, proc->python, &bpf, proc->python_note,
+			     sizeof(proc->python_note));
+	if (err == -EAGAIN)
+		return;
+	if (!err && bpf_map_update_elem(tracer__py_procs_fd(m->tracer), &proc->aspace_id, &bpf,
+					BPF_ANY))
+		err = -errno;
+	if (err) {
+		free(proc->python);
+		proc->python = NULL;
+		proc->python_status = err == -ENOENT ? -ENOENT : -ENOTSUP;
+		if (err != -ENOENT)
+			mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm,
+				proc->python_note[0] ? proc->python_note : strerror(-err));
+		return;
+	}
+	proc->python_status = 1;
+	mt_info("process %d (%s): Python %u.%u in %s\n", proc->tgid, proc->comm,
+		proc->python->version >> 8, proc->python->version & 0xff, proc->python->module);
+}
+
+/*
  * Reads a process image's mappings and gives them to the unwinder before the allocator probes
  * are attached, so the first traced allocation already unwinds. Returns the number of
  * allocator libraries the process maps, -ESRCH when it is gone, or -errno.
@@ -96,6 +136,8 @@ static int take_image(struct memtide *m, struct mt_process *proc, bool unwind)
 		err = -ESRCH;
 	if (!err && unwind && !m->config->unwind_fp)
 		err = unwinder__load(m->unwinder, proc);
+	if (!err && unwind)
+		detect_python(m, proc);
 	if (!err)
 		err = allocators__attach(m->allocators, proc);
 	return err;
@@ -397,7 +439,7 @@ static int setup_parts(struct memtide *m)
 		return -errno;
 	m->allocators = allocators__new(m->uprobes);
 	m->collector = collector__new(tracer__by_stack_fd(m->tracer), tracer__stacks_fd(m->tracer),
-				      m->procs, m->symbolizer);
+				      m->procs, m->symbolizer, config->frames);
 	return m->allocators && m->collector ? 0 : -ENOMEM;
 }
 

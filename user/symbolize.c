@@ -462,6 +462,9 @@ int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz)
 {
 	const char *file;
 
+	if (frame->python)
+		return snprintf(buf, buf_sz, "%s (%s:%d)", frame->function ? frame->function : "?",
+				frame->file ? frame->file : "?", frame->line);
 	if (!frame->module) /* in no known mapping: module_offset is the address itself */
 		return snprintf(buf, buf_sz, "[unknown] (0x%llx)",
 				(unsigned long long)frame->module_offset);

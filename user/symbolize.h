@@ -25,6 +25,7 @@ struct mt_frame_info {
 	const char *file;	/* source file from DWARF line info, or NULL */
 	int line;		/* 0 when unknown */
 	bool via_frame_pointer; /* found through a frame pointer, not an unwind table */
+	bool python;		/* a Python frame: function is the qualname, file:line the source */
 };
 
 /*

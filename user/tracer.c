@@ -29,6 +29,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.by_stack, opts->max_stacks * 2},
 		{skel->maps.procs, opts->max_procs},
 		{skel->maps.unwind_procs, opts->max_procs},
+		{skel->maps.py_procs, opts->max_procs},
 		{skel->maps.unwind_rows, opts->unwind_rows},
 		{skel->maps.unwind_pages, opts->unwind_rows},
 		{skel->maps.unwind_rules, opts->unwind_rules},
@@ -193,6 +194,11 @@ void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)
 	fds->pages = bpf_map__fd(t->skel->maps.unwind_pages);
 	fds->rules = bpf_map__fd(t->skel->maps.unwind_rules);
 	fds->procs = bpf_map__fd(t->skel->maps.unwind_procs);
+}
+
+int tracer__py_procs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.py_procs);
 }
 
 int tracer__by_stack_fd(const struct tracer *t)

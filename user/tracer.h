@@ -54,6 +54,7 @@ void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
 /* Removes the live-allocation records of an address space that is gone. Returns records freed. */
 long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
 int tracer__by_stack_fd(const struct tracer *t);
+int tracer__py_procs_fd(const struct tracer *t);
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
 int tracer__stacks_fd(const struct tracer *t);
 

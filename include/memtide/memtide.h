@@ -9,6 +9,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include "memtide/python.h"
 
 #define MT_MAX_FRAMES	   127
 #define MT_MAX_FRAMES_POW2 128 /* a mask bound for indexes into ips[] */
@@ -57,6 +58,9 @@
 #define MT_STOP_MASK	    0xff
 /* Some frames were found with frame pointers: code without an unwind table. */
 #define MT_STACK_FP_FRAMES 0x100
+/* mt_stack.py_flags */
+#define MT_PYSTACK_TRUNCATED 0x1 /* more than MT_PY_MAX_FRAMES Python frames */
+#define MT_PYSTACK_FAULT     0x2 /* a frame could not be read */
 /* In mt_stack.ips: this frame was found through a frame pointer (user addresses use 47 bits). */
 #define MT_FRAME_FP (1ULL << 63)
 
@@ -77,6 +81,9 @@ struct mt_stack {
 	__u32 frame_cnt;
 	__u32 flags;
 	__u64 ips[MT_MAX_FRAMES];
+	__u32 py_cnt;	/* Python frames, innermost first */
+	__u32 py_flags; /* MT_PYSTACK_* */
+	struct mt_py_frame py[MT_PY_MAX_FRAMES];
 };
 
 struct mt_stack_key {

@@ -107,7 +107,10 @@ def check_python(args, procs):
     if not mtest.os.path.exists(python):
         print(f"note: {python} not found, python check skipped", flush=True)
         return
-    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, "-c", PYTHON_SCRIPT], "python")
+    # --frames all: every native frame, down to _start, with Python frames in place of the
+    # interpreter's eval frames
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, "-c", PYTHON_SCRIPT], "python",
+                                    extra_args=["--frames", "all"])
     traced = sum(s["total_alloc_bytes"] for s in doc["stacks"])
     complete = sum(s["total_alloc_bytes"] for s in doc["stacks"]
                    if s["complete"] and s["frames"][-1].get("function") == "_start")

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Python frames named from outside: every CPython 3.8-3.13 found on the machine."""
+import os
+import re
+
+import mtest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "targets", "py_leaks.py")
+INTERPRETERS = ["/usr/bin/python3.11"] + [
+    f"/root/.pyenv/versions/{v}/bin/python3"
+    for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
+UNSUPPORTED = "/root/.pyenv/versions/3.7.16/bin/python3"
+
+
+def marker_lines():
+    lines = {}
+    with open(SCRIPT) as f:
+        for number, text in enumerate(f, 1):
+            m = re.search(r"# LINE (\w+)", text)
+            if m:
+                lines[m.group(1)] = number
+    return lines
+
+
+LINES = marker_lines()
+
+
+def python_frames(stack):
+    return [fr for fr in stack["frames"] if fr.get("python")]
+
+
+def bytes_in(doc, function):
+    """Outstanding bytes of the stacks with a Python frame of that name, and their lines."""
+    total, lines = 0, set()
+    for stack in doc["stacks"]:
+        frames = [fr for fr in python_frames(stack) if fr["function"] == function]
+        if frames:
+            total += stack["outstanding_bytes"]
+            lines.add((os.path.basename(frames[0]["file"]), frames[0]["line"]))
+    return total, lines
+
+
+def near(value, expected, share=0.01):
+    return abs(value - expected) <= expected * share
+
+
+def check_leaks(args, procs, python, tag):
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "leaks"], "leaks")
+    for function, expected in (("grow_session_cache", 300 * 100_000),
+                               ("build_index", 200 * 50_000)):
+        got, lines = bytes_in(doc, function)
+        mtest.check(near(got, expected), f"{tag}: {function} holds {expected} bytes ±1% "
+                                         f"(got {got})")
+        mtest.check(lines == {("py_leaks.py", LINES[function])},
+                    f"{tag}: {function} at py_leaks.py:{LINES[function]} (got {lines})")
+    got, _ = bytes_in(doc, "churn")
+    mtest.check(got < 200_000, f"{tag}: churn holds about nothing (got {got})")
+    stack = max(doc["stacks"], key=lambda s: s["outstanding_bytes"])
+    names = [fr.get("function") for fr in stack["frames"]]
+    mtest.check(names[-1] == "<module>" and "grow_session_cache" in names,
+                f"{tag}: Python frames down to <module> ({names})")
+
+
+def check_threads(args, procs, python, tag):
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "threads"], "threads")
+    got, lines = bytes_in(doc, "leak_in_thread")
+    mtest.check(near(got, 300 * 100_000),
+                f"{tag}: 3 threads x 100 x 100000 bytes in leak_in_thread (got {got})")
+    mtest.check(lines == {("py_leaks.py", LINES["leak_gil"]), ("py_leaks.py", LINES["leak_nogil"])},
+                f"{tag}: with and without the GIL, the right lines ({lines})")
+    for stack in doc["stacks"]:
+        if any(fr["function"] == "leak_in_thread" for fr in python_frames(stack)):
+            names = [fr["function"] for fr in python_frames(stack)]
+            mtest.check(names[-1] == "Thread._bootstrap" or names[-1] == "_bootstrap",
+                        f"{tag}: a thread's Python stack ends in Thread._bootstrap ({names[-1]})")
+            break
+
+
+def check_deep(args, procs, python, tag):
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "deep"], "deep")
+    deep = [s for s in doc["stacks"]
+            if any(fr["function"] == "recurse" for fr in python_frames(s))]
+    mtest.check(len(deep) == 1 and deep[0]["outstanding_bytes"] >= 1_000_000,
+                f"{tag}: the leak 200 frames down is recorded")
+    mtest.check(deep and deep[0]["python_truncated"] and len(python_frames(deep[0])) == 128,
+                f"{tag}: its Python stack is cut at 128 frames and flagged")
+
+
+def check_unsupported(args, procs):
+    if not os.path.exists(UNSUPPORTED):
+        print(f"note: {UNSUPPORTED} not found, unsupported-interpreter check skipped", flush=True)
+        return
+    _, doc, report = mtest.trace_program(procs, args.memtide, [UNSUPPORTED, SCRIPT, "leaks"],
+                                         "old")
+    err = procs.read("memtide_old", "err")
+    mtest.check("Python 3.7" in err and "native frames only" in err,
+                "Python 3.7: one note, native frames only")
+    mtest.check(doc["outstanding_bytes"] > 30_000_000 and
+                not any(python_frames(s) for s in doc["stacks"]),
+                "Python 3.7: the bytes are traced with native stacks")
+
+
+def main():
+    args = mtest.parse_args()
+    mtest.require_privileges()
+    found = [p for p in INTERPRETERS if os.path.exists(p)]
+    mtest.check("/usr/bin/python3.11" in found, "Debian's python3.11 is there")
+    for python in INTERPRETERS:
+        if python not in found:
+            print(f"note: {python} not found, skipped", flush=True)
+            continue
+        tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
+        for check in (check_leaks, check_threads, check_deep):
+            with mtest.Processes() as procs:
+                check(args, procs, python, tag)
+    with mtest.Processes() as procs:
+        check_unsupported(args, procs)
+
+
+main()

@@ -1,0 +1,76 @@
+"""A Python target with known allocations, for memtide's tests.
+
+    python py_leaks.py CASE
+prints "ready PID", waits for SIGUSR1, runs CASE, prints "done", waits for SIGUSR1 or SIGTERM.
+"""
+import ctypes
+import os
+import signal
+import sys
+import threading
+
+SESSION_CACHE = []
+INDEX = []
+LIBC = ctypes.CDLL(None)
+LIBC.malloc.restype = ctypes.c_void_p
+LIBC.malloc.argtypes = [ctypes.c_size_t]
+
+
+def grow_session_cache():
+    for _ in range(300):
+        SESSION_CACHE.append(bytearray(100_000))  # LINE grow_session_cache
+
+
+def build_index():
+    for _ in range(200):
+        INDEX.append(bytes(50_000))  # LINE build_index
+
+
+def churn():
+    for _ in range(300):
+        buffer = bytearray(100_000)  # LINE churn
+        del buffer
+
+
+def leak_in_thread(release_gil):
+    for _ in range(100):
+        if release_gil:
+            # ctypes drops the GIL around the foreign call: malloc runs without it
+            SESSION_CACHE.append(LIBC.malloc(100_000))  # LINE leak_nogil
+        else:
+            SESSION_CACHE.append(bytearray(100_000))  # LINE leak_gil
+
+
+def threads():
+    workers = [threading.Thread(target=leak_in_thread, args=(i == 2,)) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def recurse(depth):
+    if depth == 0:
+        SESSION_CACHE.append(bytearray(1_000_000))  # LINE recurse
+        return
+    recurse(depth - 1)
+
+
+def deep():
+    recurse(200)
+
+
+CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
+         "threads": threads, "deep": deep}
+
+
+def main():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+    print("ready", os.getpid(), flush=True)
+    signal.sigwait({signal.SIGUSR1})
+    CASES[sys.argv[1]]()
+    print("done", flush=True)
+    signal.sigwait({signal.SIGUSR1, signal.SIGTERM})
+
+
+main()
