@@ -119,7 +119,7 @@ static __always_inline __u64 current_tstate(const struct mt_py_proc *info)
 static __always_inline __u64 walk_python(struct mt_stack *stack, __u8 *buf, __u32 aspace_id,
 					 __u64 hash)
 {
-	struct py_walk w = { .stack = stack, .buf = buf, .hash = hash };
+	struct py_walk w = {.stack = stack, .buf = buf, .hash = hash};
 	__u64 tstate, frame = 0;
 
 	stack->py_cnt = 0;
@@ -128,7 +128,8 @@ static __always_inline __u64 walk_python(struct mt_stack *stack, __u8 *buf, __u3
 	if (!w.info)
 		return hash;
 	tstate = current_tstate(w.info);
-	if (!tstate || bpf_probe_read_user(&frame, sizeof(frame), (void *)(tstate + w.info->ts_frame)))
+	if (!tstate ||
+	    bpf_probe_read_user(&frame, sizeof(frame), (void *)(tstate + w.info->ts_frame)))
 		return hash;
 	/* 3.11, 3.12: the thread state points at a _PyCFrame holding the current frame */
 	if (frame && w.info->cframe_current != MT_PY_NONE &&

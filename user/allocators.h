@@ -11,12 +11,16 @@ struct allocators;
 struct uprobes;
 struct mt_process;
 
-struct allocators *allocators__new(struct uprobes *uprobes);
+#include <stdbool.h>
+
+/* python_allocators: also probe CPython's PyObject_* and PyMem_* in Python processes. */
+struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators);
 void allocators__free(struct allocators *a); /* NULL-safe */
 
 /*
- * Probes every allocator the process maps (its mappings must have been read) and makes the
- * process take the probes it does not take yet. Returns the number of allocator libraries the
+ * Probes every allocator the process maps (its mappings must have been read; its Python
+ * interpreter found, for CPython's allocator) and makes the process take the probes it does not
+ * take yet. Returns the number of allocator libraries the
  * process maps, -ESRCH when it is gone, or another -errno.
  */
 int allocators__attach(struct allocators *a, struct mt_process *proc);

@@ -32,6 +32,7 @@ enum {
 	OPT_BENCH_FLOOR,
 	OPT_UNWIND,
 	OPT_FRAMES,
+	OPT_PYTHON_ALLOCATORS,
 };
 
 static const struct argp_option options[] = {
@@ -43,6 +44,10 @@ static const struct argp_option options[] = {
 	 2},
 	{"top", 'n', "N", 0, "Stacks per report (default 10)", 2},
 	{"verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2},
+	{"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
+	 "Also trace CPython's own allocator (PyObject_*, PyMem_*), so objects under 512 bytes, "
+	 "which live in pymalloc arenas, are attributed one by one",
+	 2},
 	{"frames", OPT_FRAMES, "mixed|all|python", 0,
 	 "Stacks through Python code: Python frames then the C code below them (mixed, the "
 	 "default), every native frame with the interpreter's frames replaced (all), or Python "
@@ -134,6 +139,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BENCH_FLOOR:
 		config->bench_floor = true;
 		break;
+	case OPT_PYTHON_ALLOCATORS:
+		config->python_allocators = true;
+		break;
 	case OPT_FRAMES:
 		if (!strcmp(arg, "mixed"))
 			config->frames = MT_FRAMES_MIXED;
@@ -142,7 +150,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else if (!strcmp(arg, "python"))
 			config->frames = MT_FRAMES_PYTHON;
 		else
-			argp_error(state, "invalid --frames '%s': expected mixed, all or python", arg);
+			argp_error(state, "invalid --frames '%s': expected mixed, all or python",
+				   arg);
 		break;
 	case OPT_UNWIND:
 		config->unwind_fp = !strcmp(arg, "fp");

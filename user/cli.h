@@ -25,11 +25,12 @@ struct memtide_config {
 	const char *json_path;
 	const char *flamegraph_path;
 	int verbosity;
-	__u32 max_allocs; /* live allocations tracked at once */
-	__u32 max_stacks; /* distinct stacks stored */
-	bool bench_floor; /* attach empty programs only: the benchmark's floor */
+	__u32 max_allocs;	/* live allocations tracked at once */
+	__u32 max_stacks;	/* distinct stacks stored */
+	bool bench_floor;	/* attach empty programs only: the benchmark's floor */
 	bool unwind_fp;		/* frame pointers only: no unwind tables */
 	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
+	bool python_allocators; /* probe CPython's own allocator too */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

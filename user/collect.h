@@ -37,10 +37,10 @@ struct stack_record {
 	__u32 history_head; /* index of the oldest sample once full */
 	bool stack_known;   /* stop_reason and fp_frames read from the stored stack */
 	bool symbolized;
-	bool complete;	  /* stack reaches a thread entry (_start, clone, start_thread...) */
-	bool fp_frames;	  /* some frames came from frame pointers (code without a table) */
-	__u8 stop_reason; /* MT_STOP_*: why the unwinder stopped */
-	__u32 python_frames;	/* Python frames recorded with the stack */
+	bool complete;	       /* stack reaches a thread entry (_start, clone, start_thread...) */
+	bool fp_frames;	       /* some frames came from frame pointers (code without a table) */
+	__u8 stop_reason;      /* MT_STOP_*: why the unwinder stopped */
+	__u32 python_frames;   /* Python frames recorded with the stack */
 	bool python_truncated; /* more Python frames than recorded */
 	__u32 frame_cnt;
 	struct mt_frame_info *frames; /* innermost first */

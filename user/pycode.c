@@ -44,9 +44,9 @@
 /* 3.10 co_linetable: a line delta of -128 marks a range without a line */
 #define LT310_NO_LINE (-128)
 
+/* Names and files, shared by every entry that has them and kept until the cache is freed. */
 struct istr {
 	struct istr *next;
-	unsigned int refs;
 	__u32 hash;
 	char s[];
 };
@@ -67,9 +67,8 @@ struct entry {
 	pid_t pid;
 	__u64 addr;
 	__u64 check;
-	__u64 used;			  /* c->tick at the last resolve that returned it */
-	struct istr *qualname, *filename; /* NULL: UNKNOWN */
-	struct line_range *lines;	  /* ascending, contiguous from instruction 0 */
+	__u64 used;		  /* c->tick at the last resolve that returned it */
+	struct line_range *lines; /* ascending, contiguous from instruction 0 */
 	__u32 nlines;
 };
 
@@ -120,40 +119,25 @@ static __u32 str_hash(const char *s)
 	return h;
 }
 
-/* Returns a counted reference to the interned copy of s, or NULL (ENOMEM). */
-static struct istr *intern(struct pycode_cache *c, const char *s)
+/* Returns the interned copy of s, or NULL (ENOMEM). */
+static const char *intern(struct pycode_cache *c, const char *s)
 {
 	__u32 hash = str_hash(s);
 	struct istr **head = &c->strings[hash & c->mask], *is;
 	size_t len = strlen(s);
 
 	for (is = *head; is; is = is->next) {
-		if (is->hash == hash && !strcmp(is->s, s)) {
-			is->refs++;
-			return is;
-		}
+		if (is->hash == hash && !strcmp(is->s, s))
+			return is->s;
 	}
 	is = malloc(sizeof(*is) + len + 1);
 	if (!is)
 		return NULL;
 	memcpy(is->s, s, len + 1);
 	is->hash = hash;
-	is->refs = 1;
 	is->next = *head;
 	*head = is;
-	return is;
-}
-
-static void istr_put(struct pycode_cache *c, struct istr *is)
-{
-	struct istr **p;
-
-	if (!is || --is->refs)
-		return;
-	for (p = &c->strings[is->hash & c->mask]; *p != is; p = &(*p)->next)
-		;
-	*p = is->next;
-	free(is);
+	return is->s;
 }
 
 static size_t entry_bucket(const struct pycode_cache *c, pid_t pid, __u64 addr)
@@ -178,10 +162,8 @@ static void lru_push(struct pycode_cache *c, struct entry *e)
 	e->used = ++c->tick;
 }
 
-static void entry_free(struct pycode_cache *c, struct entry *e)
+static void entry_free(struct entry *e)
 {
-	istr_put(c, e->qualname);
-	istr_put(c, e->filename);
 	free(e->lines);
 	free(e);
 }
@@ -195,18 +177,26 @@ static void evict_oldest(struct pycode_cache *c)
 	*p = e->next;
 	lru_unlink(e);
 	c->count--;
-	entry_free(c, e);
+	entry_free(e);
 }
 
 void pycode_cache__free(struct pycode_cache *c)
 {
 	struct entry *e, *older;
+	struct istr *is, *next;
+	size_t i;
 
 	if (!c)
 		return;
 	for (e = c->lru.older; e != &c->lru; e = older) {
 		older = e->older;
-		entry_free(c, e);
+		entry_free(e);
+	}
+	for (i = 0; i <= c->mask; i++) {
+		for (is = c->strings[i]; is; is = next) {
+			next = is->next;
+			free(is);
+		}
 	}
 	free(c->entries);
 	free(c->strings);
@@ -383,16 +373,16 @@ static int read_str(pid_t pid, const struct py_layout *l, __u64 addr, char *out,
 }
 
 /*
- * Interns the str at addr as *is: NULL (UNKNOWN) when unreadable. Returns 0, or -errno when the
- * process is gone or memory runs out.
+ * Sets *s to the interned str at addr, or to UNKNOWN when that is unreadable. Returns 0, or
+ * -errno when the process is gone or memory runs out.
  */
 static int resolve_str(struct pycode_cache *c, pid_t pid, const struct py_layout *l, __u64 addr,
-		       size_t cap, struct istr **is)
+		       size_t cap, const char **s)
 {
 	char buf[FILENAME_CAP + 1];
 	int err;
 
-	*is = NULL;
+	*s = UNKNOWN;
 	err = read_str(pid, l, addr, buf, cap);
 	if (err == -ESRCH || err == -ENOMEM)
 		return err;
@@ -401,8 +391,8 @@ static int resolve_str(struct pycode_cache *c, pid_t pid, const struct py_layout
 			 strerror(-err));
 		return 0;
 	}
-	*is = intern(c, buf);
-	return *is ? 0 : -ENOMEM;
+	*s = intern(c, buf);
+	return *s ? 0 : -ENOMEM;
 }
 
 struct ranges {
@@ -587,18 +577,16 @@ static struct entry *entry_new(struct pycode_cache *c, pid_t pid, const struct p
 	e->addr = addr;
 	e->check = h->check;
 	e->pub.firstlineno = h->firstlineno;
-	err = resolve_str(c, pid, l, h->qualname, QUALNAME_CAP, &e->qualname);
+	err = resolve_str(c, pid, l, h->qualname, QUALNAME_CAP, &e->pub.qualname);
 	if (!err)
-		err = resolve_str(c, pid, l, h->filename, FILENAME_CAP, &e->filename);
+		err = resolve_str(c, pid, l, h->filename, FILENAME_CAP, &e->pub.filename);
 	if (!err)
 		err = read_lines(pid, l, h->linetable, e);
 	if (err) {
-		entry_free(c, e);
+		entry_free(e);
 		errno = -err;
 		return NULL;
 	}
-	e->pub.qualname = e->qualname ? e->qualname->s : UNKNOWN;
-	e->pub.filename = e->filename ? e->filename->s : UNKNOWN;
 	return e;
 }
 
@@ -606,7 +594,7 @@ const struct pycode *pycode__resolve(struct pycode_cache *c, pid_t pid,
 				     const struct py_layout *layout, __u64 addr)
 {
 	struct entry **head = &c->entries[entry_bucket(c, pid, addr)], *e, *found = NULL;
-	struct code_header h;
+	struct code_header h = {0};
 	int err;
 
 	err = read_code_header(pid, layout, addr, &h);

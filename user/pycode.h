@@ -18,14 +18,16 @@
 struct pycode_cache;
 
 struct pycode {
-	const char *qualname; /* UTF-8, interned in the cache; "<unknown>" if unreadable */
-	const char *filename; /* UTF-8, interned in the cache; "<unknown>" if unreadable */
+	const char *qualname; /* UTF-8, interned; "<unknown>" if unreadable */
+	const char *filename; /* UTF-8, interned; "<unknown>" if unreadable */
 	int firstlineno;
 };
 
 /*
- * Creates an empty cache holding at most max_entries resolved code objects (each keeps a copy of
- * its line table, up to 64 KiB). The caller owns it and releases it with pycode_cache__free().
+ * Creates an empty cache holding at most max_entries resolved code objects, each with its line
+ * table decoded (from at most 64 KiB of table). Names and file names are interned apart from the
+ * entries and kept until the cache is freed: they grow with the number of distinct strings, not
+ * of code objects. The caller owns the cache and releases it with pycode_cache__free().
  * Returns NULL with errno set: EINVAL when max_entries is 0, ENOMEM.
  */
 struct pycode_cache *pycode_cache__new(size_t max_entries);
@@ -45,11 +47,12 @@ void pycode_cache__free(struct pycode_cache *c);
  *
  * qualname is co_qualname on 3.11+ and co_name before (no qualname exists there), cut to at most
  * 256 bytes; filename is cut to PATH_MAX - 1 bytes. Both are cut at a character boundary. Line
- * tables longer than 64 KiB are cut too: pycode__line() returns 0 past the copied part.
+ * tables longer than 64 KiB are cut too: pycode__line() returns 0 past the decoded part.
  *
  * The result belongs to the cache. It stays valid until pycode_cache__free(), or until a later
- * pycode__resolve() evicts it: a full cache drops its least recently used entry. Callers keeping
- * results across calls must copy what they need.
+ * pycode__resolve() evicts it: a full cache drops its least recently used entry. Its qualname and
+ * filename strings outlive eviction and stay valid until pycode_cache__free(), so callers may keep
+ * them (not the struct) in stack records; equal strings share one pointer.
  *
  * Returns NULL with errno set on failure: ESRCH (the process is gone and nothing is cached),
  * EFAULT (the header is unreadable: not a mapped address), EPERM (no ptrace access to pid),

@@ -24,7 +24,7 @@ struct py_layout {
 	__u32 co_name;
 	__u32 co_qualname; /* 0: none (<= 3.10) */
 	__u32 co_linetable;
-	__u32 unicode_ascii_data; /* sizeof(PyASCIIObject): compact ASCII data */
+	__u32 unicode_ascii_data;   /* sizeof(PyASCIIObject): compact ASCII data */
 	__u32 unicode_compact_data; /* sizeof(PyCompactUnicodeObject): compact non-ASCII data */
 };
 

@@ -29,8 +29,8 @@ static bool is_eval_frame(const struct python_info *python, const struct mt_fram
 static void resolve_python_frame(struct pycode_cache *cache, const struct mt_process *proc,
 				 const struct mt_py_frame *py, struct mt_frame_info *out)
 {
-	const struct pycode *code = pycode__resolve(cache, proc->tgid, proc->python->layout,
-						    py->code);
+	const struct pycode *code =
+		pycode__resolve(cache, proc->tgid, proc->python->layout, py->code);
 
 	memset(out, 0, sizeof(*out));
 	out->python = true;

@@ -106,8 +106,8 @@ static void detect_python(struct memtide *m, struct mt_process *proc)
 			     sizeof(proc->python_note));
 	if (err == -EAGAIN)
 		return;
-	if (!err && bpf_map_update_elem(tracer__py_procs_fd(m->tracer), &proc->aspace_id, &bpf,
-					BPF_ANY))
+	if (!err &&
+	    bpf_map_update_elem(tracer__py_procs_fd(m->tracer), &proc->aspace_id, &bpf, BPF_ANY))
 		err = -errno;
 	if (err) {
 		free(proc->python);
@@ -437,7 +437,7 @@ static int setup_parts(struct memtide *m)
 	m->uprobes = uprobes__new(&uprobes_opts);
 	if (!m->uprobes)
 		return -errno;
-	m->allocators = allocators__new(m->uprobes);
+	m->allocators = allocators__new(m->uprobes, config->python_allocators);
 	m->collector = collector__new(tracer__by_stack_fd(m->tracer), tracer__stacks_fd(m->tracer),
 				      m->procs, m->symbolizer, config->frames);
 	return m->allocators && m->collector ? 0 : -ENOMEM;

@@ -20,24 +20,48 @@
 #include "tracer.h"
 #include "uprobes.h"
 
-/* The allocator functions memtide probes, by BPF cookie. */
-static const struct {
+/* A function memtide probes: its name, the BPF cookie saying how to read it, a return probe. */
+struct probe_fn {
 	const char *name;
+	__u32 fn; /* MT_FN_* */
 	bool has_return;
-} alloc_fns[MT_FN_CNT] = {
-	[MT_FN_MALLOC] = {"malloc", true},
-	[MT_FN_CALLOC] = {"calloc", true},
-	[MT_FN_REALLOC] = {"realloc", true},
-	[MT_FN_REALLOCARRAY] = {"reallocarray", true},
-	[MT_FN_POSIX_MEMALIGN] = {"posix_memalign", true},
-	[MT_FN_ALIGNED_ALLOC] = {"aligned_alloc", true},
-	[MT_FN_MEMALIGN] = {"memalign", true},
-	[MT_FN_VALLOC] = {"valloc", true},
-	[MT_FN_PVALLOC] = {"pvalloc", true},
-	[MT_FN_FREE] = {"free", false},
 };
 
-#define MAX_EVENTS_PER_LIB (MT_FN_CNT * 2)
+static const struct probe_fn libc_fns[] = {
+	{"malloc", MT_FN_MALLOC, true},
+	{"calloc", MT_FN_CALLOC, true},
+	{"realloc", MT_FN_REALLOC, true},
+	{"reallocarray", MT_FN_REALLOCARRAY, true},
+	{"posix_memalign", MT_FN_POSIX_MEMALIGN, true},
+	{"aligned_alloc", MT_FN_ALIGNED_ALLOC, true},
+	{"memalign", MT_FN_MEMALIGN, true},
+	{"valloc", MT_FN_VALLOC, true},
+	{"pvalloc", MT_FN_PVALLOC, true},
+	{"free", MT_FN_FREE, false},
+};
+
+/*
+ * CPython's object allocator: blocks of up to 512 bytes come from pymalloc arenas, which malloc
+ * probes never see. Larger requests fall through to malloc, inside these calls: the allocator
+ * depth in BPF counts them once.
+ */
+static const struct probe_fn pymalloc_fns[] = {
+	{"PyObject_Malloc", MT_FN_MALLOC, true},   {"PyObject_Calloc", MT_FN_CALLOC, true},
+	{"PyObject_Realloc", MT_FN_REALLOC, true}, {"PyObject_Free", MT_FN_FREE, false},
+	{"PyMem_Malloc", MT_FN_MALLOC, true},	   {"PyMem_Calloc", MT_FN_CALLOC, true},
+	{"PyMem_Realloc", MT_FN_REALLOC, true},	   {"PyMem_Free", MT_FN_FREE, false},
+};
+
+static const struct {
+	const struct probe_fn *fns;
+	int cnt;
+} families[] = {
+	[MT_FAMILY_LIBC] = {libc_fns, sizeof(libc_fns) / sizeof(libc_fns[0])},
+	[MT_FAMILY_PYMALLOC] = {pymalloc_fns, sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0])},
+};
+
+#define MAX_FNS		   10
+#define MAX_EVENTS_PER_LIB (MAX_FNS * 2)
 
 struct probe_event {
 	char name[48];
@@ -48,6 +72,7 @@ struct probe_event {
 struct probe_lib {
 	__u64 dev;
 	__u64 ino;
+	int family; /* MT_FAMILY_* */
 	struct probe_event events[MAX_EVENTS_PER_LIB];
 	int event_cnt;
 };
@@ -259,25 +284,31 @@ static int create_event(struct uprobes *u, struct probe_lib *lib, const char *na
 	return 0;
 }
 
-int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino)
+int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family)
 {
 	for (int i = 0; i < u->lib_cnt; i++) {
-		if (u->libs[i].dev == dev && u->libs[i].ino == ino)
+		if (u->libs[i].dev == dev && u->libs[i].ino == ino && u->libs[i].family == family)
 			return i;
 	}
 	return -ENOENT;
 }
 
-static int place_all(int fd, struct probe_site sites[MT_FN_CNT], bool present[MT_FN_CNT])
+/* An allocator needs at least something that allocates and something that frees. */
+static int place_all(int fd, int family, struct probe_site sites[], bool present[])
 {
-	for (int fn = 0; fn < MT_FN_CNT; fn++) {
-		int err = placement__find(fd, alloc_fns[fn].name, &sites[fn]);
+	bool allocates = false, frees = false;
 
-		present[fn] = err == 0;
+	for (int i = 0; i < families[family].cnt; i++) {
+		const struct probe_fn *fn = &families[family].fns[i];
+		int err = placement__find(fd, fn->name, &sites[i]);
+
+		present[i] = err == 0;
 		if (err && err != -ENOENT)
 			return err;
+		allocates |= present[i] && fn->fn == MT_FN_MALLOC;
+		frees |= present[i] && fn->fn == MT_FN_FREE;
 	}
-	return present[MT_FN_MALLOC] && present[MT_FN_FREE] ? 0 : -ENOENT;
+	return allocates && frees ? 0 : -ENOENT;
 }
 
 /* Two names for one function (aligned_alloc is memalign in glibc 2.36) must be probed once. */
@@ -306,27 +337,29 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 	char name[48];
 	int err;
 
-	for (int fn = 0; fn < MT_FN_CNT; fn++) {
-		if (!present[fn] || duplicate_site(sites, present, fn))
+	for (int i = 0; i < families[lib->family].cnt; i++) {
+		const struct probe_fn *fn = &families[lib->family].fns[i];
+
+		if (!present[i] || duplicate_site(sites, present, i))
 			continue;
 		if (u->opts.verbose)
-			fprintf(stderr, "memtide: probe %-14s %s+0x%llx: %s\n", alloc_fns[fn].name,
-				kernel_path, (unsigned long long)sites[fn].probe_offset,
-				sites[fn].why);
-		snprintf(name, sizeof(name), "l%d_%s", lib_idx, alloc_fns[fn].name);
-		err = create_event(u, lib, name, false, kernel_path, sites[fn].probe_offset,
-				   holder_pid, program_for(u, fn, false), fn);
+			fprintf(stderr, "memtide: probe %-16s %s+0x%llx: %s\n", fn->name,
+				kernel_path, (unsigned long long)sites[i].probe_offset,
+				sites[i].why);
+		snprintf(name, sizeof(name), "l%d_%s", lib_idx, fn->name);
+		err = create_event(u, lib, name, false, kernel_path, sites[i].probe_offset,
+				   holder_pid, program_for(u, fn->fn, false), fn->fn);
 		if (err)
 			return err;
-		if (!alloc_fns[fn].has_return)
+		if (!fn->has_return)
 			continue;
 		/*
 		 * The return probe hijacks the word at [rsp]; placement keeps rsp at its entry
 		 * value, so the probe point works for the return probe as well.
 		 */
-		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, alloc_fns[fn].name);
-		err = create_event(u, lib, name, true, kernel_path, sites[fn].probe_offset,
-				   holder_pid, program_for(u, fn, true), fn);
+		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, fn->name);
+		err = create_event(u, lib, name, true, kernel_path, sites[i].probe_offset,
+				   holder_pid, program_for(u, fn->fn, true), fn->fn);
 		if (err)
 			return err;
 	}
@@ -334,14 +367,14 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 }
 
 int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
-			 pid_t holder_pid)
+			 int family, pid_t holder_pid)
 {
-	struct probe_site sites[MT_FN_CNT];
-	bool present[MT_FN_CNT];
+	struct probe_site sites[MAX_FNS];
+	bool present[MAX_FNS];
 	struct probe_lib *lib;
 	int idx, fd, err;
 
-	idx = uprobes__find_library(u, dev, ino);
+	idx = uprobes__find_library(u, dev, ino, family);
 	if (idx >= 0)
 		return idx;
 	if (u->lib_cnt >= MT_MAX_LIBS)
@@ -349,7 +382,7 @@ int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, 
 	fd = open(kernel_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	err = place_all(fd, sites, present);
+	err = place_all(fd, family, sites, present);
 	close(fd);
 	if (err)
 		return err;
@@ -357,6 +390,7 @@ int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, 
 	lib = &u->libs[idx];
 	lib->dev = dev;
 	lib->ino = ino;
+	lib->family = family;
 	err = create_lib_events(u, lib, idx, kernel_path, holder_pid, sites, present);
 	if (err)
 		return err;

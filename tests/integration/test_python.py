@@ -87,6 +87,18 @@ def check_deep(args, procs, python, tag):
                 f"{tag}: its Python stack is cut at 128 frames and flagged")
 
 
+def check_python_allocators(args, procs, python, tag):
+    """Small objects live in pymalloc arenas: only --python-allocators sees them one by one."""
+    if "pyenv" not in python:
+        return  # Debian's LTO build inlines pymalloc into its callers: see the README
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "tuples"], "tuples",
+                                    extra_args=["--python-allocators"])
+    count = sum(s["outstanding_count"] for s in doc["stacks"]
+                if any(fr["function"] == "leak_tuples" for fr in python_frames(s)))
+    mtest.check(near(count, 100_000), f"{tag}: 100000 small tuples attributed to leak_tuples "
+                                      f"with --python-allocators (got {count})")
+
+
 def check_unsupported(args, procs):
     if not os.path.exists(UNSUPPORTED):
         print(f"note: {UNSUPPORTED} not found, unsupported-interpreter check skipped", flush=True)
@@ -111,7 +123,7 @@ def main():
             print(f"note: {python} not found, skipped", flush=True)
             continue
         tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
-        for check in (check_leaks, check_threads, check_deep):
+        for check in (check_leaks, check_threads, check_deep, check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)
     with mtest.Processes() as procs:

@@ -60,8 +60,13 @@ def deep():
     recurse(200)
 
 
+def leak_tuples():
+    for _ in range(100_000):
+        SESSION_CACHE.append(tuple([None, None]))  # LINE leak_tuples
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
-         "threads": threads, "deep": deep}
+         "threads": threads, "deep": deep, "tuples": leak_tuples}
 
 
 def main():

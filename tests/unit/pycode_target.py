@@ -85,8 +85,8 @@ LONG_LATIN1 = "é" * 200
 long_ascii = _generate("def %s(): pass\n" % LONG_ASCII, "<long>", LONG_ASCII)
 long_latin1 = _generate("def %s(): pass\n" % LONG_LATIN1, "<long>", LONG_LATIN1)
 # One line of more than 255 bytes of bytecode: lnotab splits the address increment.
-wide = _generate("def wide(n):\n    return [" + ", ".join("n + %d" % i for i in range(100)) + "]\n",
-                 "<wide>", "wide")
+WIDE_SOURCE = "def wide(n):\n    return [%s]\n" % ", ".join("n + %d" % i for i in range(100))
+wide = _generate(WIDE_SOURCE, "<wide>", "wide")
 # Line jumps past what one lnotab pair (127) or one short 3.11 entry holds, both ways.
 jump = _generate("def jump(a):\n    while a:\n        a -= 1\n" + "\n" * 300
                  + "        a -= 2\n    return a\n", "<jump>", "jump")
@@ -171,7 +171,7 @@ def main():
 
 
 def reuse():
-    """Drops the victims and generates functions until one's code object takes a victim's address."""
+    """Drops the victims, generates functions until a code object takes a victim's address."""
     addrs = {id(v.__code__): v.__code__.co_name for v in victims}
     victims.clear()
     # Kept: a dropped attempt would hand its memory to the next one, never reaching the victims'.

@@ -251,6 +251,7 @@ static void check_target(struct pycode_cache *cache, struct target *t,
 			 struct resolved *r)
 {
 	size_t i, n = json_array_size(functions), ninstr = 0;
+	const char *first = NULL;
 	struct pycode_cache *small;
 	const struct pycode *code;
 	json_t *fn;
@@ -263,7 +264,10 @@ static void check_target(struct pycode_cache *cache, struct target *t,
 	}
 	printf("  %zu instructions checked in %zu code objects\n", ninstr, n);
 
-	/* Constant eviction: every resolve of a 2-entry cache over many objects replaces one. */
+	/*
+	 * Constant eviction: every resolve of a 2-entry cache over many objects replaces one. The
+	 * strings of evicted entries must stay valid (ASan catches a use after free).
+	 */
 	small = pycode_cache__new(2);
 	CHECK(small, "out of memory");
 	for (i = 0; small && i < 2 * n; i++) {
@@ -271,7 +275,11 @@ static void check_target(struct pycode_cache *cache, struct target *t,
 		CHECK(code && !strncmp(code->qualname, r[i % n].qualname, strlen(code->qualname)),
 		      "small cache: '%s', want '%s'", code ? code->qualname : "(null)",
 		      r[i % n].qualname);
+		if (!i)
+			first = code ? code->qualname : NULL;
 	}
+	CHECK(first && !strncmp(first, r[0].qualname, strlen(first)),
+	      "evicted entry's qualname changed to '%s'", first);
 	pycode_cache__free(small);
 
 	CHECK(!pycode__resolve(cache, t->pid, layout, 8) && errno == EFAULT,
