@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -213,6 +214,21 @@ int procs__copy_maps(struct mt_process *dst, const struct mt_process *src)
 			return err;
 	}
 	return 0;
+}
+
+int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", tgid, mapping->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip)

@@ -76,6 +76,11 @@ int procs__read_maps(struct proc_table *pt, struct mt_process *proc);
 void procs__clear_maps(struct mt_process *proc);
 /* A forked child starts with its parent's mappings. 0 or -ENOMEM. */
 int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
+/*
+ * Opens the file behind a mapping of a live process: through its root (the file may live in
+ * another mount namespace), or through map_files (deleted since it was mapped). fd or -errno.
+ */
+int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping);
 /* The mapping holding ip, or NULL. */
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);
 

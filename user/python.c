@@ -134,22 +134,6 @@ static bool same_file(const struct mt_mapping *a, const struct mt_mapping *b)
 	return a->dev == b->dev && a->ino == b->ino;
 }
 
-/* Through the process's root first: the file may live in another mount namespace. */
-static int open_mapped_file(pid_t pid, const struct mt_mapping *map)
-{
-	char path[PATH_MAX + 64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, map->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
-		 (uint64_t)map->start, (uint64_t)map->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 /*
  * An ET_DYN file's load bias, from the executable PT_LOAD the mapping's file offset falls in. The
  * mapping starts at the page holding p_offset, which need not be page-aligned itself.
@@ -241,7 +225,7 @@ static int read_py_elf(pid_t pid, const struct mt_mapping *map, struct py_elf *p
 
 	memset(pe, 0, sizeof(*pe));
 	pe->map = map;
-	fd = open_mapped_file(pid, map);
+	fd = procs__open_mapped_file(pid, map);
 	if (fd < 0)
 		return fd;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);

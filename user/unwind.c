@@ -126,21 +126,6 @@ static int read_segments(int fd, struct elf_table *table)
 	return err;
 }
 
-static int open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
-{
-	char path[PATH_MAX + 64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/root%s", tgid, mapping->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
-		 (uint64_t)mapping->start, (uint64_t)mapping->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 /* For each 256-byte page from the first row on, the first row that starts at or after it. */
 static int build_page_index(struct elf_table *table)
 {
@@ -212,7 +197,7 @@ static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct 
 		return NULL;
 	table = &u->tables[u->table_cnt++];
 	*table = (struct elf_table){.dev = mapping->dev, .ino = mapping->ino, .row_off = -1};
-	fd = open_mapped_file(tgid, mapping);
+	fd = procs__open_mapped_file(tgid, mapping);
 	if (fd < 0) {
 		table->status = fd;
 	} else {
