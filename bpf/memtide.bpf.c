@@ -65,6 +65,11 @@ struct {
 } events SEC(".maps");
 
 __u64 counters[MT_CNT_NR];
+
+/* --sample: mean bytes between samples, 0 = every allocation; tables set by the loader */
+const volatile __u64 sample_rate = 0;
+const volatile __u32 sample_draws[MT_SAMPLE_DRAWS];
+const volatile __u32 sample_weights[MT_SAMPLE_WEIGHTS];
 /* Next address-space id; the loader hands out ids for the processes it finds at start, too. */
 __u32 next_aspace_id = 1;
 
@@ -176,8 +181,8 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 	stats = stack_stats(aspace_id, copy.stack_id);
 	if (stats) {
 		__sync_fetch_and_add(&stats->outstanding_bytes, -(__s64)copy.size);
-		__sync_fetch_and_add(&stats->outstanding_count, -1);
-		__sync_fetch_and_add(&stats->total_frees, 1);
+		__sync_fetch_and_add(&stats->outstanding_count, -(__s64)copy.count);
+		__sync_fetch_and_add(&stats->total_frees, copy.count);
 	}
 	if (out)
 		*out = copy;
@@ -206,13 +211,13 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 		return;
 	}
 	__sync_fetch_and_add(&stats->outstanding_bytes, info->size);
-	__sync_fetch_and_add(&stats->outstanding_count, 1);
+	__sync_fetch_and_add(&stats->outstanding_count, info->count);
 	if (is_new) {
-		__sync_fetch_and_add(&stats->total_allocs, 1);
+		__sync_fetch_and_add(&stats->total_allocs, info->count);
 		__sync_fetch_and_add(&stats->total_alloc_bytes, info->size);
 	} else {
 		/* realloc failed: the old block is live again, its free did not happen */
-		__sync_fetch_and_add(&stats->total_frees, -1);
+		__sync_fetch_and_add(&stats->total_frees, -(__s64)info->count);
 	}
 }
 
@@ -279,6 +284,48 @@ static __always_inline __u64 requested_size(__u32 fn, __u64 arg1, __u64 arg2, __
 	return 0;
 }
 
+/* An exponential draw with mean sample_rate, from this thread's xorshift generator. */
+static __always_inline __s64 draw_countdown(struct thread_state *ts)
+{
+	__u64 x = ts->rng ? ts->rng : 0x9e3779b97f4a7c15ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	ts->rng = x;
+	return (sample_rate * sample_draws[x & (MT_SAMPLE_DRAWS - 1)] >> 16) + 1;
+}
+
+/*
+ * Byte-weighted Poisson sampling, as Go's heap profiler and tcmalloc do: an allocation is sampled
+ * when it crosses the thread's countdown of allocated bytes, so one of size s is sampled with
+ * probability p = 1 - e^(-s/rate), and stands for s / p bytes and 1 / p allocations: unbiased.
+ */
+static __always_inline void sample(struct thread_state *ts)
+{
+	__u64 size = ts->size, idx, weight;
+
+	ts->weight = size;
+	ts->weight_count = 1;
+	ts->sampled = 1;
+	if (!sample_rate)
+		return;
+	if (!ts->sample_countdown)
+		ts->sample_countdown = draw_countdown(ts);
+	ts->sample_countdown -= size;
+	if (ts->sample_countdown > 0) {
+		ts->sampled = 0;
+		return;
+	}
+	ts->sample_countdown = draw_countdown(ts);
+	idx = size * MT_SAMPLE_WEIGHT_STEPS / sample_rate;
+	weight = idx < MT_SAMPLE_WEIGHTS ? sample_rate * sample_weights[idx] >> 16 : size;
+	if (weight < size)
+		weight = size;
+	ts->weight = weight;
+	ts->weight_count = size ? (weight + size / 2) / size : 1;
+}
+
 SEC("uprobe")
 int alloc_enter(struct pt_regs *regs)
 {
@@ -319,10 +366,13 @@ int alloc_enter(struct pt_regs *regs)
 		if (ts->old_ptr)
 			ts->old_valid =
 				release_alloc(proc->aspace_id, ts->old_ptr, &ts->old_info) == 0;
-		if (ts->old_ptr && !ts->old_valid)
+		/* sampled, most blocks were never recorded: their frees are no news */
+		if (ts->old_ptr && !ts->old_valid && !sample_rate)
 			count(MT_CNT_UNKNOWN_FREES);
 	}
-	ts->stack_id = capture_stack(regs, ts, proc);
+	sample(ts);
+	if (ts->sampled)
+		ts->stack_id = capture_stack(regs, ts, proc);
 	return 0;
 }
 
@@ -354,7 +404,10 @@ int alloc_exit(struct pt_regs *regs)
 			count(MT_CNT_FAILED_ALLOCS);
 		return 0;
 	}
-	info.size = ts->size;
+	if (!ts->sampled)
+		return 0;
+	info.size = ts->weight;
+	info.count = ts->weight_count;
 	info.stack_id = ts->stack_id;
 	info.timestamp_ns = bpf_ktime_get_ns();
 	record_alloc(ts->aspace_id, addr, &info, 1);
@@ -378,7 +431,7 @@ int free_enter(struct pt_regs *regs)
 		count(MT_CNT_NESTED);
 		return 0;
 	}
-	if (release_alloc(proc->aspace_id, addr, NULL))
+	if (release_alloc(proc->aspace_id, addr, NULL) && !sample_rate)
 		count(MT_CNT_UNKNOWN_FREES);
 	return 0;
 }

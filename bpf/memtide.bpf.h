@@ -20,6 +20,12 @@ struct thread_state {
 	__u64 old_ptr;	 /* realloc's input block */
 	__u64 out_ptr;	 /* posix_memalign's memptr */
 	__u64 stack_id;
+	__u64 weight;		/* bytes this allocation stands for (its size when exact) */
+	__u64 weight_count;	/* allocations it stands for */
+	__s64 sample_countdown; /* bytes until the next sample; 0: not drawn yet */
+	__u64 rng;		/* xorshift state of this thread's draws */
+	__u32 sampled;		/* the outermost call is recorded */
+	__u32 pad2;
 	struct mt_alloc_info old_info;
 	struct mt_stack stack; /* scratch for the stack walk */
 	__u8 py_frame[128];    /* scratch: one Python frame struct, read at once */

@@ -33,6 +33,7 @@ enum {
 	OPT_UNWIND,
 	OPT_FRAMES,
 	OPT_PYTHON_ALLOCATORS,
+	OPT_SAMPLE,
 };
 
 static const struct argp_option options[] = {
@@ -56,6 +57,10 @@ static const struct argp_option options[] = {
 	{"unwind", OPT_UNWIND, "dwarf|fp", 0,
 	 "Stacks from .eh_frame tables, with frame pointers where there are none (dwarf, the "
 	 "default), or from frame pointers only (fp)",
+	 2},
+	{"sample", OPT_SAMPLE, "BYTES", 0,
+	 "Sample allocations, one per BYTES allocated on average (e.g. 512k, 2m), with unbiased "
+	 "weights, so reported bytes and counts are estimates; 0 (the default) traces every one",
 	 2},
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
@@ -138,6 +143,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BENCH_FLOOR:
 		config->bench_floor = true;
+		break;
+	case OPT_SAMPLE:
+		if (mt_parse_size(arg, &config->sample_bytes))
+			argp_error(state, "invalid --sample '%s': expected bytes, e.g. 512k or 2m",
+				   arg);
 		break;
 	case OPT_PYTHON_ALLOCATORS:
 		config->python_allocators = true;

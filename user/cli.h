@@ -31,6 +31,7 @@ struct memtide_config {
 	bool unwind_fp;		/* frame pointers only: no unwind tables */
 	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
 	bool python_allocators; /* probe CPython's own allocator too */
+	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

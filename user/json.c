@@ -114,8 +114,9 @@ int json__write(FILE *out, const struct report_view *view)
 		json_array_append_new(stacks, stack_json(view->collector, view->procs, ranked[i]));
 	free(ranked);
 	collector__totals(view->collector, &totals);
-	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "version", "memtide 0.1.0",
-			"elapsed_s", view->elapsed_s, "interval_s", view->interval_s,
+	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "version",
+			"memtide 0.1.0", "elapsed_s", view->elapsed_s, "interval_s",
+			view->interval_s, "sample_bytes", (json_int_t)view->sample_bytes,
 			"outstanding_bytes", (json_int_t)totals.outstanding_bytes,
 			"outstanding_count", (json_int_t)totals.outstanding_count, "processes",
 			processes_json(view), "counters", counters_json(view), "unwind",

@@ -113,6 +113,11 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
 		(unsigned long long)drops, (unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
 		complete_share(&unwind));
+	if (view->sample_bytes)
+		fprintf(out,
+			"   sampled: one allocation per %s allocated on average; bytes and counts "
+			"are unbiased estimates\n",
+			mt_format_bytes(view->sample_bytes, 0, held, sizeof(held)));
 }
 
 static void print_frames(FILE *out, const struct stack_record *rec)

@@ -20,6 +20,7 @@ struct report_view {
 	struct proc_table *procs;
 	const __u64 *counters; /* MT_CNT_NR drop counters */
 	const struct unwinder_stats *unwind;
+	__u64 sample_bytes; /* --sample rate: bytes and counts are estimates; 0: exact */
 };
 
 /* Name of a drop counter, as shown in reports and JSON. */

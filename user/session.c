@@ -413,6 +413,7 @@ static int setup_parts(struct memtide *m)
 		return err;
 	tracer_opts.unwind_rows = unwinder__rows_wanted(m->unwinder);
 	tracer_opts.unwind_rules = MT_UNWIND_MAX_RULES;
+	tracer_opts.sample_rate = config->sample_bytes;
 	m->tracer = tracer__new(&tracer_opts);
 	if (!m->tracer)
 		return -errno;
@@ -485,6 +486,7 @@ static void fill_view(struct memtide *m, struct report_view *view, double interv
 	unwinder__stats(m->unwinder, &m->unwind_stats);
 	*view = (struct report_view){
 		.unwind = &m->unwind_stats,
+		.sample_bytes = m->config->sample_bytes,
 		.elapsed_s = now_s() - m->start_s,
 		.interval_s = interval_s,
 		.top_n = m->config->top_n,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +48,30 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 	return 0;
 }
 
+/*
+ * The tables the BPF sampler draws and weighs with. Draws: the mean of -ln(u) over each of
+ * MT_SAMPLE_DRAWS equal slices of u in (0, 1], so the draws average exactly 1 (bucket i holds
+ * N * [u - u ln u] between its bounds). Weights: x / (1 - e^-x), Go's unbiased factor, at the
+ * middle of each step of x = size / rate.
+ */
+static void fill_sample_tables(struct memtide_bpf *skel, __u64 rate)
+{
+	const double n = MT_SAMPLE_DRAWS;
+
+	skel->rodata->sample_rate = rate;
+	for (int i = 0; i < MT_SAMPLE_DRAWS; i++) {
+		double a = i / n, b = (i + 1) / n;
+		double mean = n * ((b - b * log(b)) - (a > 0 ? a - a * log(a) : 0));
+
+		skel->rodata->sample_draws[i] = (__u32)(mean * 65536.0 + 0.5);
+	}
+	for (int i = 0; i < MT_SAMPLE_WEIGHTS; i++) {
+		double x = (i + 0.5) / MT_SAMPLE_WEIGHT_STEPS;
+
+		skel->rodata->sample_weights[i] = (__u32)(x / (1 - exp(-x)) * 65536.0 + 0.5);
+	}
+}
+
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t;
@@ -70,6 +95,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	err = set_sizes(t->skel, opts);
 	if (err)
 		goto fail;
+	fill_sample_tables(t->skel, opts->sample_rate);
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",

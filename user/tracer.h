@@ -20,6 +20,7 @@ struct tracer_opts {
 	__u32 max_procs;
 	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
+	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
 };
 
 struct tracer_unwind_fds {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "units.h"
 
 int mt_parse_u64(const char *text, __u64 min, __u64 max, __u64 *value)
@@ -16,6 +18,29 @@ int mt_parse_u64(const char *text, __u64 min, __u64 max, __u64 *value)
 	if (errno || *end || parsed < min || parsed > max)
 		return -EINVAL;
 	*value = parsed;
+	return 0;
+}
+
+int mt_parse_size(const char *text, __u64 *bytes)
+{
+	static const char suffixes[] = "kmg";
+	char digits[32];
+	size_t len = text ? strlen(text) : 0;
+	const char *unit;
+	__u64 number;
+	int shift = 0;
+
+	if (!len || len >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, text, len + 1);
+	unit = strchr(suffixes, tolower((unsigned char)digits[len - 1]));
+	if (unit && *unit) {
+		shift = 10 * (int)(unit - suffixes + 1);
+		digits[len - 1] = '\0';
+	}
+	if (mt_parse_u64(digits, 0, ~0ULL >> (shift + 1), &number))
+		return -EINVAL;
+	*bytes = number << shift;
 	return 0;
 }
 

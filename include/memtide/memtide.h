@@ -71,11 +71,21 @@ struct mt_alloc_key {
 	__u64 addr;
 };
 
+/*
+ * A live allocation. Sampled (--sample), size and count are the sample's unbiased weights, the
+ * bytes and allocations it stands for; a free subtracts exactly what the allocation added.
+ */
 struct mt_alloc_info {
 	__u64 size;
 	__u64 stack_id;
 	__u64 timestamp_ns;
+	__u64 count;
 };
+
+/* Sampling tables, 16.16 fixed point (BPF has no floating point): filled by the loader. */
+#define MT_SAMPLE_DRAWS	       1024 /* exponential draws with mean 1, by uniform bucket */
+#define MT_SAMPLE_WEIGHTS      512  /* x / (1 - e^-x) at x = (i + 0.5) / MT_SAMPLE_WEIGHT_STEPS */
+#define MT_SAMPLE_WEIGHT_STEPS 32
 
 struct mt_stack {
 	__u32 frame_cnt;

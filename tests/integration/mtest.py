@@ -48,6 +48,7 @@ def parse_args():
     parser.add_argument("--target", required=True)
     parser.add_argument("--static-target")
     parser.add_argument("--deep-target")
+    parser.add_argument("--sample-target")
     return parser.parse_args()
 
 
