@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -25,6 +26,8 @@ struct bench_opts {
 	unsigned long threads;
 	unsigned long size;
 	unsigned long depth;
+	unsigned long live; /* --live N: keep N blocks, report, hold them --hold seconds */
+	unsigned long hold;
 	const char *out;
 };
 
@@ -114,6 +117,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *opts)
 		{"size", required_argument, NULL, 's'},
 		{"depth", required_argument, NULL, 'd'},
 		{"out", required_argument, NULL, 'o'},
+		{"live", required_argument, NULL, 'l'},
+		{"hold", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -139,6 +144,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *opts)
 		case 'o':
 			opts->out = optarg;
 			break;
+		case 'l':
+			err = parse_count("live", optarg, &opts->live);
+			break;
+		case 'H':
+			err = parse_count("hold", optarg, &opts->hold);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -156,6 +167,28 @@ static int parse_args(int argc, char **argv, struct bench_opts *opts)
 	return 0;
 }
 
+/*
+ * The memory memtide itself needs for a live set: N blocks stay allocated while the caller
+ * measures memtide, told by "live N" in the --out file.
+ */
+static int hold_live_set(const struct bench_opts *opts)
+{
+	FILE *out;
+
+	for (unsigned long i = 0; i < opts->live; i++) {
+		void *block = malloc(opts->size);
+
+		__asm__ volatile("" : : "r"(block) : "memory");
+	}
+	out = fopen(opts->out, "w");
+	if (!out || fprintf(out, "live %lu\n", opts->live) < 0 || fclose(out)) {
+		fprintf(stderr, "malloc_bench: %s: %s\n", opts->out, strerror(errno));
+		return 1;
+	}
+	sleep(opts->hold ? opts->hold : 5);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long slowest_ns = 0;
@@ -167,6 +200,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &opts))
 		return 2;
+	if (opts.live)
+		return hold_live_set(&opts);
 	workers = calloc(opts.threads, sizeof(*workers));
 	if (!workers || pthread_barrier_init(&start, NULL, opts.threads)) {
 		fprintf(stderr, "malloc_bench: out of memory\n");
