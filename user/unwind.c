@@ -45,12 +45,16 @@ struct unwinder {
 	size_t table_cap;
 	struct unwind_rules *rules;
 	size_t rules_copied;
-	struct mt_unwind_row *rows_mem; /* the BPF rows array, memory-mapped */
+	/*
+	 * The BPF arrays are kernel memory: they are mapped here only while a table is copied in,
+	 * so they do not count twice, in the maps and in memtide's resident size.
+	 */
+	int rows_fd; /* -1 until the maps exist */
 	size_t row_cap;
 	size_t rows_used;
-	struct mt_unwind_rule *rules_mem;
+	int rules_fd;
 	size_t rule_cap;
-	__u64 *pages_mem; /* the BPF page index array: 8-byte elements */
+	int pages_fd; /* the page index: 8-byte elements */
 	size_t page_cap;
 	size_t pages_used;
 	int procs_fd;
@@ -64,7 +68,7 @@ struct unwinder *unwinder__new(void)
 
 	if (!u)
 		return NULL;
-	u->procs_fd = -1;
+	u->procs_fd = u->rows_fd = u->rules_fd = u->pages_fd = -1;
 	u->rules = unwind_rules__new(MT_UNWIND_MAX_RULES);
 	if (!u->rules) {
 		free(u);
@@ -83,12 +87,7 @@ void unwinder__free(struct unwinder *u)
 		free(u->tables[i].pages);
 	}
 	free(u->tables);
-	if (u->pages_mem)
-		munmap(u->pages_mem, u->page_cap * sizeof(*u->pages_mem));
-	if (u->rows_mem)
-		munmap(u->rows_mem, u->row_cap * sizeof(*u->rows_mem));
-	if (u->rules_mem)
-		munmap(u->rules_mem, u->rule_cap * sizeof(*u->rules_mem));
+
 	unwind_rules__free(u->rules);
 	free(u);
 }
@@ -151,13 +150,29 @@ static int build_page_index(struct elf_table *table)
 	return 0;
 }
 
+/* Copies `len` bytes to byte `offset` of a BPF array of `map_bytes`, mapped for the copy only. */
+static int copy_into_map(int fd, size_t map_bytes, size_t offset, const void *src, size_t len)
+{
+	void *mem;
+
+	if (!len)
+		return 0;
+	mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	memcpy((char *)mem + offset, src, len);
+	munmap(mem, map_bytes);
+	return 0;
+}
+
 /* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
 static void place_table(struct unwinder *u, struct elf_table *table)
 {
 	const struct mt_unwind_rule *rules;
 	size_t rule_cnt;
+	int err;
 
-	if (!u->rows_mem || table->status || table->row_off >= 0)
+	if (u->rows_fd < 0 || table->status || table->row_off >= 0)
 		return;
 	if (u->rows_used + table->row_cnt > u->row_cap ||
 	    u->pages_used + table->page_cnt > u->page_cap) {
@@ -171,13 +186,25 @@ static void place_table(struct unwinder *u, struct elf_table *table)
 	rules = unwind_rules__data(u->rules, &rule_cnt);
 	if (rule_cnt > u->rule_cap)
 		rule_cnt = u->rule_cap;
-	memcpy(&u->rules_mem[u->rules_copied], &rules[u->rules_copied],
-	       (rule_cnt - u->rules_copied) * sizeof(*rules));
+	err = copy_into_map(u->rules_fd, u->rule_cap * sizeof(*rules),
+			    u->rules_copied * sizeof(*rules), &rules[u->rules_copied],
+			    (rule_cnt - u->rules_copied) * sizeof(*rules));
+	if (!err)
+		err = copy_into_map(u->rows_fd, u->row_cap * sizeof(*table->rows),
+				    u->rows_used * sizeof(*table->rows), table->rows,
+				    table->row_cnt * sizeof(*table->rows));
+	if (!err)
+		err = copy_into_map(u->pages_fd, u->page_cap * sizeof(*table->pages),
+				    u->pages_used * sizeof(*table->pages), table->pages,
+				    table->page_cnt * sizeof(*table->pages));
+	if (err) {
+		table->status = err;
+		mt_warn("Failed to copy an unwind table into the BPF arrays: %s\n", strerror(-err));
+		return;
+	}
 	u->rules_copied = rule_cnt;
-	memcpy(&u->rows_mem[u->rows_used], table->rows, table->row_cnt * sizeof(*table->rows));
 	table->row_off = u->rows_used;
 	u->rows_used += table->row_cnt;
-	memcpy(&u->pages_mem[u->pages_used], table->pages, table->page_cnt * sizeof(*table->pages));
 	table->page_off = u->pages_used;
 	u->pages_used += table->page_cnt;
 	free(table->rows);
@@ -240,22 +267,13 @@ size_t unwinder__rows_wanted(const struct unwinder *u)
 	return rows > MT_UNWIND_MIN_ROWS ? rows : MT_UNWIND_MIN_ROWS;
 }
 
-static void *map_array(int fd, size_t size)
-{
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	return mem == MAP_FAILED ? NULL : mem;
-}
-
 int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps)
 {
-	u->rows_mem = map_array(maps->rows_fd, maps->row_cap * sizeof(*u->rows_mem));
-	u->pages_mem = map_array(maps->pages_fd, maps->page_cap * sizeof(*u->pages_mem));
-	u->rules_mem = map_array(maps->rules_fd, maps->rule_cap * sizeof(*u->rules_mem));
-	if (!u->rows_mem || !u->pages_mem || !u->rules_mem)
-		return -errno;
+	u->rows_fd = maps->rows_fd;
 	u->row_cap = maps->row_cap;
+	u->pages_fd = maps->pages_fd;
 	u->page_cap = maps->page_cap;
+	u->rules_fd = maps->rules_fd;
 	u->rule_cap = maps->rule_cap;
 	u->procs_fd = maps->procs_fd;
 	for (size_t i = 0; i < u->table_cnt; i++)
