@@ -15,6 +15,7 @@
 #include "collect.h"
 #include "flamegraph.h"
 #include "folded.h"
+#include "grow.h"
 #include "json.h"
 #include "launch.h"
 #include "log.h"
@@ -181,40 +182,59 @@ static struct mt_process *adopt(struct memtide *m, pid_t tgid, pid_t parent, con
 	return proc;
 }
 
-/* Adds `root` and its descendants that exist now; later ones are followed in the kernel. */
-static int adopt_tree(struct memtide *m, pid_t root)
-{
-	static pid_t pids[MAX_SCANNED_PIDS], parents[MAX_SCANNED_PIDS];
-	size_t cnt = 0;
-	struct dirent *entry;
-	DIR *dir;
+struct scanned_process {
+	pid_t pid; /* 0 once adopted */
+	pid_t parent;
+};
 
-	if (!adopt(m, root, procs__read_ppid(root), NULL, true))
-		return errno == ESRCH || errno == ENOENT ? -ESRCH : -errno;
-	dir = opendir("/proc");
+/* Every process of the system with its parent, in *procs (caller frees). Count or -errno. */
+static long scan_processes(struct scanned_process **procs)
+{
+	size_t cnt = 0, cap = 0;
+	struct dirent *entry;
+	DIR *dir = opendir("/proc");
+
+	*procs = NULL;
 	if (!dir)
 		return -errno;
 	while ((entry = readdir(dir)) && cnt < MAX_SCANNED_PIDS) {
 		pid_t pid = atoi(entry->d_name);
 
-		if (pid > 0) {
-			pids[cnt] = pid;
-			parents[cnt++] = procs__read_ppid(pid);
-		}
+		if (pid <= 0)
+			continue;
+		if (mt_grow(procs, &cap, cnt, sizeof(**procs), 1024))
+			break;
+		(*procs)[cnt++] =
+			(struct scanned_process){.pid = pid, .parent = procs__read_ppid(pid)};
 	}
 	closedir(dir);
+	return cnt;
+}
+
+/* Adds `root` and its descendants that exist now; later ones are followed in the kernel. */
+static int adopt_tree(struct memtide *m, pid_t root)
+{
+	struct scanned_process *procs;
+	long cnt;
+
+	if (!adopt(m, root, procs__read_ppid(root), NULL, true))
+		return errno == ESRCH || errno == ENOENT ? -ESRCH : -errno;
+	cnt = scan_processes(&procs);
+	if (cnt < 0)
+		return cnt;
 	/* Breadth-first over parent links: each pass adopts children of adopted processes. */
 	for (bool added = true; added;) {
 		added = false;
-		for (size_t i = 0; i < cnt; i++) {
-			if (pids[i] <= 0 || procs__live(m->procs, pids[i]) ||
-			    !procs__live(m->procs, parents[i]))
+		for (long i = 0; i < cnt; i++) {
+			if (procs[i].pid <= 0 || procs__live(m->procs, procs[i].pid) ||
+			    !procs__live(m->procs, procs[i].parent))
 				continue;
-			if (adopt(m, pids[i], parents[i], NULL, true))
+			if (adopt(m, procs[i].pid, procs[i].parent, NULL, true))
 				added = true;
-			pids[i] = 0;
+			procs[i].pid = 0;
 		}
 	}
+	free(procs);
 	return 0;
 }
 
