@@ -475,6 +475,13 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* A process image that is gone: what the unwinder and the Python walker kept for it goes too. */
+static __always_inline void forget_image(__u32 aspace_id)
+{
+	bpf_map_delete_elem(&unwind_procs, &aspace_id);
+	bpf_map_delete_elem(&py_procs, &aspace_id);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -487,6 +494,10 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		return 0;
 	prev = proc->aspace_id;
 	proc->aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
+	/* a new address space: its own trampoline page, and maps to ask for at once */
+	proc->xol_vaddr = 0;
+	proc->refresh_requested_ns = 0;
+	forget_image(prev);
 	emit(MT_EV_EXEC, task, 0, proc->aspace_id, prev);
 	return 0;
 }
@@ -505,6 +516,7 @@ int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
 		return 0;
 	aspace_id = proc->aspace_id;
 	bpf_map_delete_elem(&procs, &tgid);
+	forget_image(aspace_id);
 	emit(MT_EV_EXIT, task, 0, aspace_id, 0);
 	return 0;
 }

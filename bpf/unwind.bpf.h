@@ -236,7 +236,6 @@ struct unwind_ctx {
 	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
 	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
 	__u64 hash;
-	__u32 aspace_id;
 	__u32 frame_cnt;
 	int stop;
 	int last_mapping;
@@ -309,7 +308,6 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
 		.hash = 0xcbf29ce484222325ULL,
-		.aspace_id = aspace_id,
 		.frame_cnt = 1,
 		.stop = MT_STOP_MAX_DEPTH,
 		.last_mapping = -1,

@@ -334,7 +334,6 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 		old->held_at_exit = collector__aspace_outstanding(m->collector, old->aspace_id);
 	}
 	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
-	unwinder__forget(m->unwinder, event->prev_aspace_id);
 	follow_image(m, proc);
 	return 0;
 }
@@ -348,7 +347,6 @@ static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 		proc->exited_at_s = now_s() - m->start_s;
 	}
 	tracer__forget_aspace(m->tracer, event->aspace_id);
-	unwinder__forget(m->unwinder, event->aspace_id);
 	return 0;
 }
 

@@ -342,11 +342,6 @@ int unwinder__load(struct unwinder *u, struct mt_process *proc)
 	return 0;
 }
 
-void unwinder__forget(struct unwinder *u, __u32 aspace_id)
-{
-	bpf_map_delete_elem(u->procs_fd, &aspace_id);
-}
-
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats)
 {
 	*stats = u->stats;

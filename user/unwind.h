@@ -50,8 +50,6 @@ struct unwinder_maps {
 int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps);
 /* Publishes the process image's mappings to the unwinder (building new tables). 0 or -errno. */
 int unwinder__load(struct unwinder *u, struct mt_process *proc);
-/* Drops a process image that is gone. */
-void unwinder__forget(struct unwinder *u, __u32 aspace_id);
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats);
 
 #endif /* MEMTIDE_UNWIND_USER_H */
