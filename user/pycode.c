@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include "log.h"
 #include "pycode.h"
+#include "strpool.h"
 
 #define QUALNAME_CAP  256
 #define FILENAME_CAP  (PATH_MAX - 1)
@@ -44,13 +45,6 @@
 /* 3.10 co_linetable: a line delta of -128 marks a range without a line */
 #define LT310_NO_LINE (-128)
 
-/* Names and files, shared by every entry that has them and kept until the cache is freed. */
-struct istr {
-	struct istr *next;
-	__u32 hash;
-	char s[];
-};
-
 /*
  * Instructions from the previous range's end (0 for the first) to `end` are on `line`, 0 for
  * none. Units are those of the line table: bytes on <= 3.10, code units on 3.11+.
@@ -74,8 +68,9 @@ struct entry {
 
 struct pycode_cache {
 	struct entry **entries;
-	struct istr **strings;
-	size_t mask;	  /* both tables have mask + 1 buckets */
+	/* Names and files, shared by every entry that has them and kept until the cache is freed */
+	struct strpool *strings;
+	size_t mask;	  /* entries has mask + 1 buckets */
 	struct entry lru; /* list head: lru.older is the newest entry, lru.newer the oldest */
 	size_t count, max;
 	__u64 tick;
@@ -96,10 +91,10 @@ struct pycode_cache *pycode_cache__new(size_t max_entries)
 	if (!c)
 		return NULL;
 	c->entries = calloc(n, sizeof(*c->entries));
-	c->strings = calloc(n, sizeof(*c->strings));
+	c->strings = strpool__new();
 	if (!c->entries || !c->strings) {
 		free(c->entries);
-		free(c->strings);
+		strpool__free(c->strings);
 		free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -108,36 +103,6 @@ struct pycode_cache *pycode_cache__new(size_t max_entries)
 	c->lru.newer = c->lru.older = &c->lru;
 	c->max = max_entries;
 	return c;
-}
-
-static __u32 str_hash(const char *s)
-{
-	__u32 h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
-/* Returns the interned copy of s, or NULL (ENOMEM). */
-static const char *intern(struct pycode_cache *c, const char *s)
-{
-	__u32 hash = str_hash(s);
-	struct istr **head = &c->strings[hash & c->mask], *is;
-	size_t len = strlen(s);
-
-	for (is = *head; is; is = is->next) {
-		if (is->hash == hash && !strcmp(is->s, s))
-			return is->s;
-	}
-	is = malloc(sizeof(*is) + len + 1);
-	if (!is)
-		return NULL;
-	memcpy(is->s, s, len + 1);
-	is->hash = hash;
-	is->next = *head;
-	*head = is;
-	return is->s;
 }
 
 static size_t entry_bucket(const struct pycode_cache *c, pid_t pid, __u64 addr)
@@ -183,8 +148,6 @@ static void evict_oldest(struct pycode_cache *c)
 void pycode_cache__free(struct pycode_cache *c)
 {
 	struct entry *e, *older;
-	struct istr *is, *next;
-	size_t i;
 
 	if (!c)
 		return;
@@ -192,14 +155,8 @@ void pycode_cache__free(struct pycode_cache *c)
 		older = e->older;
 		entry_free(e);
 	}
-	for (i = 0; i <= c->mask; i++) {
-		for (is = c->strings[i]; is; is = next) {
-			next = is->next;
-			free(is);
-		}
-	}
 	free(c->entries);
-	free(c->strings);
+	strpool__free(c->strings);
 	free(c);
 }
 
@@ -391,7 +348,7 @@ static int resolve_str(struct pycode_cache *c, pid_t pid, const struct py_layout
 			 strerror(-err));
 		return 0;
 	}
-	*s = intern(c, buf);
+	*s = strpool__intern(c->strings, buf);
 	return *s ? 0 : -ENOMEM;
 }
 

@@ -18,6 +18,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include "log.h"
+#include "strpool.h"
 #include "symbolize.h"
 
 #define ELF_BUCKETS 1024 /* power of two */
@@ -56,10 +57,11 @@ struct symbolizer {
 	struct cache_entry *cache;
 	size_t cache_slots;
 	size_t cache_used;
-	/* Interned strings: open addressing, linear probing; freed only with the symbolizer. */
-	char **strs;
-	size_t str_slots;
-	size_t str_used;
+	/*
+	 * Interning bounds string memory by the distinct names in the opened files, however many
+	 * frames or cache flushes there are.
+	 */
+	struct strpool *strings;
 };
 
 /* NULL debuginfo path: libdwfl's default, build ID then .gnu_debuglink under /usr/lib/debug. */
@@ -83,64 +85,9 @@ static __u64 hash_u64(__u64 x)
 	return x;
 }
 
-static __u64 hash_str(const char *str)
-{
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *str; str++)
-		h = (h ^ (unsigned char)*str) * 0x100000001b3ULL;
-	return h;
-}
-
 static __u64 hash_frame_key(const struct mt_elf *elf, __u64 file_offset, bool is_return)
 {
 	return hash_u64((uintptr_t)elf ^ hash_u64(file_offset << 1 | is_return));
-}
-
-static int strtab_grow(struct symbolizer *s)
-{
-	size_t slots = s->str_slots ? s->str_slots * 2 : MIN_SLOTS;
-	char **strs;
-	size_t i, j;
-
-	strs = calloc(slots, sizeof(*strs));
-	if (!strs)
-		return -ENOMEM;
-	for (i = 0; i < s->str_slots; i++) {
-		if (!s->strs[i])
-			continue;
-		for (j = hash_str(s->strs[i]) & (slots - 1); strs[j]; j = (j + 1) & (slots - 1))
-			;
-		strs[j] = s->strs[i];
-	}
-	free(s->strs);
-	s->strs = strs;
-	s->str_slots = slots;
-	return 0;
-}
-
-/*
- * Returns the symbolizer's copy of str, or NULL when out of memory. Interning bounds string memory
- * by the distinct names in the opened files, however many frames or cache flushes there are.
- */
-static const char *intern(struct symbolizer *s, const char *str)
-{
-	size_t i, mask;
-	char *copy;
-
-	if (s->str_used + 1 > s->str_slots / 2 && strtab_grow(s))
-		return NULL;
-	mask = s->str_slots - 1;
-	for (i = hash_str(str) & mask; s->strs[i]; i = (i + 1) & mask) {
-		if (!strcmp(s->strs[i], str))
-			return s->strs[i];
-	}
-	copy = strdup(str);
-	if (!copy)
-		return NULL;
-	s->strs[i] = copy;
-	s->str_used++;
-	return copy;
 }
 
 /* A symbol name without its version ("__libc_start_main@@GLIBC_2.34"): readers want the name. */
@@ -150,10 +97,10 @@ static const char *intern_symbol(struct symbolizer *s, const char *name)
 	char unversioned[256];
 
 	if (!at || at == name || (size_t)(at - name) >= sizeof(unversioned))
-		return intern(s, name);
+		return strpool__intern(s->strings, name);
 	memcpy(unversioned, name, at - name);
 	unversioned[at - name] = '\0';
-	return intern(s, unversioned);
+	return strpool__intern(s->strings, unversioned);
 }
 
 /* Returns the entry holding the key, or the free slot where it belongs. slots must be nonzero. */
@@ -299,7 +246,17 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 
 struct symbolizer *symbolizer__new(void)
 {
-	return calloc(1, sizeof(struct symbolizer));
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->strings = strpool__new();
+	if (!s->strings) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
 }
 
 void symbolizer__free(struct symbolizer *s)
@@ -315,9 +272,7 @@ void symbolizer__free(struct symbolizer *s)
 			elf_free(elf);
 		}
 	}
-	for (i = 0; i < s->str_slots; i++)
-		free(s->strs[i]);
-	free(s->strs);
+	strpool__free(s->strings);
 	free(s->cache);
 	free(s);
 }
@@ -419,7 +374,7 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 	line = find_line(elf->mod, addr);
 	src = line ? dwarf_linesrc(line, NULL, NULL) : NULL;
 	if (src) {
-		frame->file = intern(s, src);
+		frame->file = strpool__intern(s->strings, src);
 		if (!frame->file)
 			return -ENOMEM;
 		if (!dwarf_lineno(line, &lineno))
