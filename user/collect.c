@@ -330,7 +330,6 @@ static int merge_python(struct collector *c, struct stack_record *rec, const str
 	size_t merged_cnt;
 	int err;
 
-	rec->python_frames = stack->py_cnt;
 	rec->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
 	err = pystack__merge(stack, proc, c->pycode, c->frames_mode, rec->frames, rec->frame_cnt,
 			     &merged, &merged_cnt);

@@ -12,9 +12,8 @@
 #include "memtide/memtide.h"
 #include "symbolize.h"
 
-#define MT_HISTORY_LEN                                                                             \
-	240 /* intervals of history kept per stack: 20 minutes at the default 5 s                  \
-	     */
+/* intervals of history kept per stack: 20 minutes at the default 5 s */
+#define MT_HISTORY_LEN 240
 
 struct collector;
 struct proc_table;
@@ -40,7 +39,6 @@ struct stack_record {
 	bool complete;	       /* stack reaches a thread entry (_start, clone, start_thread...) */
 	bool fp_frames;	       /* some frames came from frame pointers (code without a table) */
 	__u8 stop_reason;      /* MT_STOP_*: why the unwinder stopped */
-	__u32 python_frames;   /* Python frames recorded with the stack */
 	bool python_truncated; /* more Python frames than recorded */
 	__u32 frame_cnt;
 	struct mt_frame_info *frames; /* innermost first */

@@ -45,8 +45,6 @@ struct mt_process {
 	struct python_info *python; /* the CPython interpreter of this image, or NULL */
 	int python_status;	    /* 0: not known yet, 1: found, -ENOENT: none, -ENOTSUP */
 	char python_note[160];	    /* why an interpreter is not supported */
-	double exited_at_s;
-	__s64 held_at_exit; /* outstanding bytes when it exited */
 	struct mt_mapping *maps;
 	size_t map_cnt;
 	size_t map_cap;

@@ -281,8 +281,10 @@ static int attach_command(struct memtide *m)
 	}
 	m->launched = true;
 	snprintf(name, sizeof(name), "%s", basename(argv[0]));
-	/* The held child is still a copy of memtide: it maps the libc the command will map. */
-	/* Held before exec, the child is a copy of memtide: that image never allocates. */
+	/*
+	 * Held before exec, the child is a copy of memtide: it maps the libc the command will map,
+	 * and that image itself never allocates, so it needs no unwind tables.
+	 */
 	if (!adopt(m, m->launch.pid, getpid(), name, false)) {
 		err = -errno;
 		mt_error("Failed to attach to '%s': %s\n", argv[0], strerror(-err));
@@ -331,7 +333,6 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 		/* Perf events survive exec, so the probes of the old image still apply. */
 		proc->watched_libs = old->watched_libs;
 		old->state = MT_PROC_REPLACED;
-		old->held_at_exit = collector__aspace_outstanding(m->collector, old->aspace_id);
 	}
 	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
 	follow_image(m, proc);
@@ -342,10 +343,8 @@ static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 {
 	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
 
-	if (proc) {
+	if (proc)
 		proc->state = MT_PROC_EXITED;
-		proc->exited_at_s = now_s() - m->start_s;
-	}
 	tracer__forget_aspace(m->tracer, event->aspace_id);
 	return 0;
 }
