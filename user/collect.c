@@ -271,6 +271,11 @@ static void resolve_frame(struct collector *c, struct mt_process *proc, __u64 ip
 		mt_debug("cannot symbolize 0x%llx in %s\n", (unsigned long long)ip, mapping->path);
 }
 
+double unwind_summary__complete_share(const struct unwind_summary *summary)
+{
+	return summary->bytes > 0 ? (double)summary->complete_bytes / summary->bytes : 1.0;
+}
+
 const char *mt_stop_reason_name(int reason)
 {
 	static const char *const names[MT_STOP_NR] = {

@@ -67,6 +67,8 @@ __s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id);
 int collector__symbolize(struct collector *c, struct stack_record *rec);
 /* Unwinding quality over the stacks that hold memory now. */
 void collector__unwind_summary(struct collector *c, struct unwind_summary *summary);
+/* Share of the bytes on complete stacks, 0 to 1 (1 when nothing is held). */
+double unwind_summary__complete_share(const struct unwind_summary *summary);
 /* Name of an MT_STOP_* reason, as shown in reports and JSON. */
 const char *mt_stop_reason_name(int reason);
 /* History sample i (0 = oldest) */

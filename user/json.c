@@ -71,8 +71,7 @@ static json_t *unwind_json(const struct report_view *view)
 				    json_integer((json_int_t)summary.stop_reasons[i]));
 	unwind = json_pack("{s:I, s:I, s:f, s:o}", "stacks", (json_int_t)summary.stacks,
 			   "complete_stacks", (json_int_t)summary.complete_stacks,
-			   "complete_bytes_share",
-			   summary.bytes > 0 ? (double)summary.complete_bytes / summary.bytes : 1.0,
+			   "complete_bytes_share", unwind_summary__complete_share(&summary),
 			   "stop_reasons", reasons);
 	if (view->unwind)
 		json_object_set_new(

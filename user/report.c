@@ -87,11 +87,6 @@ long report__ranked(const struct report_view *view, enum rank_by rank, struct st
 	return kept;
 }
 
-static double complete_share(const struct unwind_summary *summary)
-{
-	return summary->bytes > 0 ? 100.0 * summary->complete_bytes / summary->bytes : 100.0;
-}
-
 static void print_header(FILE *out, const struct report_view *view, const char *title)
 {
 	struct collector_totals totals;
@@ -112,7 +107,7 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
 		(unsigned long long)drops, (unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
-		complete_share(&unwind));
+		100.0 * unwind_summary__complete_share(&unwind));
 	if (view->sample_bytes)
 		fprintf(out,
 			"   sampled: one allocation per %s allocated on average; bytes and counts "
@@ -250,7 +245,7 @@ static void print_unwinding(FILE *out, const struct report_view *view)
 	collector__unwind_summary(view->collector, &unwind);
 	fprintf(out, "Unwinding: %llu of %llu stacks holding memory are complete (%.1f%% of bytes)",
 		(unsigned long long)unwind.complete_stacks, (unsigned long long)unwind.stacks,
-		complete_share(&unwind));
+		100.0 * unwind_summary__complete_share(&unwind));
 	for (int i = 0; i < MT_STOP_NR; i++) {
 		if (i != MT_STOP_COMPLETE && unwind.stop_reasons[i])
 			fprintf(out, ", %s %llu", mt_stop_reason_name(i),
