@@ -148,16 +148,11 @@ static int add_file_mapping(struct proc_table *pt, struct mt_process *proc,
 
 	if (has_mapping(proc, mapping->start, mapping->dev, mapping->ino))
 		return 0;
-	/*
-	 * Through the process's root the file is found in a container too; map_files reaches a
-	 * file deleted since it was mapped (an upgraded library).
-	 */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", proc->tgid, mapping->path);
+	procs__mapping_path(proc->tgid, mapping, false, path, sizeof(path));
 	mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path, mapping->dev,
 					    mapping->ino);
 	if (!mapping->elf) {
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, proc->tgid,
-			 (uint64_t)mapping->start, (uint64_t)mapping->end);
+		procs__mapping_path(proc->tgid, mapping, true, path, sizeof(path));
 		mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path,
 						    mapping->dev, mapping->ino);
 	}
@@ -216,17 +211,26 @@ int procs__copy_maps(struct mt_process *dst, const struct mt_process *src)
 	return 0;
 }
 
+void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, bool via_map_files,
+			 char *buf, size_t buf_sz)
+{
+	if (via_map_files)
+		snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+			 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	else
+		snprintf(buf, buf_sz, "/proc/%d/root%s", tgid, mapping->path);
+}
+
 int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
 {
 	char path[PATH_MAX + 64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/root%s", tgid, mapping->path);
+	procs__mapping_path(tgid, mapping, false, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
-		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	procs__mapping_path(tgid, mapping, true, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }

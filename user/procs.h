@@ -75,9 +75,13 @@ void procs__clear_maps(struct mt_process *proc);
 /* A forked child starts with its parent's mappings. 0 or -ENOMEM. */
 int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
 /*
- * Opens the file behind a mapping of a live process: through its root (the file may live in
- * another mount namespace), or through map_files (deleted since it was mapped). fd or -errno.
+ * A path to the file behind a mapping of a live process, resolvable from memtide's mount
+ * namespace: through the process's root (the file may live in a container), or through
+ * map_files (which also reaches a file deleted since it was mapped, e.g. an upgraded library).
  */
+void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, bool via_map_files,
+			 char *buf, size_t buf_sz);
+/* Opens the file behind a mapping of a live process, by either path. fd or -errno. */
 int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping);
 /* The mapping holding ip, or NULL. */
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);
