@@ -60,10 +60,9 @@ int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
 		   size_t native_cnt, struct mt_frame_info **merged, size_t *merged_cnt)
 {
 	size_t py_cnt = stack->py_cnt < MT_PY_MAX_FRAMES ? stack->py_cnt : MT_PY_MAX_FRAMES;
-	size_t cnt = 0, next = 0, innermost_python = 0;
+	size_t cnt = 0, next = 0, innermost_python = 0, evals = 0, evals_seen = 0;
 	struct mt_frame_info *py, *out;
 	__u32 flags[MT_PY_MAX_FRAMES];
-	bool placed = false;
 
 	*merged = NULL;
 	*merged_cnt = 0;
@@ -81,38 +80,26 @@ int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
 		resolve_python_frame(cache, proc, &stack->py[py_cnt - 1 - i], &py[i]);
 		flags[i] = stack->py[py_cnt - 1 - i].flags;
 	}
+	for (size_t i = 0; i < native_cnt; i++)
+		evals += is_eval_frame(proc->python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
 	for (size_t i = native_cnt; i-- > 0;) {
-		__u64 ip = stack->ips[i] & ~MT_FRAME_FP;
+		bool eval = is_eval_frame(proc->python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
 
-		if (next < py_cnt && is_eval_frame(proc->python, &native[i], ip)) {
-			cnt = append_run(py, py_cnt, &next, out, cnt, flags);
-			innermost_python = cnt;
-			placed = true;
-			continue;
-		}
-		if (!placed && next < py_cnt && i == 0) {
-			/* no eval frame found at all: the Python frames go above the leaf */
-			while (next < py_cnt)
+		/*
+		 * Each eval frame takes its run; the last one also takes the runs left over, and
+		 * with no eval frame at all the Python frames go above the leaf.
+		 */
+		if ((eval && next < py_cnt) || (!evals && i == 0)) {
+			bool last = !eval || ++evals_seen == evals;
+
+			do
 				cnt = append_run(py, py_cnt, &next, out, cnt, flags);
+			while (last && next < py_cnt);
 			innermost_python = cnt;
+			if (eval)
+				continue;
 		}
 		out[cnt++] = native[i];
-	}
-	/* runs left over: they belong to the last eval call found */
-	while (next < py_cnt) {
-		size_t tail = cnt - innermost_python;
-		size_t start = cnt;
-
-		cnt = append_run(py, py_cnt, &next, out, cnt, flags);
-		/* move the run in front of the native frames below the last eval frame */
-		for (size_t k = 0; k < cnt - start; k++) {
-			struct mt_frame_info frame = out[start + k];
-
-			memmove(&out[innermost_python + k + 1], &out[innermost_python + k],
-				tail * sizeof(*out));
-			out[innermost_python + k] = frame;
-		}
-		innermost_python += cnt - start;
 	}
 	free(py);
 	if (mode != MT_FRAMES_ALL) {
