@@ -62,6 +62,9 @@ static const struct {
 
 #define MAX_FNS		   10
 #define MAX_EVENTS_PER_LIB (MAX_FNS * 2)
+_Static_assert(sizeof(libc_fns) / sizeof(libc_fns[0]) <= MAX_FNS &&
+		       sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0]) <= MAX_FNS,
+	       "MAX_FNS sizes the per-family arrays");
 
 struct probe_event {
 	char name[48];
@@ -129,8 +132,7 @@ static int write_uprobe_events(const struct uprobes *u, const char *line)
 	return err;
 }
 
-/* Events named memtide_<pid>/... whose memtide is gone are removed (a killed memtide leaves them).
- */
+/* Events named memtide_<pid>/... of a memtide that is gone (killed) are removed. */
 static void remove_stale_events(const struct uprobes *u)
 {
 	char path[128], line[PATH_MAX + 128], cmd[160];

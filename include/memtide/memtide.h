@@ -26,7 +26,6 @@
 #define MT_FN_VALLOC	     7
 #define MT_FN_PVALLOC	     8
 #define MT_FN_FREE	     9
-#define MT_FN_CNT	     10
 
 /* What kind of memory a stack holds (by_stack key). */
 #define MT_KIND_HEAP 0
