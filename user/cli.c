@@ -9,7 +9,7 @@ const char *argp_program_version = "memtide 0.1.0";
 
 static const char doc[] =
 	"memtide: which call stacks hold memory that keeps growing?\n\n"
-	"Traces the allocator of unmodified running processes with eBPF and reports, every\n"
+	"Traces the allocator of unmodified running processes with eBPF and reports, every "
 	"interval, the call stacks whose outstanding (allocated, not yet freed) bytes grew the "
 	"most.\n"
 	"\v"
