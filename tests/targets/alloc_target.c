@@ -17,12 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "handshake.h"
 
 #define NOINLINE __attribute__((noinline))
 
 static void *kept[8192];
 static int kept_cnt;
-static sigset_t wait_set;
 
 static void keep(void *p)
 {
@@ -127,13 +127,6 @@ NOINLINE void leak_small(void)
 		keep(malloc(100));
 }
 
-static void wait_signal(void)
-{
-	int signo;
-
-	sigwait(&wait_set, &signo);
-}
-
 /* The child stays until the test ends it, so it is still alive when memtide reports. */
 static void run_fork(void)
 {
@@ -141,9 +134,7 @@ static void run_fork(void)
 
 	if (child == 0) {
 		leak_in_child();
-		printf("child %d\n", getpid());
-		fflush(stdout);
-		wait_signal();
+		handshake_say_and_wait("child", 1);
 		_exit(0);
 	}
 }
@@ -214,38 +205,25 @@ int main(int argc, char **argv)
 		run_case(argv[1], argv[0], NULL);
 		return 0;
 	}
-	sigemptyset(&wait_set);
-	sigaddset(&wait_set, SIGUSR1);
-	sigaddset(&wait_set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &wait_set, NULL);
+	handshake_begin();
 	if (!strcmp(argv[1], "exec_leaker")) {
 		/* the program an exec case runs: leaks at once, then waits to be ended */
 		leak_after_exec();
-		printf("exec_leaker %d\n", getpid());
-		fflush(stdout);
-		wait_signal();
+		handshake_say_and_wait("exec_leaker", 1);
 		return 0;
 	}
 	if (!strcmp(argv[1], "exec_leaker_wait")) {
-		printf("exec_leaker %d\n", getpid());
-		fflush(stdout);
-		wait_signal();
+		handshake_say_and_wait("exec_leaker", 1);
 		leak_after_exec();
-		printf("leaked\n");
-		fflush(stdout);
-		wait_signal();
+		handshake_say_and_wait("leaked", 0);
 		return 0;
 	}
 	if (!strcmp(argv[1], "prealloc")) {
 		for (int i = 0; i < 1000; i++)
 			preallocated[i] = malloc(512);
 	}
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	wait_signal();
+	handshake_say_and_wait("ready", 1);
 	run_case(argv[1], argv[0], argc > 2 ? argv[2] : NULL);
-	printf("done\n");
-	fflush(stdout);
-	wait_signal();
+	handshake_say_and_wait("done", 0);
 	return 0;
 }

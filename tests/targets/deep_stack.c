@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "handshake.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -79,8 +80,7 @@ static void run(int threads)
 
 int main(int argc, char **argv)
 {
-	int threads = 0, nowait = 0, signo;
-	sigset_t set;
+	int threads = 0, nowait = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -92,16 +92,9 @@ int main(int argc, char **argv)
 		run(threads);
 		return 0;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	sigwait(&set, &signo);
+	handshake_begin();
+	handshake_say_and_wait("ready", 1);
 	run(threads);
-	printf("done\n");
-	fflush(stdout);
-	sigwait(&set, &signo);
+	handshake_say_and_wait("done", 0);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "handshake.h"
 
 #define NOINLINE __attribute__((noinline))
 #define MIB	 (1UL << 20)
@@ -68,22 +69,12 @@ NOINLINE void churn(void)
 
 int main(void)
 {
-	sigset_t set;
-	int signo;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	sigwait(&set, &signo);
+	handshake_begin();
+	handshake_say_and_wait("ready", 1);
 	site_large();
 	site_small();
 	site_mib();
 	churn();
-	printf("done\n");
-	fflush(stdout);
-	sigwait(&set, &signo);
+	handshake_say_and_wait("done", 0);
 	return 0;
 }
