@@ -108,6 +108,9 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
 	bpf_ringbuf_submit(event, 0);
 }
 
+#include "rss.bpf.h"
+#include "oom.bpf.h"
+
 /*
  * Code outside the known mappings: a library loaded after memtide last read the process's maps,
  * most often right after an exec, when the dynamic loader maps the libraries. Userspace re-reads

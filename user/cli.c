@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <string.h>
 #include "cli.h"
+#include "collect.h"
 #include "units.h"
+#include "verdict.h"
 
 const char *argp_program_version = "memtide 0.1.0";
 
@@ -34,6 +36,10 @@ enum {
 	OPT_FRAMES,
 	OPT_PYTHON_ALLOCATORS,
 	OPT_SAMPLE,
+	OPT_LEAK_WINDOW,
+	OPT_LEAK_WINDOWS,
+	OPT_NO_RSS,
+	OPT_OOM_REPORT,
 };
 
 static const struct argp_option options[] = {
@@ -62,11 +68,25 @@ static const struct argp_option options[] = {
 	 "Sample allocations, one per BYTES allocated on average (e.g. 512k, 2m), with unbiased "
 	 "weights, so reported bytes and counts are estimates; 0 (the default) traces every one",
 	 2},
+	{"leak-window", OPT_LEAK_WINDOW, "N", 0,
+	 "Intervals per low-water window of the leak-or-spike verdict (default 4)", 2},
+	{"leak-windows", OPT_LEAK_WINDOWS, "K", 0,
+	 "Windows compared: a stack whose low-water mark rises over the last K windows is a leak "
+	 "(default 4)",
+	 2},
+	{"no-rss", OPT_NO_RSS, NULL, 0,
+	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
+	 "of the machine",
+	 2},
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
 	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
 	{"json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3},
 	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
+	 3},
+	{"oom-report", OPT_OOM_REPORT, "FILE", 0,
+	 "When the OOM killer kills a traced process, its post-mortem (cgroup, limit, RSS, top "
+	 "stacks) goes to stderr and, at once, to FILE and as JSON to FILE.json",
 	 3},
 	{NULL, 0, NULL, 0, "Limits:", 4},
 	{"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked at once (default 1048576)",
@@ -149,6 +169,24 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --sample '%s': expected bytes, e.g. 512k or 2m",
 				   arg);
 		break;
+	case OPT_LEAK_WINDOW:
+		if (mt_parse_u64(arg, 1, MT_HISTORY_LEN / 2, &number))
+			argp_error(state, "invalid --leak-window '%s': expected 1..%d intervals",
+				   arg, MT_HISTORY_LEN / 2);
+		config->leak_window = number;
+		break;
+	case OPT_LEAK_WINDOWS:
+		if (mt_parse_u64(arg, 2, MT_VERDICT_MAX_WINDOWS, &number))
+			argp_error(state, "invalid --leak-windows '%s': expected 2..%d", arg,
+				   MT_VERDICT_MAX_WINDOWS);
+		config->leak_windows = number;
+		break;
+	case OPT_NO_RSS:
+		config->no_rss = true;
+		break;
+	case OPT_OOM_REPORT:
+		config->oom_path = arg;
+		break;
 	case OPT_PYTHON_ALLOCATORS:
 		config->python_allocators = true;
 		break;
@@ -178,6 +216,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "nothing to trace: give -p PID or -- COMMAND");
 		if (config->pid_cnt && config->command)
 			argp_error(state, "give either -p PID or -- COMMAND, not both");
+		if (config->leak_window * config->leak_windows > MT_HISTORY_LEN)
+			argp_error(state,
+				   "--leak-window %u x --leak-windows %u spans more than the %d "
+				   "intervals of history kept: make one of them smaller",
+				   config->leak_window, config->leak_windows, MT_HISTORY_LEN);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -200,6 +243,8 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.top_n = 10,
 		.max_allocs = 1U << 20,
 		.max_stacks = 32768,
+		.leak_window = MT_VERDICT_WINDOW,
+		.leak_windows = MT_VERDICT_WINDOWS,
 	};
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, config) ? 2 : 0;
 }

@@ -32,6 +32,10 @@ struct memtide_config {
 	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
 	bool python_allocators; /* probe CPython's own allocator too */
 	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
+	__u32 leak_window;	/* intervals per low-water window (user/verdict.h) */
+	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
+	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
+	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

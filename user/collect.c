@@ -150,6 +150,43 @@ __s64 stack_record__history(const struct stack_record *rec, __u32 i)
 	return rec->history[(rec->history_head + i) % MT_HISTORY_LEN];
 }
 
+__u32 stack_record__samples(const struct stack_record *rec, __s64 *out)
+{
+	for (__u32 i = 0; i < rec->history_cnt; i++)
+		out[i] = stack_record__history(rec, i);
+	return rec->history_cnt;
+}
+
+/* Every record with a history gets a sample at every poll: the latest ones line up. */
+__u32 collector__aspace_history(const struct collector *c, __u32 aspace_id, __s64 *out)
+{
+	__u32 cnt = 0;
+
+	memset(out, 0, MT_HISTORY_LEN * sizeof(*out));
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		const struct stack_record *rec = c->records[i];
+		__u32 skip;
+
+		if (rec->key.aspace_id != aspace_id || !rec->history_cnt)
+			continue;
+		if (rec->history_cnt > cnt) {
+			/* a longer history: what was summed so far moves to the newest end */
+			memmove(out + rec->history_cnt - cnt, out, cnt * sizeof(*out));
+			memset(out, 0, (rec->history_cnt - cnt) * sizeof(*out));
+			cnt = rec->history_cnt;
+		}
+		skip = cnt - rec->history_cnt;
+		for (__u32 j = 0; j < rec->history_cnt; j++)
+			out[skip + j] += stack_record__history(rec, j);
+	}
+	return cnt;
+}
+
+struct stack_record *collector__record(struct collector *c, const struct mt_stack_key *key)
+{
+	return find_or_add(c, key);
+}
+
 static int update_record(struct collector *c, const struct mt_stack_key *key,
 			 const struct mt_stack_stats *stats)
 {

@@ -73,5 +73,14 @@ double unwind_summary__complete_share(const struct unwind_summary *summary);
 const char *mt_stop_reason_name(int reason);
 /* History sample i (0 = oldest) */
 __s64 stack_record__history(const struct stack_record *rec, __u32 i);
+/* The record's history, oldest first, into out[MT_HISTORY_LEN]. Returns the samples copied. */
+__u32 stack_record__samples(const struct stack_record *rec, __s64 *out);
+/*
+ * Outstanding bytes of one address space per interval, oldest first, into out[MT_HISTORY_LEN]:
+ * the sum of its stacks' histories aligned on the latest interval. Returns the samples.
+ */
+__u32 collector__aspace_history(const struct collector *c, __u32 aspace_id, __s64 *out);
+/* The record of a key, added (with no counters yet) if the last poll did not see it. */
+struct stack_record *collector__record(struct collector *c, const struct mt_stack_key *key);
 
 #endif /* MEMTIDE_COLLECT_H */

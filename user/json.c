@@ -6,7 +6,9 @@
 #include "json.h"
 #include "procs.h"
 #include "report.h"
+#include "rss.h"
 #include "unwind.h"
+#include "verdict.h"
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
@@ -16,15 +18,31 @@ static json_t *frame_json(const struct mt_frame_info *frame)
 			 frame->via_frame_pointer, "python", frame->python);
 }
 
-static json_t *stack_json(struct collector *collector, struct proc_table *procs,
-			  struct stack_record *rec)
+json_t *json__frames(const struct stack_record *rec)
 {
-	struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
-	json_t *frames = json_array(), *history = json_array(), *stack;
+	json_t *frames = json_array();
 
-	collector__symbolize(collector, rec);
 	for (__u32 i = 0; i < rec->frame_cnt; i++)
 		json_array_append_new(frames, frame_json(&rec->frames[i]));
+	return frames;
+}
+
+void json__set_verdict(json_t *obj, const struct verdict *verdict)
+{
+	json_object_set_new(obj, "verdict", json_string(verdict__name(verdict->kind)));
+	json_object_set_new(obj, "low_water_rate_bytes_per_min",
+			    json_integer((json_int_t)verdict->low_water_rate_per_min));
+	json_object_set_new(obj, "low_water_windows", json_integer(verdict->windows));
+}
+
+static json_t *stack_json(const struct report_view *view, struct stack_record *rec)
+{
+	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
+	json_t *frames, *history = json_array(), *stack;
+	struct verdict verdict;
+
+	collector__symbolize(view->collector, rec);
+	frames = json__frames(rec);
 	for (__u32 i = 0; i < rec->history_cnt; i++)
 		json_array_append_new(history, json_integer(stack_record__history(rec, i)));
 	stack = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
@@ -39,7 +57,31 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 	json_object_set_new(stack, "stop_reason",
 			    json_string(mt_stop_reason_name(rec->stop_reason)));
 	json_object_set_new(stack, "python_truncated", json_boolean(rec->python_truncated));
+	report__stack_verdict(view, rec, &verdict);
+	json__set_verdict(stack, &verdict);
 	return stack;
+}
+
+static json_t *rss_json(const struct rss_record *rec)
+{
+	json_t *rss = json_object(), *history = json_array();
+
+	for (int k = 0; k < MT_RSS_NR; k++)
+		json_object_set_new(rss, rss__kind_name(k),
+				    json_pack("{s:I, s:I, s:I, s:I}", "current_bytes",
+					      (json_int_t)rec->interval.cur[k], "min_bytes",
+					      (json_int_t)rec->interval.min[k], "max_bytes",
+					      (json_int_t)rec->interval.max[k], "peak_bytes",
+					      (json_int_t)rec->peak[k]));
+	for (__u32 i = 0; i < rec->history_cnt; i++) {
+		struct rss_sample sample = rss_record__history(rec, i);
+
+		json_array_append_new(history,
+				      json_pack("[I, I, I]", (json_int_t)sample.min,
+						(json_int_t)sample.max, (json_int_t)sample.cur));
+	}
+	json_object_set_new(rss, "history", history);
+	return rss;
 }
 
 static json_t *processes_json(const struct report_view *view)
@@ -49,13 +91,20 @@ static json_t *processes_json(const struct report_view *view)
 
 	for (size_t i = 0; i < procs__count(view->procs); i++) {
 		struct mt_process *proc = procs__at(view->procs, i);
+		const struct rss_record *rss = rss__get(view->rss, proc->aspace_id);
+		struct verdict verdict;
+		json_t *process;
 
-		json_array_append_new(processes,
-				      json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid,
-						"parent_pid", proc->parent_tgid, "comm", proc->comm,
-						"state", states[proc->state], "outstanding_bytes",
-						(json_int_t)collector__aspace_outstanding(
-							view->collector, proc->aspace_id)));
+		process = json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid, "parent_pid",
+				    proc->parent_tgid, "comm", proc->comm, "state",
+				    states[proc->state], "outstanding_bytes",
+				    (json_int_t)collector__aspace_outstanding(view->collector,
+									      proc->aspace_id));
+		report__process_verdict(view, proc->aspace_id, &verdict);
+		json__set_verdict(process, &verdict);
+		if (rss)
+			json_object_set_new(process, "rss", rss_json(rss));
+		json_array_append_new(processes, process);
 	}
 	return processes;
 }
@@ -110,7 +159,7 @@ int json__write(FILE *out, const struct report_view *view)
 		return (int)cnt;
 	stacks = json_array();
 	for (long i = 0; i < cnt; i++)
-		json_array_append_new(stacks, stack_json(view->collector, view->procs, ranked[i]));
+		json_array_append_new(stacks, stack_json(view, ranked[i]));
 	free(ranked);
 	collector__totals(view->collector, &totals);
 	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "version",

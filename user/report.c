@@ -5,8 +5,10 @@
 #include "collect.h"
 #include "procs.h"
 #include "report.h"
+#include "rss.h"
 #include "units.h"
 #include "unwind.h"
+#include "verdict.h"
 #include "memtide/unwind.h"
 
 #define MAX_PRINTED_FRAMES 48
@@ -25,12 +27,15 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_UNMATCHED_RET] = "unmatched_returns",
 	[MT_CNT_FAILED_ALLOCS] = "failed_allocations",
 	[MT_CNT_STALE_ADDR] = "stale_addresses",
+	[MT_CNT_RSS_FULL] = "rss_map_full",
+	[MT_CNT_OOM_LOST] = "oom_events_lost",
 };
 
 /* Counters that mean data was lost; the others are informational. */
 static const bool counter_is_drop[MT_CNT_NR] = {
 	[MT_CNT_ALLOCS_FULL] = true,  [MT_CNT_STACKS_FULL] = true, [MT_CNT_BY_STACK_FULL] = true,
 	[MT_CNT_SCRATCH_FAIL] = true, [MT_CNT_EVENTS_LOST] = true, [MT_CNT_UNMATCHED_RET] = true,
+	[MT_CNT_RSS_FULL] = true,     [MT_CNT_OOM_LOST] = true,
 };
 
 const char *mt_counter_name(int idx)
@@ -87,6 +92,47 @@ long report__ranked(const struct report_view *view, enum rank_by rank, struct st
 	return kept;
 }
 
+/* Resident bytes of the live processes now, and the interval's range of the largest. */
+static void print_rss_total(FILE *out, const struct report_view *view)
+{
+	const struct mt_process *largest_proc = NULL;
+	const struct rss_record *largest = NULL;
+	char sum_text[MT_RSS_NR][32], cur[32], low[32], high[32];
+	__u64 sum[MT_RSS_NR] = {};
+	size_t live = 0;
+
+	if (!view->rss)
+		return;
+	for (size_t i = 0; i < procs__count(view->procs); i++) {
+		const struct mt_process *proc = procs__at(view->procs, i);
+		const struct rss_record *rec = rss__get(view->rss, proc->aspace_id);
+
+		if (proc->state != MT_PROC_LIVE || !rec)
+			continue;
+		live++;
+		for (int k = 0; k < MT_RSS_NR; k++)
+			sum[k] += rec->interval.cur[k];
+		if (!largest ||
+		    rec->interval.cur[MT_RSS_TOTAL] > largest->interval.cur[MT_RSS_TOTAL]) {
+			largest = rec;
+			largest_proc = proc;
+		}
+	}
+	if (!largest)
+		return;
+	for (int k = 0; k < MT_RSS_NR; k++)
+		mt_format_bytes(sum[k], 0, sum_text[k], sizeof(sum_text[k]));
+	fprintf(out,
+		"   rss %s in %zu live process%s (anon %s, file %s, shmem %s); largest %s (%d): "
+		"%s, %s..%s in the interval\n",
+		sum_text[MT_RSS_TOTAL], live, live == 1 ? "" : "es", sum_text[MT_RSS_ANON],
+		sum_text[MT_RSS_FILE], sum_text[MT_RSS_SHMEM], largest_proc->comm,
+		largest_proc->tgid,
+		mt_format_bytes(largest->interval.cur[MT_RSS_TOTAL], 0, cur, sizeof(cur)),
+		mt_format_bytes(largest->interval.min[MT_RSS_TOTAL], 0, low, sizeof(low)),
+		mt_format_bytes(largest->interval.max[MT_RSS_TOTAL], 0, high, sizeof(high)));
+}
+
 static void print_header(FILE *out, const struct report_view *view, const char *title)
 {
 	struct collector_totals totals;
@@ -113,9 +159,10 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 			"   sampled: one allocation per %s allocated on average; bytes and counts "
 			"are unbiased estimates\n",
 			mt_format_bytes(view->sample_bytes, 0, held, sizeof(held)));
+	print_rss_total(out, view);
 }
 
-static void print_frames(FILE *out, const struct stack_record *rec)
+void report__frames(FILE *out, const struct stack_record *rec)
 {
 	char frame[512];
 
@@ -131,33 +178,54 @@ static void print_frames(FILE *out, const struct stack_record *rec)
 			mt_stop_reason_name(rec->stop_reason));
 }
 
+void report__stack_verdict(const struct report_view *view, const struct stack_record *rec,
+			   struct verdict *out)
+{
+	__s64 samples[MT_HISTORY_LEN];
+	__u32 cnt = stack_record__samples(rec, samples);
+
+	verdict__classify(samples, cnt, view->verdict, out);
+}
+
+void report__process_verdict(const struct report_view *view, __u32 aspace_id, struct verdict *out)
+{
+	__s64 samples[MT_HISTORY_LEN];
+	__u32 cnt = collector__aspace_history(view->collector, aspace_id, samples);
+
+	verdict__classify(samples, cnt, view->verdict, out);
+}
+
 static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
 			int rank, bool by_growth)
 {
 	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
-	char held[32], growth[32];
+	char held[32], growth[32], judged[64];
+	struct verdict verdict;
 
 	collector__symbolize(view->collector, rec);
+	report__stack_verdict(view, rec, &verdict);
+	verdict__format(&verdict, view->verdict, judged, sizeof(judged));
 	if (by_growth)
-		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)\n", rank,
-			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)  %s\n",
+			rank, mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
 			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
 			(long long)rec->stats.outstanding_count,
 			rec->stats.outstanding_count == 1 ? "" : "s", proc ? proc->comm : "?",
-			proc ? proc->tgid : 0);
+			proc ? proc->tgid : 0, judged);
 	else
 		fprintf(out,
-			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s (%d)\n",
+			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s (%d)  "
+			"%s\n",
 			rank, mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
 			(long long)rec->stats.outstanding_count,
 			rec->stats.outstanding_count == 1 ? "" : "s",
 			(unsigned long long)rec->stats.total_allocs,
 			(unsigned long long)rec->stats.total_frees, proc ? proc->comm : "?",
-			proc ? proc->tgid : 0);
+			proc ? proc->tgid : 0, judged);
 	if (!rec->symbolized)
 		fprintf(out, "        [stack not stored: stacks map full]\n");
 	else
-		print_frames(out, rec);
+		report__frames(out, rec);
 }
 
 /* Says when many bytes sit on stacks that end early, and the likely reason. */
@@ -212,18 +280,45 @@ void report__interval(FILE *out, const struct report_view *view)
 	fflush(out);
 }
 
+/* A process image's resident bytes: now (or at exit), over the last interval, at peak. */
+static void print_process_rss(FILE *out, const struct report_view *view,
+			      const struct mt_process *proc)
+{
+	const struct rss_record *rec = rss__get(view->rss, proc->aspace_id);
+	char text[7][32];
+
+	if (!rec)
+		return;
+	fprintf(out,
+		"%35s rss %s %s, %s..%s over the %s interval, peak %s (anon %s, file %s, "
+		"shmem %s)\n",
+		"", rec->gone ? "at exit" : "now",
+		mt_format_bytes(rec->interval.cur[MT_RSS_TOTAL], 0, text[0], sizeof(text[0])),
+		mt_format_bytes(rec->interval.min[MT_RSS_TOTAL], 0, text[1], sizeof(text[1])),
+		mt_format_bytes(rec->interval.max[MT_RSS_TOTAL], 0, text[2], sizeof(text[2])),
+		rec->gone ? "final" : "last",
+		mt_format_bytes(rec->peak[MT_RSS_TOTAL], 0, text[3], sizeof(text[3])),
+		mt_format_bytes(rec->interval.cur[MT_RSS_ANON], 0, text[4], sizeof(text[4])),
+		mt_format_bytes(rec->interval.cur[MT_RSS_FILE], 0, text[5], sizeof(text[5])),
+		mt_format_bytes(rec->interval.cur[MT_RSS_SHMEM], 0, text[6], sizeof(text[6])));
+}
+
 static void print_processes(FILE *out, const struct report_view *view)
 {
 	static const char *const states[] = {"live", "exited", "exec'd"};
-	char held[32];
+	char held[32], judged[64];
+	struct verdict verdict;
 
 	fprintf(out, "Processes:\n");
 	for (size_t i = 0; i < procs__count(view->procs); i++) {
 		struct mt_process *proc = procs__at(view->procs, i);
 		__s64 bytes = collector__aspace_outstanding(view->collector, proc->aspace_id);
 
-		fprintf(out, "  %-16s %7d  %-7s outstanding %s\n", proc->comm, proc->tgid,
-			states[proc->state], mt_format_bytes(bytes, 0, held, sizeof(held)));
+		report__process_verdict(view, proc->aspace_id, &verdict);
+		fprintf(out, "  %-16s %7d  %-7s outstanding %s  %s\n", proc->comm, proc->tgid,
+			states[proc->state], mt_format_bytes(bytes, 0, held, sizeof(held)),
+			verdict__format(&verdict, view->verdict, judged, sizeof(judged)));
+		print_process_rss(out, view, proc);
 	}
 }
 

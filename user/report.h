@@ -9,8 +9,11 @@
 
 struct collector;
 struct proc_table;
+struct rss_table;
 struct stack_record;
 struct unwinder_stats;
+struct verdict;
+struct verdict_params;
 
 struct report_view {
 	double elapsed_s;
@@ -21,6 +24,8 @@ struct report_view {
 	const __u64 *counters; /* MT_CNT_NR drop counters */
 	const struct unwinder_stats *unwind;
 	__u64 sample_bytes; /* --sample rate: bytes and counts are estimates; 0: exact */
+	const struct verdict_params *verdict; /* leak-or-spike windows */
+	const struct rss_table *rss;	      /* RSS timelines, or NULL (--no-rss) */
 };
 
 /* Name of a drop counter, as shown in reports and JSON. */
@@ -37,5 +42,12 @@ enum rank_by {
 
 /* Records ranked as asked. Caller frees the array. Returns the count, or -ENOMEM. */
 long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out);
+/* A stack's frames as the reports print them, with the incomplete-stack note. */
+void report__frames(FILE *out, const struct stack_record *rec);
+/* Leak, spike or steady, from a stack's history. */
+void report__stack_verdict(const struct report_view *view, const struct stack_record *rec,
+			   struct verdict *out);
+/* The same for a process image, from the sum of its stacks' histories. */
+void report__process_verdict(const struct report_view *view, __u32 aspace_id, struct verdict *out);
 
 #endif /* MEMTIDE_REPORT_H */

@@ -19,14 +19,17 @@
 #include "json.h"
 #include "launch.h"
 #include "log.h"
+#include "oom.h"
 #include "procs.h"
 #include "python.h"
 #include "report.h"
+#include "rss.h"
 #include "session.h"
 #include "symbolize.h"
 #include "tracer.h"
 #include "unwind.h"
 #include "uprobes.h"
+#include "verdict.h"
 
 #define POLL_MS		 100
 #define MAPS_REFRESH_S	 1.0
@@ -42,6 +45,9 @@ struct memtide {
 	struct allocators *allocators;
 	struct collector *collector;
 	struct unwinder *unwinder;
+	struct rss_table *rss; /* NULL with --no-rss */
+	struct oom_reporter *oom;
+	struct verdict_params verdict;
 	struct launch launch;
 	bool launched;
 	FILE *folded_out;
@@ -335,6 +341,8 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 		old->state = MT_PROC_REPLACED;
 	}
 	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
+	if (m->rss)
+		rss__forget(m->rss, event->prev_aspace_id);
 	follow_image(m, proc);
 	return 0;
 }
@@ -346,6 +354,23 @@ static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 	if (proc)
 		proc->state = MT_PROC_EXITED;
 	tracer__forget_aspace(m->tracer, event->aspace_id);
+	if (m->rss)
+		rss__forget(m->rss, event->aspace_id);
+	return 0;
+}
+
+/* Before the victim's exit event: its stacks are still known. A failed report is not fatal. */
+static int on_oom(struct memtide *m, const struct mt_oom_event *event)
+{
+	struct oom_sources sources = {
+		.collector = m->collector,
+		.by_stack_fd = tracer__by_stack_fd(m->tracer),
+		.verdict = &m->verdict,
+		.top_n = m->config->top_n,
+		.elapsed_s = now_s() - m->start_s,
+	};
+
+	oom__report(m->oom, event, &sources);
 	return 0;
 }
 
@@ -371,6 +396,8 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 		return on_proc_exit(m, event);
 	case MT_EV_REFRESH:
 		return on_refresh(m, event);
+	case MT_EV_OOM:
+		return on_oom(m, (const struct mt_oom_event *)event);
 	}
 	return 0;
 }
@@ -412,6 +439,14 @@ static int setup_parts(struct memtide *m)
 	struct tracer_unwind_fds unwind_fds;
 	int err;
 
+	m->verdict = (struct verdict_params){
+		.window = config->leak_window,
+		.windows = config->leak_windows,
+		.interval_s = config->interval_s,
+	};
+	m->oom = oom__new(config->oom_path);
+	if (!m->oom)
+		return -errno;
 	err = open_output(config->folded_path, "--folded", &m->folded_out);
 	if (!err)
 		err = open_output(config->json_path, "--json", &m->json_out);
@@ -431,9 +466,16 @@ static int setup_parts(struct memtide *m)
 	tracer_opts.unwind_rows = unwinder__rows_wanted(m->unwinder);
 	tracer_opts.unwind_rules = MT_UNWIND_MAX_RULES;
 	tracer_opts.sample_rate = config->sample_bytes;
+	tracer_opts.rss = !config->no_rss;
 	m->tracer = tracer__new(&tracer_opts);
 	if (!m->tracer)
 		return -errno;
+	if (tracer_opts.rss) {
+		m->rss =
+			rss__new(tracer__rss_fd(m->tracer), tracer__rss_epoch(m->tracer), m->procs);
+		if (!m->rss)
+			return -ENOMEM;
+	}
 	tracer__unwind_fds(m->tracer, &unwind_fds);
 	err = unwinder__attach_maps(m->unwinder, &(struct unwinder_maps){
 							 .rows_fd = unwind_fds.rows,
@@ -510,7 +552,19 @@ static void fill_view(struct memtide *m, struct report_view *view, double interv
 		.collector = m->collector,
 		.procs = m->procs,
 		.counters = m->counters,
+		.verdict = &m->verdict,
+		.rss = m->rss,
 	};
+}
+
+/* Closes an interval: stacks, then resident sizes. */
+static int poll_interval(struct memtide *m)
+{
+	int err = collector__poll(m->collector);
+
+	if (!err && m->rss)
+		err = rss__poll(m->rss);
+	return err;
 }
 
 static int report_interval(struct memtide *m)
@@ -519,7 +573,7 @@ static int report_interval(struct memtide *m)
 	double now = now_s();
 	int err;
 
-	err = collector__poll(m->collector);
+	err = poll_interval(m);
 	if (err)
 		return err;
 	fill_view(m, &view, now - m->last_report_s);
@@ -613,7 +667,7 @@ int memtide__finish(struct memtide *m)
 
 	/* Events still queued (an exit right at the end) must land before the last read. */
 	tracer__poll(m->tracer, 0);
-	err = collector__poll(m->collector);
+	err = poll_interval(m);
 	if (err)
 		return err;
 	fill_view(m, &view, now_s() - m->last_report_s);
@@ -639,6 +693,8 @@ void memtide__free(struct memtide *m)
 	allocators__free(m->allocators);
 	tracer__free(m->tracer);
 	unwinder__free(m->unwinder);
+	rss__free(m->rss);
+	oom__free(m->oom);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)

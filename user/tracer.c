@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "tracer.h"
+#include "memtide/oom.h"
 #include "memtide_bpf.skel.h"
 
 struct tracer {
@@ -16,6 +17,7 @@ struct tracer {
 	tracer_event_fn on_event;
 	void *event_ctx;
 	struct tracer_progs progs;
+	bool rss;
 };
 
 static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
@@ -29,6 +31,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		/* one aggregate per stack and process image; shared libraries repeat stacks */
 		{skel->maps.by_stack, opts->max_stacks * 2},
 		{skel->maps.procs, opts->max_procs},
+		{skel->maps.rss, opts->max_procs},
 		{skel->maps.unwind_procs, opts->max_procs},
 		{skel->maps.py_procs, opts->max_procs},
 		{skel->maps.unwind_rows, opts->unwind_rows},
@@ -96,6 +99,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	if (err)
 		goto fail;
 	fill_sample_tables(t->skel, opts->sample_rate);
+	t->rss = opts->rss;
+	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->rss);
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
@@ -130,6 +135,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct mt_proc_event))
 		return 0;
+	if (((struct mt_proc_event *)data)->type == MT_EV_OOM && size < sizeof(struct mt_oom_event))
+		return 0;
 	return t->on_event(t->event_ctx, data);
 }
 
@@ -152,6 +159,22 @@ int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
 	    !t->skel->links.handle_exit) {
 		err = -errno;
 		mt_error("Failed to attach the sched_process_* tracepoints: %s\n", strerror(-err));
+		return err;
+	}
+	t->skel->links.oom_mark_victim = bpf_program__attach(t->skel->progs.oom_mark_victim);
+	if (!t->skel->links.oom_mark_victim) {
+		err = -errno;
+		mt_error("Failed to attach the oom:mark_victim tracepoint: %s\n", strerror(-err));
+		return err;
+	}
+	if (!t->rss)
+		return 0;
+	t->skel->links.rss_stat = bpf_program__attach(t->skel->progs.rss_stat);
+	if (!t->skel->links.rss_stat) {
+		err = -errno;
+		mt_error("Failed to attach the kmem:rss_stat tracepoint: %s (--no-rss does "
+			 "without)\n",
+			 strerror(-err));
 		return err;
 	}
 	return 0;
@@ -235,4 +258,14 @@ int tracer__by_stack_fd(const struct tracer *t)
 int tracer__stacks_fd(const struct tracer *t)
 {
 	return bpf_map__fd(t->skel->maps.stacks);
+}
+
+int tracer__rss_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.rss);
+}
+
+__u64 *tracer__rss_epoch(const struct tracer *t)
+{
+	return &t->skel->bss->rss_epoch;
 }

@@ -21,6 +21,7 @@ struct tracer_opts {
 	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
+	bool rss;	    /* RSS timelines: load and attach the kmem:rss_stat program */
 };
 
 struct tracer_unwind_fds {
@@ -43,7 +44,10 @@ typedef int (*tracer_event_fn)(void *ctx, const struct mt_proc_event *event);
 struct tracer *tracer__new(const struct tracer_opts *opts);
 /* Detaches and unloads everything. NULL-safe. */
 void tracer__free(struct tracer *t);
-/* Attaches fork/exec/exit tracepoints and sets up the event ring buffer. 0 or -errno. */
+/*
+ * Attaches the fork/exec/exit and OOM-victim tracepoints, and kmem:rss_stat when opts.rss, and
+ * sets up the event ring buffer. 0 or -errno.
+ */
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
 const struct tracer_progs *tracer__progs(const struct tracer *t);
 /* Starts tracking a process: a fresh address-space id is stored in *aspace_id. 0 or -errno. */
@@ -58,5 +62,8 @@ int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
 int tracer__stacks_fd(const struct tracer *t);
+/* The per-image RSS map, and the epoch the RSS program writes its window by (user/rss.h). */
+int tracer__rss_fd(const struct tracer *t);
+__u64 *tracer__rss_epoch(const struct tracer *t);
 
 #endif /* MEMTIDE_TRACER_H */
