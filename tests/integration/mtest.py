@@ -49,6 +49,7 @@ def parse_args():
     parser.add_argument("--static-target")
     parser.add_argument("--deep-target")
     parser.add_argument("--sample-target")
+    parser.add_argument("--oom-target")
     return parser.parse_args()
 
 
