@@ -466,6 +466,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		count(MT_CNT_UNTRACKED);
 		return 0;
 	}
+	procs_changed();
 	/* The child maps what its parent maps: it unwinds with the parent's tables at once. */
 	unwind_maps = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
 	if (unwind_maps)
@@ -500,6 +501,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	/* a new address space: its own trampoline page, and maps to ask for at once */
 	proc->xol_vaddr = 0;
 	proc->refresh_requested_ns = 0;
+	procs_changed(); /* a new mm */
 	forget_image(prev);
 	emit(MT_EV_EXEC, task, 0, proc->aspace_id, prev);
 	return 0;

@@ -28,6 +28,32 @@ struct {
 /* Bumped by the loader at each interval end: selects the window the program writes. */
 __u64 rss_epoch;
 
+/*
+ * Nearly every change is in an untraced process, and page faults come in runs from one mm, so
+ * each CPU remembers the last mm it found untraced and skips the owner and procs lookups for
+ * it. procs_gen is bumped whenever a process starts being traced (the loader, fork, exec: after
+ * its procs entry is written), which drops every remembered miss; a miss is remembered with
+ * the generation read before its lookup.
+ */
+__u64 procs_gen;
+
+struct rss_miss {
+	struct mm_struct *mm;
+	__u64 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rss_miss);
+} rss_misses SEC(".maps");
+
+static __always_inline void procs_changed(void)
+{
+	__sync_fetch_and_add(&procs_gen, 1);
+}
+
 static __always_inline __u64 rss_pages(struct percpu_counter *counter)
 {
 	__s64 pages = counter->count;
@@ -62,20 +88,27 @@ static __always_inline void add_rss_entry(__u32 aspace_id, const __u64 pages[MT_
 SEC("tp_btf/rss_stat")
 int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 {
-	struct task_struct *owner = mm->owner;
-	__u64 epoch = *(volatile __u64 *)&rss_epoch;
+	__u64 gen = *(volatile __u64 *)&procs_gen, epoch;
 	struct mt_rss_window *window;
+	struct task_struct *owner;
+	struct rss_miss *miss;
 	__u64 pages[MT_RSS_NR];
 	struct mt_proc *proc;
 	struct mt_rss *entry;
-	__u32 tgid;
+	__u32 zero = 0, tgid;
 
-	if (!owner)
+	miss = bpf_map_lookup_elem(&rss_misses, &zero);
+	if (!miss || (miss->mm == mm && miss->gen == gen))
 		return 0;
-	tgid = owner->tgid;
+	owner = mm->owner;
+	tgid = owner ? owner->tgid : 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc)
+	if (!proc) {
+		miss->mm = mm;
+		miss->gen = gen;
 		return 0;
+	}
+	epoch = *(volatile __u64 *)&rss_epoch;
 	read_rss(mm, pages);
 	entry = bpf_map_lookup_elem(&rss, &proc->aspace_id);
 	if (!entry) {

@@ -198,6 +198,8 @@ int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id)
 		mt_error("Failed to track process %d: %s\n", tgid, strerror(-err));
 		return err;
 	}
+	/* the RSS program may remember this process's mm as untraced */
+	__sync_fetch_and_add(&t->skel->bss->procs_gen, 1);
 	*aspace_id = proc.aspace_id;
 	return 0;
 }
