@@ -251,10 +251,11 @@ static void print_stacks(FILE *out, const struct postmortem *pm)
 	struct verdict verdict;
 
 	fprintf(out,
-		"  heap: %s outstanding in %lld allocations on %zu stacks; top %zu by "
+		"  heap: %s outstanding in %lld allocation%s on %zu stack%s; top %zu by "
 		"outstanding bytes:\n",
 		mt_format_bytes(pm->outstanding_bytes, 0, held, sizeof(held)),
-		(long long)pm->outstanding_count, pm->stack_cnt, pm->shown);
+		(long long)pm->outstanding_count, pm->outstanding_count == 1 ? "" : "s",
+		pm->stack_cnt, pm->stack_cnt == 1 ? "" : "s", pm->shown);
 	for (size_t i = 0; i < pm->shown; i++) {
 		const struct held_stack *stack = &pm->stacks[i];
 
