@@ -100,7 +100,11 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		goto fail;
 	fill_sample_tables(t->skel, opts->sample_rate);
 	t->rss = opts->rss;
-	bpf_program__set_autoload(t->skel->progs.rss_stat, opts->rss);
+	err = bpf_program__set_autoload(t->skel->progs.rss_stat, opts->rss);
+	if (err) {
+		mt_error("Failed to set up the rss_stat program: %s\n", strerror(-err));
+		goto fail;
+	}
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",

@@ -33,6 +33,19 @@ int main(void)
 			"-n",	   "3",	 "--folded", "out.f", NULL};
 	char *command[] = {"memtide", "-d", "7", "--", "python3", "-c", "pass", NULL};
 	char *defaults[] = {"memtide", "-p", "1", NULL};
+	char *mm[] = {"memtide",
+		      "-p",
+		      "1",
+		      "--leak-window",
+		      "2",
+		      "--leak-windows",
+		      "10",
+		      "--no-rss",
+		      "--oom-report",
+		      "oom.txt",
+		      NULL};
+	char *bad_span[] = {"memtide",	      "-p", "1", "--leak-window", "60",
+			    "--leak-windows", "5",  NULL};
 	char *bad[][4] = {
 		{"memtide", "-p", "12x", NULL},
 		{"memtide", "-p", "0", NULL},
@@ -40,6 +53,8 @@ int main(void)
 		{"memtide", "-n", "-1", NULL},
 		{"memtide", NULL},
 		{"memtide", "-p", "1", "ls"},
+		{"memtide", "-p", "1", "--leak-window=0"},
+		{"memtide", "-p", "1", "--leak-windows=1"},
 	};
 	struct memtide_config config;
 
@@ -60,6 +75,15 @@ int main(void)
 	CHECK(config.interval_s == 5 && config.top_n == 10 && config.duration_s == 0 &&
 		      config.max_allocs == 1U << 20,
 	      "documented defaults");
+	CHECK(config.leak_window == 4 && config.leak_windows == 4 && !config.no_rss &&
+		      !config.oom_path,
+	      "verdict windows, RSS and OOM defaults");
+
+	CHECK(parse(&config, 10, mm) == 0, "parse the verdict, RSS and OOM options");
+	CHECK(config.leak_window == 2 && config.leak_windows == 10 && config.no_rss &&
+		      config.oom_path && !strcmp(config.oom_path, "oom.txt"),
+	      "verdict windows, --no-rss, --oom-report");
+	CHECK(parse_exit_status(7, bad_span) == 2, "windows spanning more than the history exit 2");
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int argc = 0;
