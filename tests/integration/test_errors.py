@@ -42,6 +42,9 @@ def main():
         expect_error("unwritable output", [memtide, "-p", str(pid), "--folded",
                                            "/nonexistent-dir/out.folded"],
                      "cannot write --folded file")
+        expect_error("unwritable OOM report", [memtide, "-p", str(pid), "--oom-report",
+                                               "/nonexistent-dir/oom.txt"],
+                     "cannot write --oom-report file '/nonexistent-dir/oom.txt'")
         # A private mount namespace hides the kernel's BTF from memtide alone.
         expect_error("no BTF", ["unshare", "-m", "sh", "-c",
                                 f"mount -t tmpfs none /sys/kernel/btf && exec {memtide} -p {pid}"],
