@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Whole-container tracing: -c CGROUP with processes present at start, moved in later, started
-inside later, forked workers in a sub-cgroup, one exiting, one chrooted with a copied libc, and a
-leaking process outside the cgroup that must not count. Exact bytes by function and process."""
+inside later, forked workers in a sub-cgroup, one exiting, one moved out, one chrooted with a
+copied libc, and a leaking process outside the cgroup that must not count. Exact bytes by
+function and process."""
 import os
 import re
 import shlex
@@ -45,7 +46,7 @@ def make_chroot(procs, target):
     return root
 
 
-def run(args, procs, cgroup):
+def run(args, procs, cgroup, elsewhere):
     target = args.container_target
     workers_cg = cgroup.sub("workers")
     outputs = {mode: (procs.path(f"{mode}.json"), procs.path(f"{mode}.folded"))
@@ -57,6 +58,7 @@ def run(args, procs, cgroup):
         "python": spawn_in(procs, cgroup.path, [PYTHON, PY_SCRIPT, "python_leak"], "python"),
         "workers": spawn_in(procs, workers_cg, [target, "workers"], "workers"),
         "short": spawn_in(procs, cgroup.path, [target, "short_lived"], "short"),
+        "leaver": spawn_in(procs, cgroup.path, [target, "leaver"], "leaver"),
         "chroot": spawn_in(procs, cgroup.path, ["/container_target", "inside_leak"], "chroot",
                            root=root),
         "outside": spawn_outside(procs, [target, "outside_leak"], "outside"),
@@ -83,6 +85,14 @@ def run(args, procs, cgroup):
         os.kill(started[name][1], signal.SIGUSR1)
     for name, (proc, _) in started.items():
         procs.wait_for_line(name, "done", proc=proc)
+    # the leaver moves out, then leaks from outside_leak: not counted
+    mtest.move_to_cgroup(elsewhere.path, started["leaver"][1])
+    for mode in memtides:
+        wait_until(lambda: f"process {started['leaver'][1]} (container_targe) left cgroup"
+                   in procs.read(f"memtide_{mode}", "err"),
+                   f"memtide ({mode}) sees process {started['leaver'][1]} leave")
+    os.kill(started["leaver"][1], signal.SIGUSR1)
+    procs.wait_for_line("leaver", "done again", proc=started["leaver"][0])
     # the short-lived process exits: its bytes leave the live figures
     os.kill(started["short"][1], signal.SIGTERM)
     started["short"][0].wait(timeout=10)
@@ -106,7 +116,7 @@ def check_merged(procs, started, outputs):
     json_path, folded_path = outputs["merged"]
     doc, stacks = mtest.read_json(json_path), mtest.read_folded(folded_path)
     # python_leak: 100 blocks, and its list's array of 100 pointers (over pymalloc's 512 bytes)
-    expected = {"inside_leak": 2 * 100 * 10000, "python_leak": 100 * 100_000 + 100 * 8,
+    expected = {"inside_leak": 3 * 100 * 10000, "python_leak": 100 * 100_000 + 100 * 8,
                 "late_leak": 2 * 50 * 20000, "load_chunk": 4 * 25 * 4000,
                 "short_lived": 30 * 10000, "outside_leak": 0}
     for function, want in expected.items():
@@ -119,9 +129,6 @@ def check_merged(procs, started, outputs):
                 "merged: the 4 workers' load_chunk stacks are one row of 4 processes")
     report = procs.read("memtide_merged")
     mtest.check("(4 processes)" in report, "merged: the report names the 4 processes")
-    mtest.check(doc["counters"]["outside_cgroup"] == 0 and
-                doc["counters"]["untracked_hits"] == 0,
-                "the process outside the cgroup never ran memtide's programs")
 
 
 def check_per_process(procs, started, outputs):
@@ -156,10 +163,14 @@ def check_per_process(procs, started, outputs):
     short = by_pid.get(pids["short"], {})
     mtest.check(short.get("state") == "exited" and short.get("outstanding_bytes") == 300_000,
                 f"the exited process is listed as exited, holding 300000 bytes (got {short})")
+    leaver = by_pid.get(pids["leaver"], {})
+    mtest.check(leaver.get("state") == "left" and leaver.get("outstanding_bytes") == 1_000_000,
+                f"the process moved out is listed as left, holding what inside_leak leaked "
+                f"before (got {leaver})")
     live_sum = sum(p["outstanding_bytes"] for p in doc["processes"] if p["state"] == "live")
     mtest.check(doc["outstanding_bytes"] == live_sum and
-                doc["gone_outstanding_bytes"] == 300_000,
-                "its bytes left the live total and show as held by gone processes")
+                doc["gone_outstanding_bytes"] == 300_000 + 1_000_000,
+                "the exited and the departed processes' bytes left the live total")
     chroot_rows = [s for s in mtest.json_stacks_with(doc, "inside_leak")
                    if s["pid"] == pids["chroot"]]
     modules = {fr.get("module") for s in chroot_rows for fr in s["frames"]}
@@ -187,8 +198,9 @@ def main():
     if mount is None:
         mtest.fail("no cgroup2 file system mounted: -c needs one")
     with mtest.Processes() as procs, \
-            mtest.Cgroup(mount, f"memtide-test-{os.getpid()}") as cgroup:
-        started, outputs = run(args, procs, cgroup)
+            mtest.Cgroup(mount, f"memtide-test-{os.getpid()}") as cgroup, \
+            mtest.Cgroup(mount, f"memtide-test-{os.getpid()}-elsewhere") as elsewhere:
+        started, outputs = run(args, procs, cgroup, elsewhere)
         check_merged(procs, started, outputs)
         check_per_process(procs, started, outputs)
 
