@@ -84,7 +84,7 @@ static int open_output(const char *path, const char *option, FILE **out)
  * processes needs more descriptors than a shell's hard limit. Root may raise it to the kernel's
  * nr_open; otherwise the hard limit is what there is.
  */
-static void raise_fd_limit(void)
+static void raise_fd_limit(struct rlimit *original)
 {
 	struct rlimit limit;
 	unsigned long nr_open = 0;
@@ -97,6 +97,7 @@ static void raise_fd_limit(void)
 	}
 	if (getrlimit(RLIMIT_NOFILE, &limit))
 		return;
+	*original = limit;
 	if (nr_open > limit.rlim_max &&
 	    !setrlimit(RLIMIT_NOFILE, &(struct rlimit){.rlim_cur = nr_open, .rlim_max = nr_open}))
 		return;
@@ -522,7 +523,7 @@ static int setup_parts(struct memtide *m)
 		tracer_opts.cgroup_id = m->cgroup.id;
 		tracer_opts.cgroup_level = m->cgroup.level;
 	}
-	raise_fd_limit();
+	raise_fd_limit(&m->launch.fd_limit);
 	m->symbolizer = symbolizer__new();
 	m->procs = m->symbolizer ? procs__new(m->symbolizer) : NULL;
 	m->unwinder = unwinder__new();
