@@ -22,6 +22,7 @@ enum mt_proc_state {
 	MT_PROC_LIVE,
 	MT_PROC_EXITED,
 	MT_PROC_REPLACED, /* the process exec'd: its new image has another record */
+	MT_PROC_LEFT,	  /* the process moved out of the traced cgroup */
 };
 
 struct mt_mapping {
@@ -48,6 +49,10 @@ struct mt_process {
 	struct mt_mapping *maps;
 	size_t map_cnt;
 	size_t map_cap;
+	/* filled by the collector at each poll */
+	__s64 outstanding_bytes; /* held by this image's stacks: at exit, what it held then */
+	__s64 growth;		 /* outstanding bytes gained over the last interval */
+	__s64 rss_bytes;	 /* resident set at the last poll; 0 once gone */
 };
 
 struct proc_table *procs__new(struct symbolizer *symbolizer);
@@ -76,16 +81,21 @@ void procs__clear_maps(struct mt_process *proc);
 int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
 /*
  * A path to the file behind a mapping of a live process, resolvable from memtide's mount
- * namespace: through the process's root (the file may live in a container), or through
- * map_files (which also reaches a file deleted since it was mapped, e.g. an upgraded library).
+ * namespace: through the process's root (the file may live in a container) when the file there
+ * is the mapped one (same device and inode), else through map_files, which reaches the mapped
+ * file whatever its path says: one deleted since (an upgraded library), or one of a chroot,
+ * whose maps paths are relative to memtide's root, not the process's.
  */
-void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, bool via_map_files,
-			 char *buf, size_t buf_sz);
-/* Opens the file behind a mapping of a live process, by either path. fd or -errno. */
+void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, char *buf, size_t buf_sz);
+/* Opens the file behind a mapping of a live process. fd or -errno. */
 int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping);
 /* The mapping holding ip, or NULL. */
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);
 
+/* Name of a state, as reports and JSON show it. */
+const char *procs__state_name(enum mt_proc_state state);
+/* Resident set size of a live process in bytes, or -errno. */
+__s64 procs__read_rss(pid_t tgid);
 /* Reads the command name of a live process into comm. 0 or -errno. */
 int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN]);
 /* The process (thread group) a thread id belongs to, or -ESRCH. */

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
 #include "procs.h"
 #include "report.h"
 #include "rss.h"
+#include "stackview.h"
 #include "units.h"
 #include "unwind.h"
 #include "verdict.h"
@@ -27,6 +29,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_UNMATCHED_RET] = "unmatched_returns",
 	[MT_CNT_FAILED_ALLOCS] = "failed_allocations",
 	[MT_CNT_STALE_ADDR] = "stale_addresses",
+	[MT_CNT_OUTSIDE_CGROUP] = "outside_cgroup",
 	[MT_CNT_RSS_FULL] = "rss_map_full",
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
 };
@@ -74,10 +77,9 @@ static bool wanted(const struct stack_record *rec, enum rank_by rank)
 
 long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out)
 {
-	struct stack_record **records, **ranked;
-	size_t cnt, kept = 0;
+	struct stack_record **records = view->stacks->rows, **ranked;
+	size_t cnt = view->stacks->cnt, kept = 0;
 
-	records = collector__records(view->collector, &cnt);
 	ranked = malloc((cnt ? cnt : 1) * sizeof(*ranked));
 	if (!ranked)
 		return -ENOMEM;
@@ -123,7 +125,7 @@ static void print_rss_total(FILE *out, const struct report_view *view)
 	for (int k = 0; k < MT_RSS_NR; k++)
 		mt_format_bytes(sum[k], 0, sum_text[k], sizeof(sum_text[k]));
 	fprintf(out,
-		"   rss %s in %zu live process%s (anon %s, file %s, shmem %s); largest %s (%d): "
+		"   rss %s in %zu live process%s: anon %s, file %s, shmem %s; largest %s (%d): "
 		"%s, %s..%s in the interval\n",
 		sum_text[MT_RSS_TOTAL], live, live == 1 ? "" : "es", sum_text[MT_RSS_ANON],
 		sum_text[MT_RSS_FILE], sum_text[MT_RSS_SHMEM], largest_proc->comm,
@@ -137,7 +139,7 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 {
 	struct collector_totals totals;
 	struct unwind_summary unwind;
-	char held[32], growth[32];
+	char held[32], growth[32], rss[32];
 	__u64 drops = 0;
 
 	collector__totals(view->collector, &totals);
@@ -146,14 +148,18 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 		drops += counter_is_drop[i] ? view->counters[i] : 0;
 	fprintf(out,
 		"\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
-		"outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu, "
+		"outstanding %s (%s in the last %.1f s), RSS %s, drops %llu, unknown frees %llu, "
 		"complete stacks %.1f%% of bytes\n",
 		title, view->elapsed_s, procs__process_count(view->procs),
 		procs__process_count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
 		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
-		(unsigned long long)drops, (unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
+		mt_format_bytes(totals.rss_bytes, 0, rss, sizeof(rss)), (unsigned long long)drops,
+		(unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
 		100.0 * unwind_summary__complete_share(&unwind));
+	if (totals.gone_bytes)
+		fprintf(out, "   processes that exited or left held %s when they went\n",
+			mt_format_bytes(totals.gone_bytes, 0, held, sizeof(held)));
 	if (view->sample_bytes)
 		fprintf(out,
 			"   sampled: one allocation per %s allocated on average; bytes and counts "
@@ -195,33 +201,47 @@ void report__process_verdict(const struct report_view *view, __u32 aspace_id, st
 	verdict__classify(samples, cnt, view->verdict, out);
 }
 
+/* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */
+static void format_owner(const struct report_view *view, const struct stack_record *rec, char *buf,
+			 size_t buf_sz)
+{
+	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
+
+	if (!proc)
+		snprintf(buf, buf_sz, "?");
+	else if (rec->process_cnt > 1)
+		snprintf(buf, buf_sz, "%s (%u processes)", proc->comm, rec->process_cnt);
+	else if (proc->state != MT_PROC_LIVE)
+		snprintf(buf, buf_sz, "%s (%d, %s)", proc->comm, proc->tgid,
+			 procs__state_name(proc->state));
+	else
+		snprintf(buf, buf_sz, "%s (%d)", proc->comm, proc->tgid);
+}
+
 static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
 			int rank, bool by_growth)
 {
-	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
-	char held[32], growth[32], judged[64];
+	char held[32], growth[32], owner[64], judged[64];
 	struct verdict verdict;
 
 	collector__symbolize(view->collector, rec);
+	format_owner(view, rec, owner, sizeof(owner));
 	report__stack_verdict(view, rec, &verdict);
 	verdict__format(&verdict, view->verdict, judged, sizeof(judged));
 	if (by_growth)
-		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s (%d)  %s\n",
-			rank, mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s  %s\n", rank,
+			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
 			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
 			(long long)rec->stats.outstanding_count,
-			rec->stats.outstanding_count == 1 ? "" : "s", proc ? proc->comm : "?",
-			proc ? proc->tgid : 0, judged);
+			rec->stats.outstanding_count == 1 ? "" : "s", owner, judged);
 	else
 		fprintf(out,
-			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s (%d)  "
-			"%s\n",
+			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s  %s\n",
 			rank, mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
 			(long long)rec->stats.outstanding_count,
 			rec->stats.outstanding_count == 1 ? "" : "s",
 			(unsigned long long)rec->stats.total_allocs,
-			(unsigned long long)rec->stats.total_frees, proc ? proc->comm : "?",
-			proc ? proc->tgid : 0, judged);
+			(unsigned long long)rec->stats.total_frees, owner, judged);
 	if (!rec->symbolized)
 		fprintf(out, "        [stack not stored: stacks map full]\n");
 	else
@@ -271,16 +291,38 @@ static void print_ranked(FILE *out, const struct report_view *view, bool by_grow
 	free(ranked);
 }
 
-void report__interval(FILE *out, const struct report_view *view)
+static int compare_processes(const void *a, const void *b)
 {
-	print_header(out, view, "interval");
-	fprintf(out, "Top %u stacks by growth over the last %.1f s:\n", view->top_n,
-		view->interval_s);
-	print_ranked(out, view, true);
-	fflush(out);
+	const struct mt_process *pa = *(struct mt_process *const *)a;
+	const struct mt_process *pb = *(struct mt_process *const *)b;
+
+	if ((pa->state == MT_PROC_LIVE) != (pb->state == MT_PROC_LIVE))
+		return pa->state == MT_PROC_LIVE ? -1 : 1;
+	if (pa->growth != pb->growth)
+		return pa->growth > pb->growth ? -1 : 1;
+	if (pa->outstanding_bytes != pb->outstanding_bytes)
+		return pa->outstanding_bytes > pb->outstanding_bytes ? -1 : 1;
+	return pa->tgid - pb->tgid;
 }
 
-/* A process image's resident bytes: now (or at exit), over the last interval, at peak. */
+long report__processes(const struct report_view *view, struct mt_process ***out)
+{
+	size_t cnt = procs__count(view->procs);
+	struct mt_process **sorted = malloc((cnt ? cnt : 1) * sizeof(*sorted));
+
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++)
+		sorted[i] = procs__at(view->procs, i);
+	qsort(sorted, cnt, sizeof(*sorted), compare_processes);
+	*out = sorted;
+	return cnt;
+}
+
+/*
+ * A process image's resident bytes from the RSS timelines: the last interval's range, the peak,
+ * and the split now (for an image gone, as it went).
+ */
 static void print_process_rss(FILE *out, const struct report_view *view,
 			      const struct mt_process *proc)
 {
@@ -290,36 +332,65 @@ static void print_process_rss(FILE *out, const struct report_view *view,
 	if (!rec)
 		return;
 	fprintf(out,
-		"%35s rss %s %s, %s..%s over the %s interval, peak %s (anon %s, file %s, "
-		"shmem %s)\n",
-		"", rec->gone ? "at exit" : "now",
-		mt_format_bytes(rec->interval.cur[MT_RSS_TOTAL], 0, text[0], sizeof(text[0])),
+		"%26s rss %s%s%s%s..%s over the %s interval, peak %s (%sanon %s, file %s, shmem "
+		"%s)\n",
+		"", rec->gone ? "at exit " : "",
+		rec->gone ? mt_format_bytes(rec->interval.cur[MT_RSS_TOTAL], 0, text[0],
+					    sizeof(text[0]))
+			  : "",
+		rec->gone ? ", " : "",
 		mt_format_bytes(rec->interval.min[MT_RSS_TOTAL], 0, text[1], sizeof(text[1])),
 		mt_format_bytes(rec->interval.max[MT_RSS_TOTAL], 0, text[2], sizeof(text[2])),
 		rec->gone ? "final" : "last",
 		mt_format_bytes(rec->peak[MT_RSS_TOTAL], 0, text[3], sizeof(text[3])),
+		rec->gone ? "" : "now ",
 		mt_format_bytes(rec->interval.cur[MT_RSS_ANON], 0, text[4], sizeof(text[4])),
 		mt_format_bytes(rec->interval.cur[MT_RSS_FILE], 0, text[5], sizeof(text[5])),
 		mt_format_bytes(rec->interval.cur[MT_RSS_SHMEM], 0, text[6], sizeof(text[6])));
 }
 
-static void print_processes(FILE *out, const struct report_view *view)
+/* Live processes first, the one growing most on top; then those gone, with what they held. */
+static void print_processes(FILE *out, const struct report_view *view, size_t max_shown)
 {
-	static const char *const states[] = {"live", "exited", "exec'd"};
-	char held[32], judged[64];
+	char held[32], growth[32], rss[32], judged[64];
+	struct mt_process **sorted;
 	struct verdict verdict;
+	long cnt = report__processes(view, &sorted);
 
-	fprintf(out, "Processes:\n");
-	for (size_t i = 0; i < procs__count(view->procs); i++) {
-		struct mt_process *proc = procs__at(view->procs, i);
-		__s64 bytes = collector__aspace_outstanding(view->collector, proc->aspace_id);
+	if (cnt < 0)
+		return;
+	fprintf(out, "Processes (%ld, by growth over the last %.1f s):\n", cnt, view->interval_s);
+	for (long i = 0; i < cnt && (size_t)i < max_shown; i++) {
+		const struct mt_process *proc = sorted[i];
 
+		mt_format_bytes(proc->outstanding_bytes, 0, held, sizeof(held));
 		report__process_verdict(view, proc->aspace_id, &verdict);
-		fprintf(out, "  %-16s %7d  %-7s outstanding %s  %s\n", proc->comm, proc->tgid,
-			states[proc->state], mt_format_bytes(bytes, 0, held, sizeof(held)),
-			verdict__format(&verdict, view->verdict, judged, sizeof(judged)));
+		verdict__format(&verdict, view->verdict, judged, sizeof(judged));
+		if (proc->state == MT_PROC_LIVE)
+			fprintf(out, "  %7d %-16s outstanding %10s  growth %10s  RSS %10s  %s\n",
+				proc->tgid, proc->comm, held,
+				mt_format_bytes(proc->growth, 1, growth, sizeof(growth)),
+				mt_format_bytes(proc->rss_bytes, 0, rss, sizeof(rss)), judged);
+		else
+			fprintf(out, "  %7d %-16s %s, held %s  %s\n", proc->tgid, proc->comm,
+				procs__state_name(proc->state), held, judged);
 		print_process_rss(out, view, proc);
 	}
+	if ((size_t)cnt > max_shown)
+		fprintf(out, "  ... %zu more\n", (size_t)cnt - max_shown);
+	free(sorted);
+}
+
+void report__interval(FILE *out, const struct report_view *view)
+{
+	print_header(out, view, "interval");
+	fprintf(out, "Top %u stacks by growth over the last %.1f s:\n", view->top_n,
+		view->interval_s);
+	print_ranked(out, view, true);
+	/* one process needs no table: the header says it all */
+	if (procs__process_count(view->procs) > 1)
+		print_processes(out, view, view->top_n);
+	fflush(out);
 }
 
 static void print_counters(FILE *out, const struct report_view *view)
@@ -365,7 +436,7 @@ void report__final(FILE *out, const struct report_view *view)
 	print_header(out, view, "final report");
 	fprintf(out, "Top %u stacks by outstanding bytes:\n", view->top_n);
 	print_ranked(out, view, false);
-	print_processes(out, view);
+	print_processes(out, view, SIZE_MAX);
 	print_unwinding(out, view);
 	print_counters(out, view);
 	fflush(out);

@@ -105,6 +105,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		mt_error("Failed to set up the rss_stat program: %s\n", strerror(-err));
 		goto fail;
 	}
+	t->skel->rodata->target_cgroup_id = opts->cgroup_id;
+	t->skel->rodata->target_cgroup_level = opts->cgroup_level;
+	bpf_program__set_autoload(t->skel->progs.handle_cgroup_attach, opts->cgroup_id != 0);
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
@@ -171,13 +174,23 @@ int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
 		mt_error("Failed to attach the oom:mark_victim tracepoint: %s\n", strerror(-err));
 		return err;
 	}
-	if (!t->rss)
+	if (t->rss) {
+		t->skel->links.rss_stat = bpf_program__attach(t->skel->progs.rss_stat);
+		if (!t->skel->links.rss_stat) {
+			err = -errno;
+			mt_error("Failed to attach the kmem:rss_stat tracepoint: %s (--no-rss does "
+				 "without)\n",
+				 strerror(-err));
+			return err;
+		}
+	}
+	if (!t->skel->rodata->target_cgroup_id)
 		return 0;
-	t->skel->links.rss_stat = bpf_program__attach(t->skel->progs.rss_stat);
-	if (!t->skel->links.rss_stat) {
+	t->skel->links.handle_cgroup_attach =
+		bpf_program__attach(t->skel->progs.handle_cgroup_attach);
+	if (!t->skel->links.handle_cgroup_attach) {
 		err = -errno;
-		mt_error("Failed to attach the kmem:rss_stat tracepoint: %s (--no-rss does "
-			 "without)\n",
+		mt_error("Failed to attach the cgroup_attach_task tracepoint: %s\n",
 			 strerror(-err));
 		return err;
 	}

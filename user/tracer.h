@@ -21,6 +21,8 @@ struct tracer_opts {
 	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
+	__u64 cgroup_id;    /* -c: kernfs id of the traced cgroup v2 directory; 0: none */
+	__u32 cgroup_level; /* its depth below the hierarchy's root */
 	bool rss;	    /* RSS timelines: load and attach the kmem:rss_stat program */
 };
 
@@ -45,8 +47,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts);
 /* Detaches and unloads everything. NULL-safe. */
 void tracer__free(struct tracer *t);
 /*
- * Attaches the fork/exec/exit and OOM-victim tracepoints, and kmem:rss_stat when opts.rss, and
- * sets up the event ring buffer. 0 or -errno.
+ * Attaches the fork/exec/exit and OOM-victim tracepoints (and, with a cgroup, the cgroup attach
+ * tracepoint; with opts.rss, kmem:rss_stat) and sets up the event ring buffer. 0 or -errno.
  */
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
 const struct tracer_progs *tracer__progs(const struct tracer *t);

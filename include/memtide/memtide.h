@@ -42,9 +42,10 @@
 #define MT_CNT_UNMATCHED_RET 8	/* return probe without its entry (attached mid-call) */
 #define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
 #define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
-#define MT_CNT_RSS_FULL	     11 /* RSS change of a traced process not kept: rss map full */
-#define MT_CNT_OOM_LOST	     12 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_NR	     13
+#define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c): ignored */
+#define MT_CNT_RSS_FULL	     12 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	     13 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_NR	     14
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -126,7 +127,9 @@ struct mt_proc {
 #define MT_EV_EXEC    2
 #define MT_EV_EXIT    3
 #define MT_EV_REFRESH 4 /* the unwinder met code outside the known mappings: re-read them */
-#define MT_EV_OOM     5 /* the OOM killer chose a traced process: struct mt_oom_event */
+#define MT_EV_ENTER   5 /* an untraced process entered the traced cgroup (moved, or cloned into) */
+#define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
+#define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
 
 struct mt_proc_event {
 	__u32 type;

@@ -77,7 +77,8 @@ def main():
         r"([\d.]+) (B|KiB|MiB|GiB) in the interval", report)]
     mtest.check(any(hi - lo >= BLIP - SLACK for lo, hi in ranges),
                 "an interval report's header shows the blip's range")
-    mtest.check(re.search(rf"^ +rss now [\d.]+ \w+, .* peak ", report, re.M),
+    mtest.check(re.search(r"^ +rss [\d.]+ \w+\.\.[\d.]+ \w+ over the last interval, peak ",
+                          report, re.M),
                 "the final report's process list shows its RSS")
     mtest.check("rss" not in plain and "   rss " not in plain_report,
                 "--no-rss: no RSS figures")

@@ -65,8 +65,15 @@ def leak_tuples():
         SESSION_CACHE.append(tuple([None, None]))  # LINE leak_tuples
 
 
+def python_leak():
+    blocks = [None] * 100  # sized first: no list growth to count beside the blocks
+    for i in range(100):
+        blocks[i] = LIBC.malloc(100_000)  # LINE python_leak
+    SESSION_CACHE.append(blocks)
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
-         "threads": threads, "deep": deep, "tuples": leak_tuples}
+         "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak}
 
 
 def main():
