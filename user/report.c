@@ -94,12 +94,15 @@ long report__ranked(const struct report_view *view, enum rank_by rank, struct st
 	return kept;
 }
 
-/* Resident bytes of the live processes now, and the interval's range of the largest. */
+/*
+ * The RSS timelines beside the header's RSS: how the live processes' resident memory splits, and
+ * how far the largest one's ranged over the interval.
+ */
 static void print_rss_total(FILE *out, const struct report_view *view)
 {
 	const struct mt_process *largest_proc = NULL;
 	const struct rss_record *largest = NULL;
-	char sum_text[MT_RSS_NR][32], cur[32], low[32], high[32];
+	char sum_text[MT_RSS_NR][32], low[32], high[32];
 	__u64 sum[MT_RSS_NR] = {};
 	size_t live = 0;
 
@@ -125,12 +128,10 @@ static void print_rss_total(FILE *out, const struct report_view *view)
 	for (int k = 0; k < MT_RSS_NR; k++)
 		mt_format_bytes(sum[k], 0, sum_text[k], sizeof(sum_text[k]));
 	fprintf(out,
-		"   rss %s in %zu live process%s: anon %s, file %s, shmem %s; largest %s (%d): "
-		"%s, %s..%s in the interval\n",
-		sum_text[MT_RSS_TOTAL], live, live == 1 ? "" : "es", sum_text[MT_RSS_ANON],
-		sum_text[MT_RSS_FILE], sum_text[MT_RSS_SHMEM], largest_proc->comm,
-		largest_proc->tgid,
-		mt_format_bytes(largest->interval.cur[MT_RSS_TOTAL], 0, cur, sizeof(cur)),
+		"   rss of %zu live process%s: anon %s, file %s, shmem %s; the largest, %s (%d), "
+		"ranged %s..%s in the interval\n",
+		live, live == 1 ? "" : "es", sum_text[MT_RSS_ANON], sum_text[MT_RSS_FILE],
+		sum_text[MT_RSS_SHMEM], largest_proc->comm, largest_proc->tgid,
 		mt_format_bytes(largest->interval.min[MT_RSS_TOTAL], 0, low, sizeof(low)),
 		mt_format_bytes(largest->interval.max[MT_RSS_TOTAL], 0, high, sizeof(high)));
 }
@@ -327,26 +328,20 @@ static void print_process_rss(FILE *out, const struct report_view *view,
 			      const struct mt_process *proc)
 {
 	const struct rss_record *rec = rss__get(view->rss, proc->aspace_id);
-	char text[7][32];
+	char text[6][32];
 
 	if (!rec)
 		return;
 	fprintf(out,
-		"%26s rss %s%s%s%s..%s over the %s interval, peak %s (%sanon %s, file %s, shmem "
-		"%s)\n",
-		"", rec->gone ? "at exit " : "",
-		rec->gone ? mt_format_bytes(rec->interval.cur[MT_RSS_TOTAL], 0, text[0],
-					    sizeof(text[0]))
-			  : "",
-		rec->gone ? ", " : "",
-		mt_format_bytes(rec->interval.min[MT_RSS_TOTAL], 0, text[1], sizeof(text[1])),
-		mt_format_bytes(rec->interval.max[MT_RSS_TOTAL], 0, text[2], sizeof(text[2])),
+		"%26s rss %s..%s over the %s interval, peak %s; %s anon %s, file %s, shmem %s\n",
+		"", mt_format_bytes(rec->interval.min[MT_RSS_TOTAL], 0, text[0], sizeof(text[0])),
+		mt_format_bytes(rec->interval.max[MT_RSS_TOTAL], 0, text[1], sizeof(text[1])),
 		rec->gone ? "final" : "last",
-		mt_format_bytes(rec->peak[MT_RSS_TOTAL], 0, text[3], sizeof(text[3])),
-		rec->gone ? "" : "now ",
-		mt_format_bytes(rec->interval.cur[MT_RSS_ANON], 0, text[4], sizeof(text[4])),
-		mt_format_bytes(rec->interval.cur[MT_RSS_FILE], 0, text[5], sizeof(text[5])),
-		mt_format_bytes(rec->interval.cur[MT_RSS_SHMEM], 0, text[6], sizeof(text[6])));
+		mt_format_bytes(rec->peak[MT_RSS_TOTAL], 0, text[2], sizeof(text[2])),
+		rec->gone ? "at exit" : "now",
+		mt_format_bytes(rec->interval.cur[MT_RSS_ANON], 0, text[3], sizeof(text[3])),
+		mt_format_bytes(rec->interval.cur[MT_RSS_FILE], 0, text[4], sizeof(text[4])),
+		mt_format_bytes(rec->interval.cur[MT_RSS_SHMEM], 0, text[5], sizeof(text[5])));
 }
 
 /* Live processes first, the one growing most on top; then those gone, with what they held. */

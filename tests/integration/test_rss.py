@@ -73,7 +73,7 @@ def main():
                 "total = anon + file + shmem")
 
     ranges = [(size(a, b), size(c, d)) for a, b, c, d in re.findall(
-        rf"largest oom_target \({pid}\): [\d.]+ \w+, ([\d.]+) (B|KiB|MiB|GiB)\.\."
+        rf"the largest, oom_target \({pid}\), ranged ([\d.]+) (B|KiB|MiB|GiB)\.\."
         r"([\d.]+) (B|KiB|MiB|GiB) in the interval", report)]
     mtest.check(any(hi - lo >= BLIP - SLACK for lo, hi in ranges),
                 "an interval report's header shows the blip's range")
