@@ -2,15 +2,17 @@
 /*
  * RSS timelines. kmem:rss_stat fires at every change of an address space's resident counters:
  * every page fault, unmap and reclaim of every process of the machine. The program does the
- * least it can: two loads to find the mm's owner, one lookup to see whether it is traced, and
- * for traced processes a handful of loads and stores in its entry; no event is sent.
+ * least it can: a per-CPU check of the last untraced mm seen; else two loads to find the mm's
+ * owner and one lookup to see whether it is traced; for traced processes a handful of loads and
+ * stores in its entry. No event is sent.
  *
  * The mm is not always current's: kswapd, the OOM reaper, khugepaged and a process's own exit
  * (after current->mm is cleared) change another mm's counters. mm->owner names the process
  * the mm belongs to in every case.
  *
- * Counters are read as /proc/PID/status and the OOM killer read them: the percpu_counter's
- * global part, without the per-CPU deltas (at most the counter batch per CPU).
+ * Counters are read as the OOM killer reads them (get_mm_counter): the percpu_counter's global
+ * part, without the per-CPU deltas (at most the counter batch per CPU), which summing would make
+ * cost a read per CPU at every event.
  */
 #ifndef MEMTIDE_RSS_BPF_H
 #define MEMTIDE_RSS_BPF_H
