@@ -32,6 +32,10 @@ struct memtide_config {
 	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
 	bool python_allocators; /* probe CPython's own allocator too */
 	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
+	bool mappings;		/* mmap/munmap/mremap/brk by stack (--no-mappings: off) */
+	bool faults;		/* page faults by stack (--no-faults: off) */
+	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
+	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

@@ -30,6 +30,7 @@ struct unwind_summary {
 struct stack_record {
 	struct mt_stack_key key;
 	struct mt_stack_stats stats;
+	/* fault kind: bytes made resident, in growth and history, instead of outstanding */
 	__s64 growth;	    /* outstanding bytes gained over the last interval */
 	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
 	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
@@ -49,6 +50,8 @@ struct collector_totals {
 	__s64 outstanding_count;
 	__s64 growth; /* over the last interval */
 	__u64 stack_cnt;
+	__u64 resident_bytes;  /* made resident by page faults since the start */
+	__u64 resident_growth; /* ... over the last interval */
 };
 
 /* frames_mode: MT_FRAMES_*, how stacks through Python code are shown. */

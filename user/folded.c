@@ -5,6 +5,7 @@
 #include <string.h>
 #include "collect.h"
 #include "folded.h"
+#include "kind.h"
 #include "procs.h"
 #include "symbolize.h"
 
@@ -73,7 +74,7 @@ static int add_records(struct collector *collector, struct proc_table *procs,
 		struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
 		int len;
 
-		if (rec->stats.outstanding_bytes <= 0)
+		if (!mt_kind_outstanding(rec->key.kind) || rec->stats.outstanding_bytes <= 0)
 			continue;
 		collector__symbolize(collector, rec);
 		len = folded__format(proc ? proc->comm : "?", rec->frames, rec->frame_cnt, 0, buf,
@@ -81,6 +82,11 @@ static int add_records(struct collector *collector, struct proc_table *procs,
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
+		/* memory not from the allocator gets a leaf naming its kind: ...;mmap64;[mmap] */
+		if (rec->key.kind != MT_KIND_HEAP &&
+		    snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
+			     mt_kind_name(rec->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
+			continue;
 		stacks[*cnt].stack = strdup(buf);
 		if (!stacks[*cnt].stack)
 			return -ENOMEM;

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include "collect.h"
 #include "json.h"
+#include "kind.h"
 #include "procs.h"
 #include "report.h"
 #include "unwind.h"
@@ -28,10 +29,11 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 	for (__u32 i = 0; i < rec->history_cnt; i++)
 		json_array_append_new(history, json_integer(stack_record__history(rec, i)));
 	stack = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
-			  proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "kind", "heap",
-			  "outstanding_bytes", (json_int_t)rec->stats.outstanding_bytes,
-			  "outstanding_count", (json_int_t)rec->stats.outstanding_count,
-			  "total_allocs", (json_int_t)rec->stats.total_allocs, "total_frees",
+			  proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "kind",
+			  mt_kind_name(rec->key.kind), "outstanding_bytes",
+			  (json_int_t)rec->stats.outstanding_bytes, "outstanding_count",
+			  (json_int_t)rec->stats.outstanding_count, "total_allocs",
+			  (json_int_t)rec->stats.total_allocs, "total_frees",
 			  (json_int_t)rec->stats.total_frees, "total_alloc_bytes",
 			  (json_int_t)rec->stats.total_alloc_bytes, "growth_bytes",
 			  (json_int_t)rec->growth, "complete", rec->complete, "frames", frames,
@@ -122,6 +124,9 @@ int json__write(FILE *out, const struct report_view *view)
 			unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
+	json_object_set_new(doc, "resident_bytes", json_integer((json_int_t)totals.resident_bytes));
+	json_object_set_new(doc, "fault_sample",
+			    json_integer(view->faults ? view->fault_sample : 0));
 	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))
 		err = -EIO;
 	json_decref(doc);

@@ -21,6 +21,8 @@ struct report_view {
 	const __u64 *counters; /* MT_CNT_NR drop counters */
 	const struct unwinder_stats *unwind;
 	__u64 sample_bytes; /* --sample rate: bytes and counts are estimates; 0: exact */
+	bool faults;	    /* page faults traced: stacks of kind MT_KIND_FAULT */
+	__u32 fault_sample; /* one fault in this many walked */
 };
 
 /* Name of a drop counter, as shown in reports and JSON. */
@@ -30,9 +32,11 @@ void report__interval(FILE *out, const struct report_view *view);
 /* Top stacks by outstanding bytes, processes and drops, at exit. */
 void report__final(FILE *out, const struct report_view *view);
 enum rank_by {
-	RANK_GROWTH,	  /* stacks that grew over the last interval, most first */
-	RANK_OUTSTANDING, /* stacks with outstanding bytes, most first */
-	RANK_ALL,	  /* every stack, by outstanding bytes */
+	RANK_GROWTH,	      /* stacks that grew over the last interval, most first */
+	RANK_OUTSTANDING,     /* stacks with outstanding bytes, most first */
+	RANK_ALL,	      /* every stack, by outstanding bytes */
+	RANK_RESIDENT_GROWTH, /* fault stacks that made bytes resident over the last interval */
+	RANK_RESIDENT,	      /* fault stacks by bytes made resident since the start */
 };
 
 /* Records ranked as asked. Caller frees the array. Returns the count, or -ENOMEM. */

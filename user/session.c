@@ -431,6 +431,8 @@ static int setup_parts(struct memtide *m)
 	tracer_opts.unwind_rows = unwinder__rows_wanted(m->unwinder);
 	tracer_opts.unwind_rules = MT_UNWIND_MAX_RULES;
 	tracer_opts.sample_rate = config->sample_bytes;
+	tracer_opts.max_mappings = config->max_mappings;
+	tracer_opts.fault_sample = config->fault_sample;
 	m->tracer = tracer__new(&tracer_opts);
 	if (!m->tracer)
 		return -errno;
@@ -449,6 +451,8 @@ static int setup_parts(struct memtide *m)
 		return err;
 	}
 	err = tracer__attach_sched(m->tracer, on_event, m);
+	if (!err && !config->bench_floor)
+		err = tracer__attach_mm(m->tracer, config->mappings, config->faults);
 	if (err)
 		return err;
 	uprobes_opts.progs = tracer__progs(m->tracer);
@@ -504,6 +508,8 @@ static void fill_view(struct memtide *m, struct report_view *view, double interv
 	*view = (struct report_view){
 		.unwind = &m->unwind_stats,
 		.sample_bytes = m->config->sample_bytes,
+		.faults = m->config->faults && !m->config->bench_floor,
+		.fault_sample = m->config->fault_sample,
 		.elapsed_s = now_s() - m->start_s,
 		.interval_s = interval_s,
 		.top_n = m->config->top_n,

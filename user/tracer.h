@@ -21,6 +21,8 @@ struct tracer_opts {
 	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
+	__u32 max_mappings; /* live mmap/brk ranges tracked at once */
+	__u32 fault_sample; /* one page fault in this many is walked (1: every fault) */
 };
 
 struct tracer_unwind_fds {
@@ -45,6 +47,11 @@ struct tracer *tracer__new(const struct tracer_opts *opts);
 void tracer__free(struct tracer *t);
 /* Attaches fork/exec/exit tracepoints and sets up the event ring buffer. 0 or -errno. */
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
+/*
+ * Attaches the mmap/munmap/mremap/brk syscall tracepoints (mappings) and the user page-fault
+ * tracepoint (faults). 0 or -errno.
+ */
+int tracer__attach_mm(struct tracer *t, bool mappings, bool faults);
 const struct tracer_progs *tracer__progs(const struct tracer *t);
 /* Starts tracking a process: a fresh address-space id is stored in *aspace_id. 0 or -errno. */
 int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
@@ -52,7 +59,10 @@ int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Copies the drop counters, indexed by MT_CNT_*. */
 void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
-/* Removes the live-allocation records of an address space that is gone. Returns records freed. */
+/*
+ * Removes the live-allocation and live-mapping records of an address space that is gone.
+ * Returns records freed.
+ */
 long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
 int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);
