@@ -3,15 +3,13 @@
  * A traced program with known memory beyond malloc, one named case per run:
  *   mm_target maps      mappings, brk growth and a large malloc, each from a function of its own
  *   mm_target touch     touch_pages writes one byte in each page of 100 MiB of fresh memory
- *   mm_target bench N   the fault benchmark: N pages touched, then "ns_per_fault X" printed
  * It prints "ready <pid>", waits for SIGUSR1, runs the case, prints "done" and waits for SIGUSR1
- * or SIGTERM; "bench" runs at once and exits.
+ * or SIGTERM.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include "handshake.h"
@@ -137,39 +135,11 @@ NOINLINE void touch_pages(volatile char *region, size_t size)
 		region[off] = 1;
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-/* ns per page fault on fresh anonymous memory: mapping and unmapping included, 64 MiB at a time */
-static void bench(size_t pages)
-{
-	const size_t chunk = 64 * MIB;
-	double start = now_ns();
-	size_t done;
-
-	for (done = 0; done < pages; done += chunk / 4096) {
-		char *p = map_anon(chunk, PROT_READ | PROT_WRITE, 0, NULL);
-
-		touch_pages(p, chunk);
-		unmap(p, chunk);
-	}
-	printf("ns_per_fault %.1f\n", (now_ns() - start) / done);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s maps|touch|bench PAGES\n", argv[0]);
+		fprintf(stderr, "usage: %s maps|touch\n", argv[0]);
 		return 2;
-	}
-	if (!strcmp(argv[1], "bench") && argc > 2) {
-		bench(strtoul(argv[2], NULL, 0));
-		return 0;
 	}
 	handshake_begin();
 	handshake_say_and_wait("ready", 1);
