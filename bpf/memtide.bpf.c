@@ -87,6 +87,7 @@ static __always_inline __u64 hash_step(__u64 hash, __u64 value)
 
 #include "unwind.bpf.h"
 #include "python.bpf.h"
+#include "cgroup.bpf.h"
 
 static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
 				 __u32 aspace_id, __u32 prev_aspace_id)
@@ -226,8 +227,15 @@ static __always_inline struct mt_proc *traced_proc(void)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 
-	if (!proc)
+	if (!proc) {
 		count(MT_CNT_UNTRACKED);
+		return NULL;
+	}
+	/* a thread moved out of the cgroup keeps its inherited probes until userspace hears */
+	if (!current_in_target_cgroup()) {
+		count(MT_CNT_OUTSIDE_CGROUP);
+		return NULL;
+	}
 	return proc;
 }
 
@@ -458,8 +466,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	if (child->pid != child_tgid)
 		return 0; /* a new thread, not a new process */
 	parent_proc = bpf_map_lookup_elem(&procs, &parent_tgid);
-	if (!parent_proc)
+	if (!parent_proc) {
+		/* clone3(CLONE_INTO_CGROUP) from outside: userspace attaches the newcomer */
+		if (target_cgroup_id && task_in_target_cgroup(child))
+			emit(MT_EV_ENTER, child, parent_tgid, 0, 0);
 		return 0;
+	}
 	proc.aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
 	if (bpf_map_update_elem(&procs, &child_tgid, &proc, BPF_ANY)) {
 		count(MT_CNT_UNTRACKED);
@@ -521,5 +533,36 @@ int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
 	bpf_map_delete_elem(&procs, &tgid);
 	forget_image(aspace_id);
 	emit(MT_EV_EXIT, task, 0, aspace_id, 0);
+	return 0;
+}
+
+/*
+ * A process moved between cgroups (-c only). Entering the traced subtree, it needs probes of its
+ * own: userspace adopts it. Leaving, it is no longer traced; its probes stay until it exits, but
+ * the program returns at the `procs` lookup.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(handle_cgroup_attach, struct cgroup *dst_cgrp, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	__u32 tgid = task->tgid;
+	struct mt_proc *proc;
+	__u32 aspace_id;
+
+	if (!target_cgroup_id || dst_cgrp->root->hierarchy_id != 0)
+		return 0;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (cgroup_in_target(dst_cgrp)) {
+		if (!proc)
+			emit(MT_EV_ENTER, task, 0, 0, 0);
+		return 0;
+	}
+	/* one thread of a threaded cgroup moving out does not take its process along */
+	if (!proc || !threadgroup)
+		return 0;
+	aspace_id = proc->aspace_id;
+	bpf_map_delete_elem(&procs, &tgid);
+	forget_image(aspace_id);
+	emit(MT_EV_LEAVE, task, 0, aspace_id, 0);
 	return 0;
 }

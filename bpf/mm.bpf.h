@@ -76,12 +76,13 @@ struct {
 /* --fault-sample: one fault in this many on average is walked, with this weight */
 const volatile __u32 fault_sample = 1;
 
-/* Unlike the allocator probes, these tracepoints fire in every process: a miss is not news. */
+/* traced_proc() without its counters: these tracepoints fire in every process, a miss is no news */
 static __always_inline struct mt_proc *mm_traced_proc(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 
-	return bpf_map_lookup_elem(&procs, &tgid);
+	return proc && current_in_target_cgroup() ? proc : NULL;
 }
 
 static __always_inline struct pt_regs *user_regs(void)

@@ -15,6 +15,9 @@ static const char doc[] =
 	"\v"
 	"EXAMPLES:\n"
 	"  memtide -p 1234                    trace process 1234 and its descendants\n"
+	"  memtide -c system.slice/app.service --per-process\n"
+	"                                     trace a whole container (cgroup v2), split by "
+	"process\n"
 	"  memtide -p 1234 -i 10 -n 5         report the top 5 stacks every 10 s\n"
 	"  memtide -p 1234 -d 60 --folded out.folded\n"
 	"                                     stop after a minute, write a flamegraph input\n"
@@ -38,17 +41,27 @@ enum {
 	OPT_NO_FAULTS,
 	OPT_FAULT_SAMPLE,
 	OPT_MAX_MAPPINGS,
+	OPT_PER_PROCESS,
 };
 
 static const struct argp_option options[] = {
 	{NULL, 0, NULL, 0, "Targets:", 1},
 	{"pid", 'p', "PID[,PID...]", 0, "Trace these processes and all their descendants", 1},
+	{"cgroup", 'c', "CGROUP", 0,
+	 "Trace every process in this cgroup v2 directory and its sub-cgroups, including those "
+	 "that start or move there later (a path under the cgroup2 mount, or relative to it)",
+	 1},
 	{NULL, 0, NULL, 0, "Reporting:", 2},
 	{"interval", 'i', "SECS", 0, "Report every SECS seconds (default 5)", 2},
 	{"duration", 'd', "SECS", 0, "Stop after SECS seconds (default: Ctrl-C or targets exit)",
 	 2},
 	{"top", 'n', "N", 0, "Stacks per report (default 10)", 2},
 	{"verbose", 'v', NULL, 0, "Say more: probe placement (-v), libbpf debug output (-vv)", 2},
+	{"per-process", OPT_PER_PROCESS, NULL, 0,
+	 "Keep stacks of different processes apart: the report and JSON list them per process, "
+	 "folded lines start with \"comm (pid)\" (default: identical stacks of all processes "
+	 "are summed)",
+	 2},
 	{"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
 	 "Also trace CPython's own allocator (PyObject_*, PyMem_*), so objects under 512 bytes, "
 	 "which live in pymalloc arenas, are attributed one by one",
@@ -123,6 +136,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_pids(arg, config))
 			argp_error(state, "invalid PID list '%s': expected PID[,PID...]", arg);
 		break;
+	case 'c':
+		if (!*arg)
+			argp_error(state,
+				   "empty cgroup path: expected e.g. -c system.slice/app.service");
+		config->cgroup = arg;
+		break;
 	case 'i':
 		if (mt_parse_seconds(arg, 0.05, 86400, &config->interval_s))
 			argp_error(state, "invalid interval '%s': expected seconds, e.g. 5", arg);
@@ -186,6 +205,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				   arg);
 		config->max_mappings = number;
 		break;
+	case OPT_PER_PROCESS:
+		config->per_process = true;
+		break;
 	case OPT_PYTHON_ALLOCATORS:
 		config->python_allocators = true;
 		break;
@@ -211,10 +233,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!config->pid_cnt && !config->command)
-			argp_error(state, "nothing to trace: give -p PID or -- COMMAND");
-		if (config->pid_cnt && config->command)
-			argp_error(state, "give either -p PID or -- COMMAND, not both");
+		if (!!config->pid_cnt + !!config->command + !!config->cgroup == 0)
+			argp_error(state, "nothing to trace: give -p PID, -c CGROUP or -- COMMAND");
+		if (!!config->pid_cnt + !!config->command + !!config->cgroup > 1)
+			argp_error(state, "give one of -p PID, -c CGROUP or -- COMMAND");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

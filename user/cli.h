@@ -17,7 +17,8 @@
 struct memtide_config {
 	pid_t pids[MT_MAX_TARGET_PIDS];
 	int pid_cnt;
-	char **command; /* argv of `-- COMMAND ARGS`, NULL-terminated, or NULL */
+	char **command;	    /* argv of `-- COMMAND ARGS`, NULL-terminated, or NULL */
+	const char *cgroup; /* -c: a cgroup v2 directory, absolute or relative to the mount */
 	double interval_s;
 	double duration_s; /* 0: until Ctrl-C or the targets exit */
 	__u32 top_n;
@@ -32,6 +33,7 @@ struct memtide_config {
 	int frames;		/* MT_FRAMES_*: which frames of a Python stack to show */
 	bool python_allocators; /* probe CPython's own allocator too */
 	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
+	bool per_process;	/* stacks of different processes stay apart in outputs */
 	bool mappings;		/* mmap/munmap/mremap/brk by stack (--no-mappings: off) */
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */

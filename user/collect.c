@@ -122,6 +122,7 @@ static struct stack_record *find_or_add(struct collector *c, const struct mt_sta
 	if (!rec)
 		return NULL;
 	rec->key = *key;
+	rec->process_cnt = 1;
 	c->records[c->record_cnt++] = rec;
 	c->index[slot] = c->record_cnt;
 	return rec;
@@ -162,16 +163,11 @@ static int update_record(struct collector *c, const struct mt_stack_key *key,
 		rec->growth = stats->total_alloc_bytes - rec->stats.total_alloc_bytes;
 		rec->stats = *stats;
 		push_history(rec, rec->growth);
-		c->totals.resident_bytes += stats->total_alloc_bytes;
-		c->totals.resident_growth += rec->growth;
 		return 0;
 	}
 	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
 	rec->stats = *stats;
 	push_history(rec, rec->stats.outstanding_bytes);
-	c->totals.outstanding_bytes += stats->outstanding_bytes;
-	c->totals.outstanding_count += stats->outstanding_count;
-	c->totals.growth += rec->growth;
 	return 0;
 }
 
@@ -189,6 +185,59 @@ static void resolve_new_python_stacks(struct collector *c, size_t first_new)
 	}
 }
 
+/*
+ * Per-process figures and the totals. A process that is gone keeps what it held when it went
+ * (its stacks' counters stop there), shown apart from the live figures.
+ */
+static void account_processes(struct collector *c)
+{
+	__s64 live_before = c->totals.outstanding_bytes;
+	struct collector_totals *totals = &c->totals;
+
+	for (size_t i = 0; i < procs__count(c->procs); i++) {
+		struct mt_process *proc = procs__at(c->procs, i);
+
+		/* growth starts at minus the last figure, so adding the new one leaves the change
+		 */
+		proc->growth = -proc->outstanding_bytes;
+		proc->outstanding_bytes = 0;
+		proc->rss_bytes = 0;
+		if (proc->state == MT_PROC_LIVE) {
+			__s64 rss = procs__read_rss(proc->tgid);
+
+			proc->rss_bytes = rss > 0 ? rss : 0;
+		}
+	}
+	memset(totals, 0, sizeof(*totals));
+	for (size_t i = 0; i < c->record_cnt; i++) {
+		const struct stack_record *rec = c->records[i];
+		struct mt_process *proc = procs__get(c->procs, rec->key.aspace_id);
+		bool live = proc && proc->state == MT_PROC_LIVE;
+
+		if (!mt_kind_outstanding(rec->key.kind)) {
+			totals->resident_bytes += rec->stats.total_alloc_bytes;
+			totals->resident_growth += rec->growth;
+			continue;
+		}
+		if (proc)
+			proc->outstanding_bytes += rec->stats.outstanding_bytes;
+		if (!live) {
+			totals->gone_bytes += rec->stats.outstanding_bytes;
+			continue;
+		}
+		totals->outstanding_bytes += rec->stats.outstanding_bytes;
+		totals->outstanding_count += rec->stats.outstanding_count;
+	}
+	for (size_t i = 0; i < procs__count(c->procs); i++) {
+		struct mt_process *proc = procs__at(c->procs, i);
+
+		proc->growth += proc->outstanding_bytes;
+		totals->rss_bytes += proc->rss_bytes;
+	}
+	totals->growth = totals->outstanding_bytes - live_before;
+	totals->stack_cnt = c->record_cnt;
+}
+
 int collector__poll(struct collector *c)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -198,7 +247,6 @@ int collector__poll(struct collector *c)
 
 	size_t known = c->record_cnt;
 
-	memset(&c->totals, 0, sizeof(c->totals));
 	for (;;) {
 		__u32 cnt = BATCH_CNT;
 
@@ -219,7 +267,7 @@ int collector__poll(struct collector *c)
 			return err;
 		}
 	}
-	c->totals.stack_cnt = c->record_cnt;
+	account_processes(c);
 	resolve_new_python_stacks(c, known);
 	return 0;
 }
@@ -233,17 +281,6 @@ struct stack_record **collector__records(const struct collector *c, size_t *cnt)
 void collector__totals(const struct collector *c, struct collector_totals *totals)
 {
 	*totals = c->totals;
-}
-
-__s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id)
-{
-	__s64 bytes = 0;
-
-	for (size_t i = 0; i < c->record_cnt; i++) {
-		if (c->records[i]->key.aspace_id == aspace_id)
-			bytes += c->records[i]->stats.outstanding_bytes;
-	}
-	return bytes;
 }
 
 /* Where a complete stack ends: program and thread entry points. */

@@ -32,6 +32,7 @@ struct stack_record {
 	struct mt_stack_stats stats;
 	/* fault kind: bytes made resident, in growth and history, instead of outstanding */
 	__s64 growth;	    /* outstanding bytes gained over the last interval */
+	__u32 process_cnt;  /* process images summed in this row (user/stackview.c); 1 here */
 	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
 	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
 	__u32 history_head; /* index of the oldest sample once full */
@@ -46,9 +47,11 @@ struct stack_record {
 };
 
 struct collector_totals {
-	__s64 outstanding_bytes;
+	__s64 outstanding_bytes; /* held by live processes */
 	__s64 outstanding_count;
-	__s64 growth; /* over the last interval */
+	__s64 growth;	  /* of outstanding_bytes over the last interval */
+	__s64 gone_bytes; /* held by processes when they exited, exec'd or left the cgroup */
+	__s64 rss_bytes;  /* resident set of the live processes */
 	__u64 stack_cnt;
 	__u64 resident_bytes;  /* made resident by page faults since the start */
 	__u64 resident_growth; /* ... over the last interval */
@@ -59,13 +62,14 @@ struct collector *collector__new(int by_stack_fd, int stacks_fd, struct proc_tab
 				 struct symbolizer *symbolizer, int frames_mode);
 void collector__free(struct collector *c); /* NULL-safe */
 
-/* Reads every aggregate and closes an interval (growth, history). 0 or -errno. */
+/*
+ * Reads every aggregate and closes an interval: growth and history per stack, and per process
+ * (struct mt_process) outstanding bytes, growth and RSS. 0 or -errno.
+ */
 int collector__poll(struct collector *c);
 /* All records; valid until the next poll. */
 struct stack_record **collector__records(const struct collector *c, size_t *cnt);
 void collector__totals(const struct collector *c, struct collector_totals *totals);
-/* Outstanding bytes held by one address space. */
-__s64 collector__aspace_outstanding(const struct collector *c, __u32 aspace_id);
 /* Fetches and resolves the record's frames once. 0 or -errno (-ENOENT: stack not stored). */
 int collector__symbolize(struct collector *c, struct stack_record *rec);
 /* Unwinding quality over the stacks that hold memory now. */

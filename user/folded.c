@@ -62,9 +62,11 @@ static int compare_stacks(const void *a, const void *b)
 		      ((const struct folded_stack *)b)->stack);
 }
 
-static int add_records(struct collector *collector, struct proc_table *procs,
+static int add_records(struct collector *collector, struct proc_table *procs, bool per_process,
 		       struct folded_stack *stacks, size_t *cnt, char *buf)
 {
+	char root[MT_COMM_LEN + 32];
+
 	struct stack_record **records;
 	size_t record_cnt;
 
@@ -77,8 +79,11 @@ static int add_records(struct collector *collector, struct proc_table *procs,
 		if (!mt_kind_outstanding(rec->key.kind) || rec->stats.outstanding_bytes <= 0)
 			continue;
 		collector__symbolize(collector, rec);
-		len = folded__format(proc ? proc->comm : "?", rec->frames, rec->frame_cnt, 0, buf,
-				     MAX_LINE);
+		if (per_process && proc)
+			snprintf(root, sizeof(root), "%s (%d)", proc->comm, proc->tgid);
+		else
+			snprintf(root, sizeof(root), "%s", proc ? proc->comm : "?");
+		len = folded__format(root, rec->frames, rec->frame_cnt, 0, buf, MAX_LINE);
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
@@ -111,7 +116,7 @@ static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 	return kept;
 }
 
-int folded__collect(struct collector *collector, struct proc_table *procs,
+int folded__collect(struct collector *collector, struct proc_table *procs, bool per_process,
 		    struct folded_stack **out, size_t *out_cnt)
 {
 	struct folded_stack *stacks;
@@ -122,7 +127,8 @@ int folded__collect(struct collector *collector, struct proc_table *procs,
 	collector__records(collector, &record_cnt);
 	stacks = calloc(record_cnt ? record_cnt : 1, sizeof(*stacks));
 	buf = malloc(MAX_LINE);
-	err = stacks && buf ? add_records(collector, procs, stacks, &cnt, buf) : -ENOMEM;
+	err = stacks && buf ? add_records(collector, procs, per_process, stacks, &cnt, buf)
+			    : -ENOMEM;
 	free(buf);
 	if (err) {
 		folded__free(stacks, cnt);

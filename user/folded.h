@@ -7,6 +7,7 @@
 #define MEMTIDE_FOLDED_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include "memtide/memtide.h"
 
@@ -21,10 +22,11 @@ struct folded_stack {
 };
 
 /*
- * Every stack with outstanding bytes, identical stacks merged, sorted by stack text. The caller
- * frees the result with folded__free(). 0 or -ENOMEM.
+ * Every stack with outstanding bytes, identical stacks merged, sorted by stack text. The root
+ * frame is the command, or "comm (pid)" with per_process, which keeps processes apart. The
+ * caller frees the result with folded__free(). 0 or -ENOMEM.
  */
-int folded__collect(struct collector *collector, struct proc_table *procs,
+int folded__collect(struct collector *collector, struct proc_table *procs, bool per_process,
 		    struct folded_stack **stacks, size_t *cnt);
 void folded__free(struct folded_stack *stacks, size_t cnt);
 /* Writes collected stacks in folded format. 0 or -EIO. */

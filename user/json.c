@@ -28,37 +28,44 @@ static json_t *stack_json(struct collector *collector, struct proc_table *procs,
 		json_array_append_new(frames, frame_json(&rec->frames[i]));
 	for (__u32 i = 0; i < rec->history_cnt; i++)
 		json_array_append_new(history, json_integer(stack_record__history(rec, i)));
-	stack = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
-			  proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "kind",
-			  mt_kind_name(rec->key.kind), "outstanding_bytes",
-			  (json_int_t)rec->stats.outstanding_bytes, "outstanding_count",
-			  (json_int_t)rec->stats.outstanding_count, "total_allocs",
-			  (json_int_t)rec->stats.total_allocs, "total_frees",
-			  (json_int_t)rec->stats.total_frees, "total_alloc_bytes",
-			  (json_int_t)rec->stats.total_alloc_bytes, "growth_bytes",
-			  (json_int_t)rec->growth, "complete", rec->complete, "frames", frames,
-			  "history", history);
+	stack = json_pack(
+		"{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
+		proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "processes",
+		rec->process_cnt, "process_state", proc ? procs__state_name(proc->state) : "?",
+		"kind", mt_kind_name(rec->key.kind), "outstanding_bytes",
+		(json_int_t)rec->stats.outstanding_bytes, "outstanding_count",
+		(json_int_t)rec->stats.outstanding_count, "total_allocs",
+		(json_int_t)rec->stats.total_allocs, "total_frees",
+		(json_int_t)rec->stats.total_frees, "total_alloc_bytes",
+		(json_int_t)rec->stats.total_alloc_bytes, "growth_bytes", (json_int_t)rec->growth,
+		"complete", rec->complete, "frames", frames, "history", history);
 	json_object_set_new(stack, "stop_reason",
 			    json_string(mt_stop_reason_name(rec->stop_reason)));
 	json_object_set_new(stack, "python_truncated", json_boolean(rec->python_truncated));
 	return stack;
 }
 
+/* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct report_view *view)
 {
-	static const char *const states[] = {"live", "exited", "exec"};
 	json_t *processes = json_array();
+	struct mt_process **sorted;
+	long cnt = report__processes(view, &sorted);
 
-	for (size_t i = 0; i < procs__count(view->procs); i++) {
-		struct mt_process *proc = procs__at(view->procs, i);
+	for (long i = 0; i < cnt; i++) {
+		const struct mt_process *proc = sorted[i];
 
 		json_array_append_new(processes,
-				      json_pack("{s:i, s:i, s:s, s:s, s:I}", "pid", proc->tgid,
-						"parent_pid", proc->parent_tgid, "comm", proc->comm,
-						"state", states[proc->state], "outstanding_bytes",
-						(json_int_t)collector__aspace_outstanding(
-							view->collector, proc->aspace_id)));
+				      json_pack("{s:i, s:i, s:s, s:s, s:I, s:I, s:I}", "pid",
+						proc->tgid, "parent_pid", proc->parent_tgid, "comm",
+						proc->comm, "state", procs__state_name(proc->state),
+						"outstanding_bytes",
+						(json_int_t)proc->outstanding_bytes, "growth_bytes",
+						(json_int_t)proc->growth, "rss_bytes",
+						(json_int_t)proc->rss_bytes));
 	}
+	if (cnt > 0)
+		free(sorted);
 	return processes;
 }
 
@@ -115,13 +122,15 @@ int json__write(FILE *out, const struct report_view *view)
 		json_array_append_new(stacks, stack_json(view->collector, view->procs, ranked[i]));
 	free(ranked);
 	collector__totals(view->collector, &totals);
-	doc = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "version",
-			"memtide 0.1.0", "elapsed_s", view->elapsed_s, "interval_s",
+	doc = json_pack("{s:s, s:f, s:f, s:I, s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+			"version", "memtide 0.1.0", "elapsed_s", view->elapsed_s, "interval_s",
 			view->interval_s, "sample_bytes", (json_int_t)view->sample_bytes,
-			"outstanding_bytes", (json_int_t)totals.outstanding_bytes,
-			"outstanding_count", (json_int_t)totals.outstanding_count, "processes",
-			processes_json(view), "counters", counters_json(view), "unwind",
-			unwind_json(view), "stacks", stacks);
+			"per_process", view->per_process, "outstanding_bytes",
+			(json_int_t)totals.outstanding_bytes, "outstanding_count",
+			(json_int_t)totals.outstanding_count, "gone_outstanding_bytes",
+			(json_int_t)totals.gone_bytes, "rss_bytes", (json_int_t)totals.rss_bytes,
+			"processes", processes_json(view), "counters", counters_json(view),
+			"unwind", unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
 	json_object_set_new(doc, "resident_bytes", json_integer((json_int_t)totals.resident_bytes));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/sysmacros.h>
 #include "grow.h"
 #include "log.h"
@@ -17,6 +18,9 @@ struct proc_table {
 	struct mt_process **procs;
 	size_t proc_cnt;
 	size_t proc_cap;
+	/* records by address-space id: ids are handed out one after the other from 1 */
+	struct mt_process **by_aspace;
+	size_t by_aspace_cap;
 };
 
 struct proc_table *procs__new(struct symbolizer *symbolizer)
@@ -51,7 +55,23 @@ void procs__free(struct proc_table *pt)
 	for (size_t i = 0; i < pt->proc_cnt; i++)
 		free_process(pt->procs[i]);
 	free(pt->procs);
+	free(pt->by_aspace);
 	free(pt);
+}
+
+static int index_aspace(struct proc_table *pt, struct mt_process *proc)
+{
+	while (proc->aspace_id >= pt->by_aspace_cap) {
+		size_t old_cap = pt->by_aspace_cap;
+
+		if (mt_grow(&pt->by_aspace, &pt->by_aspace_cap, old_cap, sizeof(*pt->by_aspace),
+			    256))
+			return -ENOMEM;
+		memset(pt->by_aspace + old_cap, 0,
+		       (pt->by_aspace_cap - old_cap) * sizeof(*pt->by_aspace));
+	}
+	pt->by_aspace[proc->aspace_id] = proc;
+	return 0;
 }
 
 struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid, pid_t parent_tgid,
@@ -69,17 +89,18 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 	proc->parent_tgid = parent_tgid;
 	proc->state = MT_PROC_LIVE;
 	snprintf(proc->comm, sizeof(proc->comm), "%s", comm ? comm : "?");
+	if (index_aspace(pt, proc)) {
+		free(proc);
+		errno = ENOMEM;
+		return NULL;
+	}
 	pt->procs[pt->proc_cnt++] = proc;
 	return proc;
 }
 
 struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id)
 {
-	for (size_t i = 0; i < pt->proc_cnt; i++) {
-		if (pt->procs[i]->aspace_id == aspace_id)
-			return pt->procs[i];
-	}
-	return NULL;
+	return aspace_id < pt->by_aspace_cap ? pt->by_aspace[aspace_id] : NULL;
 }
 
 struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid)
@@ -291,6 +312,34 @@ pid_t procs__read_ppid(pid_t tgid)
 	pid_t ppid;
 
 	return read_status(tgid, "PPid: %d", &ppid) ? ppid : -ESRCH;
+}
+
+const char *procs__state_name(enum mt_proc_state state)
+{
+	static const char *const names[] = {
+		[MT_PROC_LIVE] = "live",
+		[MT_PROC_EXITED] = "exited",
+		[MT_PROC_REPLACED] = "exec'd",
+		[MT_PROC_LEFT] = "left",
+	};
+
+	return state <= MT_PROC_LEFT ? names[state] : "?";
+}
+
+__s64 procs__read_rss(pid_t tgid)
+{
+	char path[64];
+	long long resident_pages;
+	FILE *statm;
+	int matched;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", tgid);
+	statm = fopen(path, "re");
+	if (!statm)
+		return -errno;
+	matched = fscanf(statm, "%*d %lld", &resident_pages);
+	fclose(statm);
+	return matched == 1 ? resident_pages * sysconf(_SC_PAGESIZE) : -EIO;
 }
 
 bool procs__has_exited(pid_t tgid)

@@ -22,6 +22,7 @@ enum mt_proc_state {
 	MT_PROC_LIVE,
 	MT_PROC_EXITED,
 	MT_PROC_REPLACED, /* the process exec'd: its new image has another record */
+	MT_PROC_LEFT,	  /* the process moved out of the traced cgroup */
 };
 
 struct mt_mapping {
@@ -48,6 +49,10 @@ struct mt_process {
 	struct mt_mapping *maps;
 	size_t map_cnt;
 	size_t map_cap;
+	/* filled by the collector at each poll */
+	__s64 outstanding_bytes; /* held by this image's stacks: at exit, what it held then */
+	__s64 growth;		 /* outstanding bytes gained over the last interval */
+	__s64 rss_bytes;	 /* resident set at the last poll; 0 once gone */
 };
 
 struct proc_table *procs__new(struct symbolizer *symbolizer);
@@ -86,6 +91,10 @@ int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping);
 /* The mapping holding ip, or NULL. */
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);
 
+/* Name of a state, as reports and JSON show it. */
+const char *procs__state_name(enum mt_proc_state state);
+/* Resident set size of a live process in bytes, or -errno. */
+__s64 procs__read_rss(pid_t tgid);
 /* Reads the command name of a live process into comm. 0 or -errno. */
 int procs__read_comm(pid_t tgid, char comm[MT_COMM_LEN]);
 /* The process (thread group) a thread id belongs to, or -ESRCH. */

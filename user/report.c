@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
 #include "kind.h"
 #include "procs.h"
 #include "report.h"
+#include "stackview.h"
 #include "units.h"
 #include "unwind.h"
 #include "memtide/unwind.h"
@@ -26,6 +28,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_UNMATCHED_RET] = "unmatched_returns",
 	[MT_CNT_FAILED_ALLOCS] = "failed_allocations",
 	[MT_CNT_STALE_ADDR] = "stale_addresses",
+	[MT_CNT_OUTSIDE_CGROUP] = "outside_cgroup",
 	[MT_CNT_MAPPINGS_FULL] = "mappings_map_full",
 	[MT_CNT_ALLOCATOR_MAP] = "allocator_mappings",
 	[MT_CNT_MAPPING_SCAN] = "mapping_scans",
@@ -92,10 +95,9 @@ static bool wanted(const struct stack_record *rec, enum rank_by rank)
 
 long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out)
 {
-	struct stack_record **records, **ranked;
-	size_t cnt, kept = 0;
+	struct stack_record **records = view->stacks->rows, **ranked;
+	size_t cnt = view->stacks->cnt, kept = 0;
 
-	records = collector__records(view->collector, &cnt);
 	ranked = malloc((cnt ? cnt : 1) * sizeof(*ranked));
 	if (!ranked)
 		return -ENOMEM;
@@ -114,7 +116,7 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 {
 	struct collector_totals totals;
 	struct unwind_summary unwind;
-	char held[32], growth[32];
+	char held[32], growth[32], rss[32];
 	__u64 drops = 0;
 
 	collector__totals(view->collector, &totals);
@@ -123,14 +125,18 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 		drops += counter_is_drop[i] ? view->counters[i] : 0;
 	fprintf(out,
 		"\n== memtide %s: %.1f s elapsed, %zu process%s traced (%zu live), "
-		"outstanding %s (%s in the last %.1f s), drops %llu, unknown frees %llu, "
+		"outstanding %s (%s in the last %.1f s), RSS %s, drops %llu, unknown frees %llu, "
 		"complete stacks %.1f%% of bytes\n",
 		title, view->elapsed_s, procs__process_count(view->procs),
 		procs__process_count(view->procs) == 1 ? "" : "es", procs__live_count(view->procs),
 		mt_format_bytes(totals.outstanding_bytes, 0, held, sizeof(held)),
 		mt_format_bytes(totals.growth, 1, growth, sizeof(growth)), view->interval_s,
-		(unsigned long long)drops, (unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
+		mt_format_bytes(totals.rss_bytes, 0, rss, sizeof(rss)), (unsigned long long)drops,
+		(unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
 		100.0 * unwind_summary__complete_share(&unwind));
+	if (totals.gone_bytes)
+		fprintf(out, "   processes that exited or left held %s when they went\n",
+			mt_format_bytes(totals.gone_bytes, 0, held, sizeof(held)));
 	if (view->sample_bytes)
 		fprintf(out,
 			"   sampled: one allocation per %s allocated on average; bytes and counts "
@@ -204,15 +210,33 @@ static void print_stack_line(FILE *out, const struct stack_record *rec, bool by_
 		fprintf(out, " [%s]", mt_kind_name(kind));
 }
 
-static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
-			int rank, bool by_growth)
+/* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */
+static void format_owner(const struct report_view *view, const struct stack_record *rec, char *buf,
+			 size_t buf_sz)
 {
 	struct mt_process *proc = procs__get(view->procs, rec->key.aspace_id);
 
+	if (!proc)
+		snprintf(buf, buf_sz, "?");
+	else if (rec->process_cnt > 1)
+		snprintf(buf, buf_sz, "%s (%u processes)", proc->comm, rec->process_cnt);
+	else if (proc->state != MT_PROC_LIVE)
+		snprintf(buf, buf_sz, "%s (%d, %s)", proc->comm, proc->tgid,
+			 procs__state_name(proc->state));
+	else
+		snprintf(buf, buf_sz, "%s (%d)", proc->comm, proc->tgid);
+}
+
+static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
+			int rank, bool by_growth)
+{
+	char owner[64];
+
 	collector__symbolize(view->collector, rec);
+	format_owner(view, rec, owner, sizeof(owner));
 	fprintf(out, "  #%-3d", rank);
 	print_stack_line(out, rec, by_growth);
-	fprintf(out, "  %s (%d)\n", proc ? proc->comm : "?", proc ? proc->tgid : 0);
+	fprintf(out, "  %s\n", owner);
 	if (!rec->symbolized)
 		fprintf(out, "        [stack not stored: stacks map full]\n");
 	else
@@ -265,6 +289,62 @@ static void print_ranked(FILE *out, const struct report_view *view, enum rank_by
 	free(ranked);
 }
 
+static int compare_processes(const void *a, const void *b)
+{
+	const struct mt_process *pa = *(struct mt_process *const *)a;
+	const struct mt_process *pb = *(struct mt_process *const *)b;
+
+	if ((pa->state == MT_PROC_LIVE) != (pb->state == MT_PROC_LIVE))
+		return pa->state == MT_PROC_LIVE ? -1 : 1;
+	if (pa->growth != pb->growth)
+		return pa->growth > pb->growth ? -1 : 1;
+	if (pa->outstanding_bytes != pb->outstanding_bytes)
+		return pa->outstanding_bytes > pb->outstanding_bytes ? -1 : 1;
+	return pa->tgid - pb->tgid;
+}
+
+long report__processes(const struct report_view *view, struct mt_process ***out)
+{
+	size_t cnt = procs__count(view->procs);
+	struct mt_process **sorted = malloc((cnt ? cnt : 1) * sizeof(*sorted));
+
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++)
+		sorted[i] = procs__at(view->procs, i);
+	qsort(sorted, cnt, sizeof(*sorted), compare_processes);
+	*out = sorted;
+	return cnt;
+}
+
+/* Live processes first, the one growing most on top; then those gone, with what they held. */
+static void print_processes(FILE *out, const struct report_view *view, size_t max_shown)
+{
+	char held[32], growth[32], rss[32];
+	struct mt_process **sorted;
+	long cnt = report__processes(view, &sorted);
+
+	if (cnt < 0)
+		return;
+	fprintf(out, "Processes (%ld, by growth over the last %.1f s):\n", cnt, view->interval_s);
+	for (long i = 0; i < cnt && (size_t)i < max_shown; i++) {
+		const struct mt_process *proc = sorted[i];
+
+		mt_format_bytes(proc->outstanding_bytes, 0, held, sizeof(held));
+		if (proc->state == MT_PROC_LIVE)
+			fprintf(out, "  %7d %-16s outstanding %10s  growth %10s  RSS %10s\n",
+				proc->tgid, proc->comm, held,
+				mt_format_bytes(proc->growth, 1, growth, sizeof(growth)),
+				mt_format_bytes(proc->rss_bytes, 0, rss, sizeof(rss)));
+		else
+			fprintf(out, "  %7d %-16s %s, held %s\n", proc->tgid, proc->comm,
+				procs__state_name(proc->state), held);
+	}
+	if ((size_t)cnt > max_shown)
+		fprintf(out, "  ... %zu more\n", (size_t)cnt - max_shown);
+	free(sorted);
+}
+
 void report__interval(FILE *out, const struct report_view *view)
 {
 	print_header(out, view, "interval");
@@ -278,22 +358,10 @@ void report__interval(FILE *out, const struct report_view *view)
 			view->top_n, view->interval_s);
 		print_ranked(out, view, RANK_RESIDENT_GROWTH);
 	}
+	/* one process needs no table: the header says it all */
+	if (procs__process_count(view->procs) > 1)
+		print_processes(out, view, view->top_n);
 	fflush(out);
-}
-
-static void print_processes(FILE *out, const struct report_view *view)
-{
-	static const char *const states[] = {"live", "exited", "exec'd"};
-	char held[32];
-
-	fprintf(out, "Processes:\n");
-	for (size_t i = 0; i < procs__count(view->procs); i++) {
-		struct mt_process *proc = procs__at(view->procs, i);
-		__s64 bytes = collector__aspace_outstanding(view->collector, proc->aspace_id);
-
-		fprintf(out, "  %-16s %7d  %-7s outstanding %s\n", proc->comm, proc->tgid,
-			states[proc->state], mt_format_bytes(bytes, 0, held, sizeof(held)));
-	}
 }
 
 static void print_counters(FILE *out, const struct report_view *view)
@@ -345,7 +413,7 @@ void report__final(FILE *out, const struct report_view *view)
 			view->top_n);
 		print_ranked(out, view, RANK_RESIDENT);
 	}
-	print_processes(out, view);
+	print_processes(out, view, SIZE_MAX);
 	print_unwinding(out, view);
 	print_counters(out, view);
 	fflush(out);

@@ -8,11 +8,16 @@
 #include "memtide/memtide.h"
 
 struct collector;
+struct mt_process;
 struct proc_table;
 struct stack_record;
 struct unwinder_stats;
 
+struct stack_view;
+
 struct report_view {
+	const struct stack_view *stacks; /* the rows shown: per process, or summed */
+	bool per_process;		 /* --per-process: rows are per process image */
 	double elapsed_s;
 	double interval_s;
 	__u32 top_n;
@@ -29,6 +34,8 @@ struct report_view {
 const char *mt_counter_name(int idx);
 /* Top stacks by growth over the last interval. */
 void report__interval(FILE *out, const struct report_view *view);
+/* Processes by growth over the last interval, then by outstanding bytes. Caller frees. */
+long report__processes(const struct report_view *view, struct mt_process ***out);
 /* Top stacks by outstanding bytes, processes and drops, at exit. */
 void report__final(FILE *out, const struct report_view *view);
 enum rank_by {

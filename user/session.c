@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <bpf/bpf.h>
 #include "allocators.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "collect.h"
 #include "flamegraph.h"
@@ -22,6 +23,7 @@
 #include "procs.h"
 #include "python.h"
 #include "report.h"
+#include "stackview.h"
 #include "session.h"
 #include "symbolize.h"
 #include "tracer.h"
@@ -44,6 +46,8 @@ struct memtide {
 	struct unwinder *unwinder;
 	struct launch launch;
 	bool launched;
+	struct mt_cgroup cgroup; /* -c: the traced cgroup; cgroup.id == 0 otherwise */
+	bool cgroup_gone;
 	FILE *folded_out;
 	FILE *json_out;
 	FILE *flamegraph_out;
@@ -226,7 +230,9 @@ static int adopt_tree(struct memtide *m, pid_t root)
 	for (bool added = true; added;) {
 		added = false;
 		for (long i = 0; i < cnt; i++) {
-			if (procs[i].pid <= 0 || procs__live(m->procs, procs[i].pid) ||
+			/* memtide itself, started from a traced shell, is no target */
+			if (procs[i].pid <= 0 || procs[i].pid == getpid() ||
+			    procs__live(m->procs, procs[i].pid) ||
 			    !procs__live(m->procs, procs[i].parent))
 				continue;
 			if (adopt(m, procs[i].pid, procs[i].parent, NULL, true))
@@ -293,6 +299,45 @@ static int attach_command(struct memtide *m)
 	return 0;
 }
 
+/* A process found in the traced cgroup: followed on its own (its children are in cgroup.procs). */
+static void adopt_member(void *ctx, pid_t tgid)
+{
+	struct memtide *m = ctx;
+
+	if (tgid == getpid() || procs__live(m->procs, tgid) || procs__has_exited(tgid))
+		return;
+	if (!adopt(m, tgid, procs__read_ppid(tgid), NULL, true) && errno != ESRCH &&
+	    errno != ENOENT)
+		mt_warn("cannot trace process %d of cgroup %s: %s\n", tgid, m->cgroup.path,
+			strerror(errno));
+}
+
+/*
+ * Adopts the processes in the cgroup that memtide does not follow yet. A process forked by one
+ * that was not followed yet when the fork happened is found by the next pass.
+ */
+static int scan_cgroup(struct memtide *m)
+{
+	size_t before;
+	int err;
+
+	do {
+		before = procs__count(m->procs);
+		err = cgroup__for_each_proc(&m->cgroup, adopt_member, m);
+	} while (!err && procs__count(m->procs) != before);
+	return err;
+}
+
+static int attach_cgroup(struct memtide *m)
+{
+	int err = scan_cgroup(m);
+
+	if (err)
+		mt_error("cannot list the processes of cgroup %s: %s\n", m->cgroup.path,
+			 strerror(-err));
+	return err;
+}
+
 /* A new process image: look at its mappings, probe allocators it brings. */
 static void follow_image(struct memtide *m, struct mt_process *proc)
 {
@@ -349,6 +394,25 @@ static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 	return 0;
 }
 
+static int on_enter(struct memtide *m, const struct mt_proc_event *event)
+{
+	mt_info("process %d (%s) entered cgroup %s\n", event->tgid, event->comm, m->cgroup.path);
+	adopt_member(m, event->tgid);
+	return 0;
+}
+
+static int on_leave(struct memtide *m, const struct mt_proc_event *event)
+{
+	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
+
+	if (proc) {
+		proc->state = MT_PROC_LEFT;
+		mt_info("process %d (%s) left cgroup %s\n", proc->tgid, proc->comm, m->cgroup.path);
+	}
+	tracer__forget_aspace(m->tracer, event->aspace_id);
+	return 0;
+}
+
 static int on_refresh(struct memtide *m, const struct mt_proc_event *event)
 {
 	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
@@ -371,8 +435,27 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 		return on_proc_exit(m, event);
 	case MT_EV_REFRESH:
 		return on_refresh(m, event);
+	case MT_EV_ENTER:
+		return on_enter(m, event);
+	case MT_EV_LEAVE:
+		return on_leave(m, event);
 	}
 	return 0;
+}
+
+struct prepare_ctx {
+	struct memtide *m;
+	int err;
+};
+
+static void prepare_process(void *ctx, pid_t tgid)
+{
+	struct prepare_ctx *prepare = ctx;
+	struct mt_process scan = {.tgid = tgid};
+
+	if (!prepare->err && !procs__read_maps(prepare->m->procs, &scan))
+		prepare->err = unwinder__prepare(prepare->m->unwinder, &scan);
+	procs__clear_maps(&scan);
 }
 
 /*
@@ -382,19 +465,16 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 static int prepare_unwind_tables(struct memtide *m)
 {
 	const struct memtide_config *config = m->config;
-	int err = 0;
+	struct prepare_ctx prepare = {.m = m};
 
 	/* A command is not started yet: its tables are built after its exec. */
 	if (config->unwind_fp || config->command)
 		return 0;
-	for (int i = 0; i < config->pid_cnt && !err; i++) {
-		struct mt_process scan = {.tgid = config->pids[i]};
-
-		if (!procs__read_maps(m->procs, &scan))
-			err = unwinder__prepare(m->unwinder, &scan);
-		procs__clear_maps(&scan);
-	}
-	return err;
+	if (m->cgroup.id)
+		cgroup__for_each_proc(&m->cgroup, prepare_process, &prepare);
+	for (int i = 0; i < config->pid_cnt; i++)
+		prepare_process(&prepare, config->pids[i]);
+	return prepare.err;
 }
 
 static int setup_parts(struct memtide *m)
@@ -419,6 +499,13 @@ static int setup_parts(struct memtide *m)
 		err = open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
 		return err;
+	if (config->cgroup) {
+		err = cgroup__resolve(config->cgroup, &m->cgroup);
+		if (err)
+			return err;
+		tracer_opts.cgroup_id = m->cgroup.id;
+		tracer_opts.cgroup_level = m->cgroup.level;
+	}
 	raise_fd_limit();
 	m->symbolizer = symbolizer__new();
 	m->procs = m->symbolizer ? procs__new(m->symbolizer) : NULL;
@@ -468,6 +555,7 @@ static int setup_parts(struct memtide *m)
 struct memtide *memtide__new(const struct memtide_config *config)
 {
 	struct memtide *m = calloc(1, sizeof(*m));
+	double attach_start_s;
 	int err;
 
 	if (!m)
@@ -475,7 +563,10 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	m->config = config;
 	m->launch.go_fd = -1;
 	err = setup_parts(m);
-	if (!err)
+	attach_start_s = now_s();
+	if (!err && config->cgroup)
+		err = attach_cgroup(m);
+	else if (!err)
 		err = config->command ? attach_command(m) : attach_pids(m);
 	if (!err && m->launched)
 		err = launch__release(&m->launch);
@@ -485,14 +576,22 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		return NULL;
 	}
 	m->start_s = m->last_report_s = now_s();
-	fprintf(stderr, "memtide: tracing %zu process%s; report every %.1f s%s\n",
+	fprintf(stderr,
+		"memtide: tracing %zu process%s%s%s (attached in %.3f s); report every %.1f s%s\n",
 		procs__process_count(m->procs), procs__process_count(m->procs) == 1 ? "" : "es",
-		config->interval_s, config->duration_s ? "" : ", Ctrl-C to stop");
+		m->cgroup.id ? " in cgroup " : "", m->cgroup.id ? m->cgroup.path : "",
+		m->start_s - attach_start_s, config->interval_s,
+		config->duration_s ? "" : ", Ctrl-C to stop");
 	return m;
 }
 
 static void refresh_images(struct memtide *m)
 {
+	/* the attach tracepoint reports moves; a pass over cgroup.procs catches what it missed */
+	if (m->cgroup.id && scan_cgroup(m) == -ENOENT) {
+		mt_warn("cgroup %s was removed: stopping\n", m->cgroup.path);
+		m->cgroup_gone = true;
+	}
 	for (size_t i = 0; i < procs__count(m->procs); i++) {
 		struct mt_process *proc = procs__at(m->procs, i);
 
@@ -501,11 +600,21 @@ static void refresh_images(struct memtide *m)
 	}
 }
 
-static void fill_view(struct memtide *m, struct report_view *view, double interval_s)
+/* Reads the maps and builds what a report shows; release_view() undoes it. 0 or -errno. */
+static int fill_view(struct memtide *m, struct report_view *view, struct stack_view *stacks,
+		     double interval_s)
 {
+	int err = collector__poll(m->collector);
+
+	if (!err)
+		err = stack_view__build(m->collector, m->procs, m->config->per_process, stacks);
+	if (err)
+		return err;
 	tracer__counters(m->tracer, m->counters);
 	unwinder__stats(m->unwinder, &m->unwind_stats);
 	*view = (struct report_view){
+		.stacks = stacks,
+		.per_process = m->config->per_process,
 		.unwind = &m->unwind_stats,
 		.sample_bytes = m->config->sample_bytes,
 		.faults = m->config->faults && !m->config->bench_floor,
@@ -517,20 +626,22 @@ static void fill_view(struct memtide *m, struct report_view *view, double interv
 		.procs = m->procs,
 		.counters = m->counters,
 	};
+	return 0;
 }
 
 static int report_interval(struct memtide *m)
 {
+	struct stack_view stacks;
 	struct report_view view;
 	double now = now_s();
 	int err;
 
-	err = collector__poll(m->collector);
+	err = fill_view(m, &view, &stacks, now - m->last_report_s);
 	if (err)
 		return err;
-	fill_view(m, &view, now - m->last_report_s);
 	m->last_report_s = now;
 	report__interval(stdout, &view);
+	stack_view__free(&stacks);
 	return 0;
 }
 
@@ -538,6 +649,9 @@ static bool targets_gone(struct memtide *m)
 {
 	if (m->launched)
 		return launch__exited(&m->launch);
+	/* an empty cgroup may fill again */
+	if (m->cgroup.id)
+		return m->cgroup_gone;
 	return procs__live_count(m->procs) == 0;
 }
 
@@ -595,7 +709,7 @@ static int write_stack_outputs(struct memtide *m)
 	size_t cnt;
 	int err, ret = 0;
 
-	err = folded__collect(m->collector, m->procs, &stacks, &cnt);
+	err = folded__collect(m->collector, m->procs, config->per_process, &stacks, &cnt);
 	if (err)
 		return err;
 	if (m->folded_out) {
@@ -614,15 +728,15 @@ static int write_stack_outputs(struct memtide *m)
 
 int memtide__finish(struct memtide *m)
 {
+	struct stack_view stacks;
 	struct report_view view;
 	int err, ret = 0;
 
 	/* Events still queued (an exit right at the end) must land before the last read. */
 	tracer__poll(m->tracer, 0);
-	err = collector__poll(m->collector);
+	err = fill_view(m, &view, &stacks, now_s() - m->last_report_s);
 	if (err)
 		return err;
-	fill_view(m, &view, now_s() - m->last_report_s);
 	report__final(stdout, &view);
 	if (m->folded_out || m->flamegraph_out)
 		ret = write_stack_outputs(m);
@@ -630,6 +744,7 @@ int memtide__finish(struct memtide *m)
 		err = json__write(m->json_out, &view);
 		ret = write_output(&m->json_out, m->config->json_path, err) ?: ret;
 	}
+	stack_view__free(&stacks);
 	return ret;
 }
 

@@ -98,6 +98,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	if (err)
 		goto fail;
 	fill_sample_tables(t->skel, opts->sample_rate);
+	t->skel->rodata->target_cgroup_id = opts->cgroup_id;
+	t->skel->rodata->target_cgroup_level = opts->cgroup_level;
+	bpf_program__set_autoload(t->skel->progs.handle_cgroup_attach, opts->cgroup_id != 0);
 	t->skel->rodata->fault_sample = opts->fault_sample;
 	err = memtide_bpf__load(t->skel);
 	if (err) {
@@ -155,6 +158,16 @@ int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
 	    !t->skel->links.handle_exit) {
 		err = -errno;
 		mt_error("Failed to attach the sched_process_* tracepoints: %s\n", strerror(-err));
+		return err;
+	}
+	if (!t->skel->rodata->target_cgroup_id)
+		return 0;
+	t->skel->links.handle_cgroup_attach =
+		bpf_program__attach(t->skel->progs.handle_cgroup_attach);
+	if (!t->skel->links.handle_cgroup_attach) {
+		err = -errno;
+		mt_error("Failed to attach the cgroup_attach_task tracepoint: %s\n",
+			 strerror(-err));
 		return err;
 	}
 	return 0;

@@ -21,6 +21,8 @@ struct tracer_opts {
 	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
+	__u64 cgroup_id;    /* -c: kernfs id of the traced cgroup v2 directory; 0: none */
+	__u32 cgroup_level; /* its depth below the hierarchy's root */
 	__u32 max_mappings; /* live mmap/brk ranges tracked at once */
 	__u32 fault_sample; /* one page fault in this many is walked (1: every fault) */
 };
@@ -45,7 +47,10 @@ typedef int (*tracer_event_fn)(void *ctx, const struct mt_proc_event *event);
 struct tracer *tracer__new(const struct tracer_opts *opts);
 /* Detaches and unloads everything. NULL-safe. */
 void tracer__free(struct tracer *t);
-/* Attaches fork/exec/exit tracepoints and sets up the event ring buffer. 0 or -errno. */
+/*
+ * Attaches fork/exec/exit tracepoints (and, with a cgroup, the cgroup attach tracepoint) and sets
+ * up the event ring buffer. 0 or -errno.
+ */
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
 /*
  * Attaches the mmap/munmap/mremap/brk syscall tracepoints (mappings) and the user page-fault

@@ -46,10 +46,11 @@
 #define MT_CNT_UNMATCHED_RET 8	/* return probe without its entry (attached mid-call) */
 #define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
 #define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
-#define MT_CNT_MAPPINGS_FULL 11 /* mapping not recorded: mappings map full */
-#define MT_CNT_ALLOCATOR_MAP 12 /* mmap/mremap/brk inside a traced allocator call: heap memory */
-#define MT_CNT_MAPPING_SCAN  13 /* unmapped range matching no single record: mappings scanned */
-#define MT_CNT_NR	     14
+#define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c): ignored */
+#define MT_CNT_MAPPINGS_FULL 12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP 13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN  14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_NR	     15
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -142,6 +143,8 @@ struct mt_proc {
 #define MT_EV_EXEC    2
 #define MT_EV_EXIT    3
 #define MT_EV_REFRESH 4 /* the unwinder met code outside the known mappings: re-read them */
+#define MT_EV_ENTER   5 /* an untraced process entered the traced cgroup (moved, or cloned into) */
+#define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
 
 struct mt_proc_event {
 	__u32 type;

@@ -65,8 +65,13 @@ def leak_tuples():
         SESSION_CACHE.append(tuple([None, None]))  # LINE leak_tuples
 
 
+def python_leak():
+    for _ in range(100):
+        SESSION_CACHE.append(LIBC.malloc(100_000))  # LINE python_leak
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
-         "threads": threads, "deep": deep, "tuples": leak_tuples}
+         "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak}
 
 
 def main():
