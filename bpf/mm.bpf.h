@@ -432,6 +432,15 @@ static __always_inline int fault_sampled(void)
 	return 1;
 }
 
+/* The kernel's uretprobe trampoline page is memtide's own: its first use faults it in. */
+static __always_inline int on_trampoline_page(struct mt_proc *proc, __u64 ip)
+{
+	if (!proc->xol_vaddr)
+		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
+						uprobes_state.xol_area, vaddr);
+	return proc->xol_vaddr && (ip & ~(MM_PAGE_SIZE - 1)) == proc->xol_vaddr;
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
@@ -440,7 +449,7 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	struct thread_state *ts;
 	__u64 stack_id;
 
-	if (!proc || !fault_sampled())
+	if (!proc || on_trampoline_page(proc, PT_REGS_IP(regs)) || !fault_sampled())
 		return 0;
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);

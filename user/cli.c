@@ -9,9 +9,9 @@ const char *argp_program_version = "memtide 0.1.0";
 
 static const char doc[] =
 	"memtide: which call stacks hold memory that keeps growing?\n\n"
-	"Traces the allocator of unmodified running processes with eBPF and reports, every "
-	"interval, the call stacks whose outstanding (allocated, not yet freed) bytes grew the "
-	"most.\n"
+	"Traces the allocator, mmap, brk and page faults of unmodified running processes with "
+	"eBPF and reports, every interval, the call stacks whose outstanding (allocated, not yet "
+	"freed) bytes grew the most, and those that made the most memory resident.\n"
 	"\v"
 	"EXAMPLES:\n"
 	"  memtide -p 1234                    trace process 1234 and its descendants\n"

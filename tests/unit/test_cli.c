@@ -40,7 +40,10 @@ int main(void)
 		{"memtide", "-n", "-1", NULL},
 		{"memtide", NULL},
 		{"memtide", "-p", "1", "ls"},
+		{"memtide", "-p", "1", "--fault-sample=0"},
 	};
+	char *mm_off[] = {"memtide",	    "-p", "1", "--no-mappings", "--no-faults",
+			  "--fault-sample", "16", NULL};
 	struct memtide_config config;
 
 	CHECK(parse(&config, 9, pids) == 0, "parse -p list");
@@ -60,6 +63,12 @@ int main(void)
 	CHECK(config.interval_s == 5 && config.top_n == 10 && config.duration_s == 0 &&
 		      config.max_allocs == 1U << 20,
 	      "documented defaults");
+	CHECK(config.mappings && config.faults && config.fault_sample == 1 &&
+		      config.max_mappings == 65536,
+	      "mappings and page faults traced by default, every fault walked");
+	CHECK(parse(&config, 7, mm_off) == 0 && !config.mappings && !config.faults &&
+		      config.fault_sample == 16,
+	      "--no-mappings, --no-faults, --fault-sample");
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int argc = 0;
