@@ -87,7 +87,7 @@ static int add_records(struct collector *collector, struct proc_table *procs, bo
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
-		/* memory not from the allocator gets a leaf naming its kind: ...;mmap64;[mmap] */
+		/* memory not from the allocator gets a leaf naming its kind: ...;__mmap;[mmap] */
 		if (rec->key.kind != MT_KIND_HEAP &&
 		    snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
 			     mt_kind_name(rec->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
