@@ -62,7 +62,7 @@ static int probe_mapping(struct allocators *a, const struct mt_process *proc,
 		return lib;
 	if (known_non_allocator(a, mapping->dev, mapping->ino))
 		return -ENOENT;
-	procs__mapping_path(proc->tgid, mapping, false, kernel_path, sizeof(kernel_path));
+	procs__mapping_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
 	lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
 				   MT_FAMILY_LIBC, proc->tgid);
 	if (lib == -ENOENT && a->non_allocator_cnt < MAX_NON_ALLOCATORS)
@@ -104,7 +104,7 @@ static int attach_pymalloc(struct allocators *a, struct mt_process *proc)
 
 		if (strcmp(mapping->path, proc->python->module))
 			continue;
-		procs__mapping_path(proc->tgid, mapping, false, kernel_path, sizeof(kernel_path));
+		procs__mapping_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
 		lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
 					   MT_FAMILY_PYMALLOC, proc->tgid);
 		if (lib < 0) {

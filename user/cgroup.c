@@ -65,8 +65,11 @@ int cgroup__resolve(const char *arg, struct mt_cgroup *cgroup)
 		return err;
 	}
 	mount_len = strlen(mount);
-	/* absolute under the mount as given; anything else is relative to the mount */
-	if (!strncmp(arg, mount, mount_len) && (arg[mount_len] == '/' || !arg[mount_len]))
+	/*
+	 * Absolute: as given when it exists (under the mount, or an error below); else relative
+	 * to the mount, as /proc/PID/cgroup shows paths.
+	 */
+	if (arg[0] == '/' && !stat(arg, &st))
 		snprintf(joined, sizeof(joined), "%s", arg);
 	else
 		snprintf(joined, sizeof(joined), "%s/%s", mount, arg + (arg[0] == '/'));

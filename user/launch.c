@@ -53,6 +53,8 @@ int launch__start(char *const argv[], struct launch *l)
 		close(pipe_fds[1]);
 		if (read(pipe_fds[0], &go, 1) != 1)
 			_exit(127);
+		if (l->fd_limit.rlim_max)
+			setrlimit(RLIMIT_NOFILE, &l->fd_limit);
 		execv(path, argv);
 		_exit(127);
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "grow.h"
 #include "log.h"
@@ -169,14 +170,9 @@ static int add_file_mapping(struct proc_table *pt, struct mt_process *proc,
 
 	if (has_mapping(proc, mapping->start, mapping->dev, mapping->ino))
 		return 0;
-	procs__mapping_path(proc->tgid, mapping, false, path, sizeof(path));
+	procs__mapping_path(proc->tgid, mapping, path, sizeof(path));
 	mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path, mapping->dev,
 					    mapping->ino);
-	if (!mapping->elf) {
-		procs__mapping_path(proc->tgid, mapping, true, path, sizeof(path));
-		mapping->elf = symbolizer__open_elf(pt->symbolizer, path, mapping->path,
-						    mapping->dev, mapping->ino);
-	}
 	if (!mapping->elf)
 		mt_debug("cannot open %s of process %d: %s\n", mapping->path, proc->tgid,
 			 strerror(errno));
@@ -232,14 +228,15 @@ int procs__copy_maps(struct mt_process *dst, const struct mt_process *src)
 	return 0;
 }
 
-void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, bool via_map_files,
-			 char *buf, size_t buf_sz)
+void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, char *buf, size_t buf_sz)
 {
-	if (via_map_files)
-		snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
-			 (uint64_t)mapping->start, (uint64_t)mapping->end);
-	else
-		snprintf(buf, buf_sz, "/proc/%d/root%s", tgid, mapping->path);
+	struct stat st;
+
+	snprintf(buf, buf_sz, "/proc/%d/root%s", tgid, mapping->path);
+	if (!stat(buf, &st) && st.st_dev == mapping->dev && st.st_ino == mapping->ino)
+		return;
+	snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
 }
 
 int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
@@ -247,11 +244,7 @@ int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
 	char path[PATH_MAX + 64];
 	int fd;
 
-	procs__mapping_path(tgid, mapping, false, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	procs__mapping_path(tgid, mapping, true, path, sizeof(path));
+	procs__mapping_path(tgid, mapping, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }

@@ -81,12 +81,13 @@ void procs__clear_maps(struct mt_process *proc);
 int procs__copy_maps(struct mt_process *dst, const struct mt_process *src);
 /*
  * A path to the file behind a mapping of a live process, resolvable from memtide's mount
- * namespace: through the process's root (the file may live in a container), or through
- * map_files (which also reaches a file deleted since it was mapped, e.g. an upgraded library).
+ * namespace: through the process's root (the file may live in a container) when the file there
+ * is the mapped one (same device and inode), else through map_files, which reaches the mapped
+ * file whatever its path says: one deleted since (an upgraded library), or one of a chroot,
+ * whose maps paths are relative to memtide's root, not the process's.
  */
-void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, bool via_map_files,
-			 char *buf, size_t buf_sz);
-/* Opens the file behind a mapping of a live process, by either path. fd or -errno. */
+void procs__mapping_path(pid_t tgid, const struct mt_mapping *mapping, char *buf, size_t buf_sz);
+/* Opens the file behind a mapping of a live process. fd or -errno. */
 int procs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping);
 /* The mapping holding ip, or NULL. */
 const struct mt_mapping *procs__find_mapping(const struct mt_process *proc, __u64 ip);

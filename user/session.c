@@ -79,12 +79,29 @@ static int open_output(const char *path, const char *option, FILE **out)
 	return 0;
 }
 
-/* Each thread of each traced process holds a perf event per probe. */
-static void raise_fd_limit(void)
+/*
+ * Each thread of each traced process holds a perf event per probe: a container of a few hundred
+ * processes needs more descriptors than a shell's hard limit. Root may raise it to the kernel's
+ * nr_open; otherwise the hard limit is what there is.
+ */
+static void raise_fd_limit(struct rlimit *original)
 {
 	struct rlimit limit;
+	unsigned long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
 
-	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &limit))
+		return;
+	*original = limit;
+	if (nr_open > limit.rlim_max &&
+	    !setrlimit(RLIMIT_NOFILE, &(struct rlimit){.rlim_cur = nr_open, .rlim_max = nr_open}))
+		return;
+	if (limit.rlim_cur < limit.rlim_max) {
 		limit.rlim_cur = limit.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &limit);
 	}
@@ -506,7 +523,7 @@ static int setup_parts(struct memtide *m)
 		tracer_opts.cgroup_id = m->cgroup.id;
 		tracer_opts.cgroup_level = m->cgroup.level;
 	}
-	raise_fd_limit();
+	raise_fd_limit(&m->launch.fd_limit);
 	m->symbolizer = symbolizer__new();
 	m->procs = m->symbolizer ? procs__new(m->symbolizer) : NULL;
 	m->unwinder = unwinder__new();

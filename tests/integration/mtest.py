@@ -49,6 +49,7 @@ def parse_args():
     parser.add_argument("--static-target")
     parser.add_argument("--deep-target")
     parser.add_argument("--sample-target")
+    parser.add_argument("--container-target")
     parser.add_argument("--mm-target")
     return parser.parse_args()
 
@@ -190,3 +191,62 @@ def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
 def trace_case(args, procs, case, extra_args=None):
     """Runs an alloc_target case under memtide -p."""
     return trace_program(procs, args.memtide, [args.target, case], "target", extra_args)
+
+
+def cgroup2_mount():
+    """Where the cgroup v2 hierarchy is mounted, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, fstype = line.partition(" - ")
+            if fstype.startswith("cgroup2 "):
+                return fields.split()[4]
+    return None
+
+
+class Cgroup:
+    """A cgroup directory of the test's own: created on entry; on exit the processes in it
+    (started by the test) are killed by PID and the directory removed, sub-cgroups first."""
+
+    def __init__(self, parent, name):
+        self.path = os.path.join(parent, name)
+
+    def __enter__(self):
+        os.mkdir(self.path)
+        return self
+
+    def __exit__(self, *exc):
+        for _ in range(100):
+            pids = self.pids()
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                for root, dirs, _ in os.walk(self.path, topdown=False):
+                    for name in dirs:
+                        os.rmdir(os.path.join(root, name))
+                os.rmdir(self.path)
+                return False
+            except OSError:
+                time.sleep(0.1)  # killed processes leave the cgroup once reaped
+        print(f"warning: could not remove {self.path}", flush=True)
+        return False
+
+    def sub(self, name):
+        path = os.path.join(self.path, name)
+        os.mkdir(path)
+        return path
+
+    def pids(self):
+        pids = []
+        for root, _, files in os.walk(self.path):
+            if "cgroup.procs" in files:
+                with open(os.path.join(root, "cgroup.procs")) as f:
+                    pids += [int(line) for line in f if line.strip()]
+        return pids
+
+
+def move_to_cgroup(path, pid):
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(pid))

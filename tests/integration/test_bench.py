@@ -10,6 +10,7 @@ ROWS = [r"untraced \| 1", r"floor \| 1", r"memtide \| 1", r"untraced \| 2", r"fl
         r"memtide \| 2", r"sampled-64k \| 1", r"sampled-512k \| 1", r"sampled-64k \| 2",
         r"sampled-512k \| 2", r"memtide, depth 8 \| 1", r"memtide, depth 30 \| 1",
         r"memtide-fp, depth 8 \| 1", r"memtide-fp, depth 30 \| 1", r"outside \| 1",
+        r"outside-cgroup \| 1", r"5 \| [0-9.]+ s", r"10 \| [0-9.]+ s",
         r"10000 \|", r"1000000 \|", r"untraced, 12 frames", r"memtide, 12 frames",
         r"memtide, 100 frames", r"sampled 64 KiB", r"sampled 512 KiB",
         r"fault-sample-16 \|", r"no-faults \|", r"heap-only \|"]

@@ -35,6 +35,12 @@ def main():
     expect_error("no such pid", [memtide, "-p", str(unused_pid())], "no such process")
     expect_error("not root", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                               memtide, "-p", "1"], "needs root")
+    expect_error("no such cgroup", [memtide, "-c", "memtide-no-such.slice"],
+                 "cgroup 'memtide-no-such.slice' not found")
+    expect_error("not a cgroup v2 directory", [memtide, "-c", "/tmp"],
+                 "'/tmp' is not a cgroup v2 directory")
+    expect_error("two targets", [memtide, "-c", "x", "-p", "1"],
+                 "give one of -p PID, -c CGROUP or -- COMMAND", lines=2)
     expect_error("missing command", [memtide, "--", "/nonexistent/program"],
                  "command not found")
     with mtest.Processes() as procs:

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Processes of a traced container, each leaking from a function of its own name:
- *   container_target inside_leak | outside_leak | late_leak | short_lived | workers
+ *   container_target inside_leak | outside_leak | late_leak | short_lived | workers | leaver
  * It prints "ready PID", waits for SIGUSR1, leaks, prints "done" and waits for SIGUSR1 or
- * SIGTERM. `workers` forks 4 workers that each leak from load_chunk; the parent prints "done"
- * once all have, and ends them when it is ended (so a test ends only what it started).
+ * SIGTERM. `leaver` leaks from inside_leak, then, once told (SIGUSR1), from outside_leak (the
+ * test has moved it out of the cgroup meanwhile), and prints "done again". `workers` forks 4
+ * workers that each leak from load_chunk; the parent prints "done" once all have, and ends them
+ * when it is ended (so a test ends only what it started).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -113,6 +115,13 @@ int main(int argc, char **argv)
 	handshake_say_and_wait("ready", 1);
 	if (!strcmp(argv[1], "workers")) {
 		run_workers();
+		return 0;
+	}
+	if (!strcmp(argv[1], "leaver")) {
+		inside_leak();
+		handshake_say_and_wait("done", 0);
+		outside_leak();
+		handshake_say_and_wait("done again", 0);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
