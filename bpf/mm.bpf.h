@@ -11,6 +11,12 @@
  * is found by scanning the map, which trims or splits what the range overlaps, so the released
  * bytes are exact. Only address spaces holding counted mappings are scanned, and scans are counted.
  *
+ * Why syscall tracepoints: while one is attached every syscall of every task takes the kernel's
+ * syscall-tracing path. fentry/fexit on __x64_sys_mmap and the rest would cost only those calls,
+ * but kernels that refuse BPF trampolines (the 6.18 VM memtide is tested on: EPERM before the
+ * verifier for any fentry, fexit or lsm program) and lack kprobes leave no such hook, and uprobes
+ * on libc's wrappers would miss raw syscalls and cost the traced process a single-step each.
+ *
  * munmap releases at its entry, before another thread can be given the range; mremap releases at
  * entry and records the new range at exit (and restores the old one if the call failed); mmap and
  * brk record at exit, once the kernel has said where. Arguments at exit come from the task's saved
