@@ -32,7 +32,7 @@ struct stack_record {
 	struct mt_stack_stats stats;
 	/* fault kind: bytes made resident, in growth and history, instead of outstanding */
 	__s64 growth;	    /* outstanding bytes gained over the last interval */
-	__u32 process_cnt;  /* process images summed in this row (user/stackview.c); 1 here */
+	__u32 process_cnt;  /* processes summed in this row (user/stackview.c); 1 here */
 	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
 	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
 	__u32 history_head; /* index of the oldest sample once full */
