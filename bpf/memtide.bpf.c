@@ -154,10 +154,10 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 	return stack_id;
 }
 
-static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u64 stack_id)
+static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32 kind,
+							  __u64 stack_id)
 {
-	struct mt_stack_key key = {
-		.aspace_id = aspace_id, .kind = MT_KIND_HEAP, .stack_id = stack_id};
+	struct mt_stack_key key = {.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
 	struct mt_stack_stats zero = {};
 	struct mt_stack_stats *stats;
 
@@ -182,7 +182,7 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 	copy = *info;
 	if (bpf_map_delete_elem(&allocs, &key))
 		return -1;
-	stats = stack_stats(aspace_id, copy.stack_id);
+	stats = stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
 	if (stats) {
 		__sync_fetch_and_add(&stats->outstanding_bytes, -(__s64)copy.size);
 		__sync_fetch_and_add(&stats->outstanding_count, -(__s64)copy.count);
@@ -208,7 +208,7 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 		count(MT_CNT_ALLOCS_FULL);
 		return;
 	}
-	stats = stack_stats(aspace_id, info->stack_id);
+	stats = stack_stats(aspace_id, MT_KIND_HEAP, info->stack_id);
 	if (!stats) {
 		bpf_map_delete_elem(&allocs, &key);
 		count(MT_CNT_BY_STACK_FULL);
@@ -447,6 +447,8 @@ int free_enter(struct pt_regs *regs)
 	return 0;
 }
 
+#include "mm.bpf.h"
+
 /* The benchmark floor: the same probe points with nothing behind them. */
 SEC("uprobe")
 int floor_probe(struct pt_regs *regs)
@@ -496,6 +498,7 @@ static __always_inline void forget_image(__u32 aspace_id)
 {
 	bpf_map_delete_elem(&unwind_procs, &aspace_id);
 	bpf_map_delete_elem(&py_procs, &aspace_id);
+	mm_forget_image(aspace_id);
 }
 
 SEC("tp_btf/sched_process_exec")

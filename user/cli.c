@@ -11,9 +11,9 @@ const char *argp_program_version = "memtide 0.1.0";
 
 static const char doc[] =
 	"memtide: which call stacks hold memory that keeps growing?\n\n"
-	"Traces the allocator of unmodified running processes with eBPF and reports, every "
-	"interval, the call stacks whose outstanding (allocated, not yet freed) bytes grew the "
-	"most.\n"
+	"Traces the allocator, mmap, brk and page faults of unmodified running processes with "
+	"eBPF and reports, every interval, the call stacks whose outstanding (allocated, not yet "
+	"freed) bytes grew the most, and those that made the most memory resident.\n"
 	"\v"
 	"EXAMPLES:\n"
 	"  memtide -p 1234                    trace process 1234 and its descendants\n"
@@ -39,6 +39,10 @@ enum {
 	OPT_FRAMES,
 	OPT_PYTHON_ALLOCATORS,
 	OPT_SAMPLE,
+	OPT_NO_MAPPINGS,
+	OPT_NO_FAULTS,
+	OPT_FAULT_SAMPLE,
+	OPT_MAX_MAPPINGS,
 	OPT_PER_PROCESS,
 	OPT_LEAK_WINDOW,
 	OPT_LEAK_WINDOWS,
@@ -81,6 +85,18 @@ static const struct argp_option options[] = {
 	 "Sample allocations, one per BYTES allocated on average (e.g. 512k, 2m), with unbiased "
 	 "weights, so reported bytes and counts are estimates; 0 (the default) traces every one",
 	 2},
+	{"no-mappings", OPT_NO_MAPPINGS, NULL, 0,
+	 "Do not trace mmap, munmap, mremap and brk (by default the anonymous private mappings "
+	 "and the brk growth each stack holds are reported beside the heap, as kinds mmap and brk)",
+	 2},
+	{"no-faults", OPT_NO_FAULTS, NULL, 0,
+	 "Do not trace page faults (by default the bytes each stack makes resident, 4 KiB a "
+	 "fault, are reported as kind fault)",
+	 2},
+	{"fault-sample", OPT_FAULT_SAMPLE, "N", 0,
+	 "Walk the stack of one page fault in N on average, each standing for N (default 1: every "
+	 "fault)",
+	 2},
 	{"leak-window", OPT_LEAK_WINDOW, "N", 0,
 	 "Intervals per low-water window of the leak-or-spike verdict (default 4)", 2},
 	{"leak-windows", OPT_LEAK_WINDOWS, "K", 0,
@@ -105,6 +121,8 @@ static const struct argp_option options[] = {
 	{"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked at once (default 1048576)",
 	 4},
 	{"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 4},
+	{"max-mappings", OPT_MAX_MAPPINGS, "N", 0,
+	 "Live mmap and brk ranges tracked at once (default 65536)", 4},
 	{"bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 4},
 	{},
 };
@@ -188,6 +206,25 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --sample '%s': expected bytes, e.g. 512k or 2m",
 				   arg);
 		break;
+	case OPT_NO_MAPPINGS:
+		config->mappings = false;
+		break;
+	case OPT_NO_FAULTS:
+		config->faults = false;
+		break;
+	case OPT_FAULT_SAMPLE:
+		if (mt_parse_u64(arg, 1, 1U << 20, &number))
+			argp_error(state,
+				   "invalid --fault-sample '%s': expected 1..1048576, e.g. 16",
+				   arg);
+		config->fault_sample = number;
+		break;
+	case OPT_MAX_MAPPINGS:
+		if (mt_parse_u64(arg, 64, 1U << 24, &number))
+			argp_error(state, "invalid --max-mappings '%s': expected 64..16777216",
+				   arg);
+		config->max_mappings = number;
+		break;
 	case OPT_LEAK_WINDOW:
 		if (mt_parse_u64(arg, 1, MT_HISTORY_LEN / 2, &number))
 			argp_error(state, "invalid --leak-window '%s': expected 1..%d intervals",
@@ -265,6 +302,10 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.top_n = 10,
 		.max_allocs = 1U << 20,
 		.max_stacks = 32768,
+		.mappings = true,
+		.faults = true,
+		.fault_sample = 1,
+		.max_mappings = 65536,
 		.leak_window = MT_VERDICT_WINDOW,
 		.leak_windows = MT_VERDICT_WINDOWS,
 	};

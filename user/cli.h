@@ -34,6 +34,10 @@ struct memtide_config {
 	bool python_allocators; /* probe CPython's own allocator too */
 	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
 	bool per_process;	/* stacks of different processes stay apart in outputs */
+	bool mappings;		/* mmap/munmap/mremap/brk by stack (--no-mappings: off) */
+	bool faults;		/* page faults by stack (--no-faults: off) */
+	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
+	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
 	__u32 leak_window;	/* intervals per low-water window (user/verdict.h) */
 	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */

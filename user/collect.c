@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "grow.h"
+#include "kind.h"
 #include "collect.h"
 #include "log.h"
 #include "procs.h"
@@ -127,20 +128,20 @@ static struct stack_record *find_or_add(struct collector *c, const struct mt_sta
 	return rec;
 }
 
-static void push_history(struct stack_record *rec)
+static void push_history(struct stack_record *rec, __s64 level)
 {
 	if (!rec->history) {
-		if (!rec->stats.outstanding_bytes)
+		if (!level)
 			return;
 		rec->history = calloc(MT_HISTORY_LEN, sizeof(*rec->history));
 		if (!rec->history)
 			return;
 	}
 	if (rec->history_cnt < MT_HISTORY_LEN) {
-		rec->history[rec->history_cnt++] = rec->stats.outstanding_bytes;
+		rec->history[rec->history_cnt++] = level;
 		return;
 	}
-	rec->history[rec->history_head] = rec->stats.outstanding_bytes;
+	rec->history[rec->history_head] = level;
 	rec->history_head = (rec->history_head + 1) % MT_HISTORY_LEN;
 }
 
@@ -195,9 +196,15 @@ static int update_record(struct collector *c, const struct mt_stack_key *key,
 
 	if (!rec)
 		return -ENOMEM;
+	if (!mt_kind_outstanding(key->kind)) {
+		rec->growth = stats->total_alloc_bytes - rec->stats.total_alloc_bytes;
+		rec->stats = *stats;
+		push_history(rec, rec->growth);
+		return 0;
+	}
 	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
 	rec->stats = *stats;
-	push_history(rec);
+	push_history(rec, rec->stats.outstanding_bytes);
 	return 0;
 }
 
@@ -244,6 +251,11 @@ static void account_processes(struct collector *c)
 		struct mt_process *proc = procs__get(c->procs, rec->key.aspace_id);
 		bool live = proc && proc->state == MT_PROC_LIVE;
 
+		if (!mt_kind_outstanding(rec->key.kind)) {
+			totals->resident_bytes += rec->stats.total_alloc_bytes;
+			totals->resident_growth += rec->growth;
+			continue;
+		}
 		if (proc)
 			proc->outstanding_bytes += rec->stats.outstanding_bytes;
 		if (!live) {

@@ -30,8 +30,9 @@ struct unwind_summary {
 struct stack_record {
 	struct mt_stack_key key;
 	struct mt_stack_stats stats;
+	/* fault kind: bytes made resident, in growth and history, instead of outstanding */
 	__s64 growth;	    /* outstanding bytes gained over the last interval */
-	__u32 process_cnt;  /* process images summed in this row (user/stackview.c); 1 here */
+	__u32 process_cnt;  /* processes summed in this row (user/stackview.c); 1 here */
 	__s64 *history;	    /* ring of outstanding bytes per interval, NULL until nonzero */
 	__u32 history_cnt;  /* samples stored (<= MT_HISTORY_LEN) */
 	__u32 history_head; /* index of the oldest sample once full */
@@ -52,6 +53,8 @@ struct collector_totals {
 	__s64 gone_bytes; /* held by processes when they exited, exec'd or left the cgroup */
 	__s64 rss_bytes;  /* resident set of the live processes */
 	__u64 stack_cnt;
+	__u64 resident_bytes;  /* made resident by page faults since the start */
+	__u64 resident_growth; /* ... over the last interval */
 };
 
 /* frames_mode: MT_FRAMES_*, how stacks through Python code are shown. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "collect.h"
 #include "folded.h"
+#include "kind.h"
 #include "procs.h"
 #include "symbolize.h"
 
@@ -75,7 +76,7 @@ static int add_records(struct collector *collector, struct proc_table *procs, bo
 		struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
 		int len;
 
-		if (rec->stats.outstanding_bytes <= 0)
+		if (!mt_kind_outstanding(rec->key.kind) || rec->stats.outstanding_bytes <= 0)
 			continue;
 		collector__symbolize(collector, rec);
 		if (per_process && proc)
@@ -86,6 +87,11 @@ static int add_records(struct collector *collector, struct proc_table *procs, bo
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
+		/* memory not from the allocator gets a leaf naming its kind: ...;__mmap;[mmap] */
+		if (rec->key.kind != MT_KIND_HEAP &&
+		    snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
+			     mt_kind_name(rec->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
+			continue;
 		stacks[*cnt].stack = strdup(buf);
 		if (!stacks[*cnt].stack)
 			return -ENOMEM;

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include "collect.h"
 #include "json.h"
+#include "kind.h"
 #include "procs.h"
 #include "report.h"
 #include "rss.h"
@@ -49,8 +50,9 @@ static json_t *stack_json(const struct report_view *view, struct stack_record *r
 		"{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o}", "pid",
 		proc ? proc->tgid : 0, "comm", proc ? proc->comm : "?", "processes",
 		rec->process_cnt, "process_state", proc ? procs__state_name(proc->state) : "?",
-		"kind", "heap", "outstanding_bytes", (json_int_t)rec->stats.outstanding_bytes,
-		"outstanding_count", (json_int_t)rec->stats.outstanding_count, "total_allocs",
+		"kind", mt_kind_name(rec->key.kind), "outstanding_bytes",
+		(json_int_t)rec->stats.outstanding_bytes, "outstanding_count",
+		(json_int_t)rec->stats.outstanding_count, "total_allocs",
 		(json_int_t)rec->stats.total_allocs, "total_frees",
 		(json_int_t)rec->stats.total_frees, "total_alloc_bytes",
 		(json_int_t)rec->stats.total_alloc_bytes, "growth_bytes", (json_int_t)rec->growth,
@@ -58,8 +60,11 @@ static json_t *stack_json(const struct report_view *view, struct stack_record *r
 	json_object_set_new(stack, "stop_reason",
 			    json_string(mt_stop_reason_name(rec->stop_reason)));
 	json_object_set_new(stack, "python_truncated", json_boolean(rec->python_truncated));
-	report__stack_verdict(view, rec, &verdict);
-	json__set_verdict(stack, &verdict);
+	/* bytes made resident only add up: leak or spike is for what is held */
+	if (mt_kind_outstanding(rec->key.kind)) {
+		report__stack_verdict(view, rec, &verdict);
+		json__set_verdict(stack, &verdict);
+	}
 	return stack;
 }
 
@@ -179,6 +184,9 @@ int json__write(FILE *out, const struct report_view *view)
 			"unwind", unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
+	json_object_set_new(doc, "resident_bytes", json_integer((json_int_t)totals.resident_bytes));
+	json_object_set_new(doc, "fault_sample",
+			    json_integer(view->faults ? view->fault_sample : 0));
 	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))
 		err = -EIO;
 	json_decref(doc);

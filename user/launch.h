@@ -14,7 +14,7 @@ struct launch {
 	pid_t pid;
 	int go_fd; /* write end of the pipe the child waits on */
 	bool reaped;
-	int status;		 /* wait status once reaped */
+	int status;		/* wait status once reaped */
 	struct rlimit fd_limit; /* the descriptor limit the command gets: memtide's own at start */
 };
 

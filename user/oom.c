@@ -21,6 +21,7 @@
 #include "collect.h"
 #include "grow.h"
 #include "json.h"
+#include "kind.h"
 #include "log.h"
 #include "oom.h"
 #include "report.h"
@@ -57,8 +58,8 @@ struct postmortem {
 	__u64 effective_limit_bytes; /* the lowest limit up to the root */
 	__u64 usage_bytes;
 	__s64 outstanding_bytes;
-	__s64 outstanding_count;
-	struct held_stack *stacks; /* the victim's stacks holding memory, most first */
+	__s64 kind_bytes[MT_KIND_NR]; /* outstanding_bytes by kind */
+	struct held_stack *stacks;    /* the victim's stacks holding memory, most first */
 	size_t stack_cnt;
 	size_t shown; /* the top ones, symbolized */
 	const struct verdict_params *verdict;
@@ -210,11 +211,11 @@ static int read_stacks(struct postmortem *pm, const struct oom_sources *src)
 	while (bpf_map_get_next_key(src->by_stack_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (key.aspace_id != pm->event->head.aspace_id ||
-		    bpf_map_lookup_elem(src->by_stack_fd, &key, &stats))
+		if (key.aspace_id != pm->event->head.aspace_id || !mt_kind_outstanding(key.kind) ||
+		    key.kind >= MT_KIND_NR || bpf_map_lookup_elem(src->by_stack_fd, &key, &stats))
 			continue;
 		pm->outstanding_bytes += stats.outstanding_bytes;
-		pm->outstanding_count += stats.outstanding_count;
+		pm->kind_bytes[key.kind] += stats.outstanding_bytes;
 		if (stats.outstanding_bytes <= 0)
 			continue;
 		if (mt_grow(&pm->stacks, &cap, pm->stack_cnt, sizeof(*pm->stacks), 64))
@@ -250,23 +251,25 @@ static void print_stacks(FILE *out, const struct postmortem *pm)
 	char held[32], judged[64];
 	struct verdict verdict;
 
-	fprintf(out,
-		"  heap: %s outstanding in %lld allocation%s on %zu stack%s; top %zu by "
-		"outstanding bytes:\n",
-		mt_format_bytes(pm->outstanding_bytes, 0, held, sizeof(held)),
-		(long long)pm->outstanding_count, pm->outstanding_count == 1 ? "" : "s",
-		pm->stack_cnt, pm->stack_cnt == 1 ? "" : "s", pm->shown);
+	fprintf(out, "  held: %s outstanding on %zu stack%s (",
+		mt_format_bytes(pm->outstanding_bytes, 0, held, sizeof(held)), pm->stack_cnt,
+		pm->stack_cnt == 1 ? "" : "s");
+	for (__u32 kind = 0, shown = 0; kind < MT_KIND_NR; kind++) {
+		if (mt_kind_outstanding(kind))
+			fprintf(out, "%s%s %s", shown++ ? ", " : "", mt_kind_name(kind),
+				mt_format_bytes(pm->kind_bytes[kind], 0, held, sizeof(held)));
+	}
+	fprintf(out, "); top %zu by outstanding bytes:\n", pm->shown);
 	for (size_t i = 0; i < pm->shown; i++) {
 		const struct held_stack *stack = &pm->stacks[i];
+		/* the counters read now, not those of the last interval */
+		struct stack_record now = *stack->rec;
 
+		now.stats = stack->stats;
+		fprintf(out, "  #%-3zu", i + 1);
+		report__stack_line(out, &now, false);
 		stack_verdict(pm, stack->rec, &verdict);
-		fprintf(out, "  #%-3zu %10s in %lld allocation%s (%llu allocs, %llu frees)  %s\n",
-			i + 1,
-			mt_format_bytes(stack->stats.outstanding_bytes, 0, held, sizeof(held)),
-			(long long)stack->stats.outstanding_count,
-			stack->stats.outstanding_count == 1 ? "" : "s",
-			(unsigned long long)stack->stats.total_allocs,
-			(unsigned long long)stack->stats.total_frees,
+		fprintf(out, "  %s\n",
 			verdict__format(&verdict, pm->verdict, judged, sizeof(judged)));
 		if (stack->rec->symbolized)
 			report__frames(out, stack->rec);
@@ -316,16 +319,23 @@ static json_t *limit_json(__u64 bytes)
 static json_t *postmortem_json(const struct postmortem *pm, __u64 page_sz)
 {
 	const struct mt_oom_event *event = pm->event;
-	json_t *stacks = json_array(), *doc;
+	json_t *stacks = json_array(), *kinds = json_object(), *doc;
 	struct verdict verdict;
+
+	for (__u32 kind = 0; kind < MT_KIND_NR; kind++) {
+		if (mt_kind_outstanding(kind))
+			json_object_set_new(kinds, mt_kind_name(kind),
+					    json_integer((json_int_t)pm->kind_bytes[kind]));
+	}
 
 	for (size_t i = 0; i < pm->shown; i++) {
 		const struct held_stack *stack = &pm->stacks[i];
 		json_t *obj = json_pack(
-			"{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:o}", "kind", "heap",
-			"outstanding_bytes", (json_int_t)stack->stats.outstanding_bytes,
-			"outstanding_count", (json_int_t)stack->stats.outstanding_count,
-			"total_allocs", (json_int_t)stack->stats.total_allocs, "total_frees",
+			"{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:o}", "kind",
+			mt_kind_name(stack->key.kind), "outstanding_bytes",
+			(json_int_t)stack->stats.outstanding_bytes, "outstanding_count",
+			(json_int_t)stack->stats.outstanding_count, "total_allocs",
+			(json_int_t)stack->stats.total_allocs, "total_frees",
 			(json_int_t)stack->stats.total_frees, "complete", stack->rec->complete,
 			"stop_reason", mt_stop_reason_name(stack->rec->stop_reason), "frames",
 			json__frames(stack->rec));
@@ -335,7 +345,7 @@ static json_t *postmortem_json(const struct postmortem *pm, __u64 page_sz)
 		json_array_append_new(stacks, obj);
 	}
 	doc = json_pack("{s:f, s:i, s:s, s:i, s:{s:s, s:I, s:i, s:o, s:s?, s:o, s:I}, "
-			"s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:o}",
+			"s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o, s:I, s:o}",
 			"elapsed_s", pm->elapsed_s, "pid", (int)event->head.tgid, "comm",
 			event->head.comm, "uid", (int)event->uid, "cgroup", "path", pm->cgroup_path,
 			"id", (json_int_t)event->cgroup_id, "version", pm->cgroup_version,
@@ -348,9 +358,8 @@ static json_t *postmortem_json(const struct postmortem *pm, __u64 page_sz)
 			(json_int_t)(event->rss_pages[MT_RSS_SHMEM] * page_sz), "total_bytes",
 			(json_int_t)(event->rss_pages[MT_RSS_TOTAL] * page_sz), "total_vm_bytes",
 			(json_int_t)(event->total_vm_pages * page_sz), "outstanding_bytes",
-			(json_int_t)pm->outstanding_bytes, "outstanding_count",
-			(json_int_t)pm->outstanding_count, "stack_count", (json_int_t)pm->stack_cnt,
-			"stacks", stacks);
+			(json_int_t)pm->outstanding_bytes, "outstanding_by_kind", kinds,
+			"stack_count", (json_int_t)pm->stack_cnt, "stacks", stacks);
 	return doc;
 }
 

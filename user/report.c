@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect.h"
+#include "kind.h"
 #include "procs.h"
 #include "report.h"
 #include "rss.h"
@@ -30,15 +31,18 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_FAILED_ALLOCS] = "failed_allocations",
 	[MT_CNT_STALE_ADDR] = "stale_addresses",
 	[MT_CNT_OUTSIDE_CGROUP] = "outside_cgroup",
+	[MT_CNT_MAPPINGS_FULL] = "mappings_map_full",
+	[MT_CNT_ALLOCATOR_MAP] = "allocator_mappings",
+	[MT_CNT_MAPPING_SCAN] = "mapping_scans",
 	[MT_CNT_RSS_FULL] = "rss_map_full",
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
 };
 
 /* Counters that mean data was lost; the others are informational. */
 static const bool counter_is_drop[MT_CNT_NR] = {
-	[MT_CNT_ALLOCS_FULL] = true,  [MT_CNT_STACKS_FULL] = true, [MT_CNT_BY_STACK_FULL] = true,
-	[MT_CNT_SCRATCH_FAIL] = true, [MT_CNT_EVENTS_LOST] = true, [MT_CNT_UNMATCHED_RET] = true,
-	[MT_CNT_RSS_FULL] = true,     [MT_CNT_OOM_LOST] = true,
+	[MT_CNT_ALLOCS_FULL] = true,   [MT_CNT_STACKS_FULL] = true, [MT_CNT_BY_STACK_FULL] = true,
+	[MT_CNT_SCRATCH_FAIL] = true,  [MT_CNT_EVENTS_LOST] = true, [MT_CNT_UNMATCHED_RET] = true,
+	[MT_CNT_MAPPINGS_FULL] = true, [MT_CNT_RSS_FULL] = true,    [MT_CNT_OOM_LOST] = true,
 };
 
 const char *mt_counter_name(int idx)
@@ -46,14 +50,26 @@ const char *mt_counter_name(int idx)
 	return idx >= 0 && idx < MT_CNT_NR ? counter_names[idx] : "?";
 }
 
-static bool sort_by_growth;
+static enum rank_by sort_rank;
+
+static __s64 rank_value(const struct stack_record *rec)
+{
+	switch (sort_rank) {
+	case RANK_GROWTH:
+	case RANK_RESIDENT_GROWTH:
+		return rec->growth;
+	case RANK_RESIDENT:
+		return rec->stats.total_alloc_bytes;
+	default:
+		return rec->stats.outstanding_bytes;
+	}
+}
 
 static int compare_records(const void *a, const void *b)
 {
 	const struct stack_record *ra = *(struct stack_record *const *)a;
 	const struct stack_record *rb = *(struct stack_record *const *)b;
-	__s64 va = sort_by_growth ? ra->growth : ra->stats.outstanding_bytes;
-	__s64 vb = sort_by_growth ? rb->growth : rb->stats.outstanding_bytes;
+	__s64 va = rank_value(ra), vb = rank_value(rb);
 
 	if (va != vb)
 		return va > vb ? -1 : 1;
@@ -64,11 +80,17 @@ static int compare_records(const void *a, const void *b)
 
 static bool wanted(const struct stack_record *rec, enum rank_by rank)
 {
+	bool outstanding = mt_kind_outstanding(rec->key.kind);
+
 	switch (rank) {
 	case RANK_GROWTH:
-		return rec->growth > 0;
+		return outstanding && rec->growth > 0;
 	case RANK_OUTSTANDING:
-		return rec->stats.outstanding_bytes > 0;
+		return outstanding && rec->stats.outstanding_bytes > 0;
+	case RANK_RESIDENT_GROWTH:
+		return !outstanding && rec->growth > 0;
+	case RANK_RESIDENT:
+		return !outstanding && rec->stats.total_alloc_bytes > 0;
 	case RANK_ALL:
 		break;
 	}
@@ -88,7 +110,7 @@ long report__ranked(const struct report_view *view, enum rank_by rank, struct st
 			ranked[kept++] = records[i];
 	}
 	/* qsort has no context argument; reports are produced by one thread */
-	sort_by_growth = rank == RANK_GROWTH;
+	sort_rank = rank;
 	qsort(ranked, kept, sizeof(*ranked), compare_records);
 	*out = ranked;
 	return kept;
@@ -166,6 +188,14 @@ static void print_header(FILE *out, const struct report_view *view, const char *
 			"   sampled: one allocation per %s allocated on average; bytes and counts "
 			"are unbiased estimates\n",
 			mt_format_bytes(view->sample_bytes, 0, held, sizeof(held)));
+	if (view->faults)
+		fprintf(out,
+			"   page faults: %s made resident in the last %.1f s, %s since the "
+			"start%s\n",
+			mt_format_bytes(totals.resident_growth, 0, growth, sizeof(growth)),
+			view->interval_s,
+			mt_format_bytes(totals.resident_bytes, 0, held, sizeof(held)),
+			view->fault_sample > 1 ? " (sampled: estimates)" : "");
 	print_rss_total(out, view);
 }
 
@@ -202,6 +232,48 @@ void report__process_verdict(const struct report_view *view, __u32 aspace_id, st
 	verdict__classify(samples, cnt, view->verdict, out);
 }
 
+/* How a stack's allocations and frees are named, by kind. */
+static const struct {
+	const char *one, *many, *allocs, *frees;
+} kind_words[MT_KIND_NR] = {
+	[MT_KIND_HEAP] = {"allocation", "allocations", "allocs", "frees"},
+	[MT_KIND_MMAP] = {"mapping", "mappings", "maps", "unmaps"},
+	[MT_KIND_BRK] = {"extension", "extensions", "extensions", "releases"},
+	[MT_KIND_FAULT] = {"fault", "faults", "faults", ""},
+};
+
+void report__stack_line(FILE *out, const struct stack_record *rec, bool by_growth)
+{
+	__u32 kind = rec->key.kind < MT_KIND_NR ? rec->key.kind : MT_KIND_HEAP;
+	long long cnt = rec->stats.outstanding_count;
+	char held[32], growth[32];
+
+	if (kind == MT_KIND_FAULT && by_growth) {
+		fprintf(out, "  %10s  made resident (%s since the start)",
+			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+			mt_format_bytes(rec->stats.total_alloc_bytes, 0, held, sizeof(held)));
+	} else if (kind == MT_KIND_FAULT) {
+		fprintf(out, "  %10s made resident in %llu page fault%s",
+			mt_format_bytes(rec->stats.total_alloc_bytes, 0, held, sizeof(held)),
+			(unsigned long long)rec->stats.total_allocs,
+			rec->stats.total_allocs == 1 ? "" : "s");
+	} else if (by_growth) {
+		fprintf(out, "  %10s  outstanding %10s in %lld %s",
+			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
+			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)), cnt,
+			cnt == 1 ? kind_words[kind].one : kind_words[kind].many);
+	} else {
+		fprintf(out, " %10s in %lld %s (%llu %s, %llu %s)",
+			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)), cnt,
+			cnt == 1 ? kind_words[kind].one : kind_words[kind].many,
+			(unsigned long long)rec->stats.total_allocs, kind_words[kind].allocs,
+			(unsigned long long)rec->stats.total_frees, kind_words[kind].frees);
+	}
+	/* heap lines stay untagged: most stacks are heap stacks */
+	if (kind != MT_KIND_HEAP)
+		fprintf(out, " [%s]", mt_kind_name(kind));
+}
+
 /* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */
 static void format_owner(const struct report_view *view, const struct stack_record *rec, char *buf,
 			 size_t buf_sz)
@@ -222,27 +294,21 @@ static void format_owner(const struct report_view *view, const struct stack_reco
 static void print_stack(FILE *out, const struct report_view *view, struct stack_record *rec,
 			int rank, bool by_growth)
 {
-	char held[32], growth[32], owner[64], judged[64];
+	char owner[64], judged[64];
 	struct verdict verdict;
 
 	collector__symbolize(view->collector, rec);
 	format_owner(view, rec, owner, sizeof(owner));
-	report__stack_verdict(view, rec, &verdict);
-	verdict__format(&verdict, view->verdict, judged, sizeof(judged));
-	if (by_growth)
-		fprintf(out, "  #%-3d %10s  outstanding %10s in %lld allocation%s  %s  %s\n", rank,
-			mt_format_bytes(rec->growth, 1, growth, sizeof(growth)),
-			mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
-			(long long)rec->stats.outstanding_count,
-			rec->stats.outstanding_count == 1 ? "" : "s", owner, judged);
-	else
-		fprintf(out,
-			"  #%-3d %10s in %lld allocation%s (%llu allocs, %llu frees)  %s  %s\n",
-			rank, mt_format_bytes(rec->stats.outstanding_bytes, 0, held, sizeof(held)),
-			(long long)rec->stats.outstanding_count,
-			rec->stats.outstanding_count == 1 ? "" : "s",
-			(unsigned long long)rec->stats.total_allocs,
-			(unsigned long long)rec->stats.total_frees, owner, judged);
+	fprintf(out, "  #%-3d", rank);
+	report__stack_line(out, rec, by_growth);
+	/* bytes made resident only add up: leak or spike is for what is held */
+	if (!mt_kind_outstanding(rec->key.kind)) {
+		fprintf(out, "  %s\n", owner);
+	} else {
+		report__stack_verdict(view, rec, &verdict);
+		fprintf(out, "  %s  %s\n", owner,
+			verdict__format(&verdict, view->verdict, judged, sizeof(judged)));
+	}
 	if (!rec->symbolized)
 		fprintf(out, "        [stack not stored: stacks map full]\n");
 	else
@@ -273,22 +339,25 @@ static void print_incomplete_note(FILE *out, struct stack_record **ranked, long 
 	fprintf(out, "\n");
 }
 
-static void print_ranked(FILE *out, const struct report_view *view, bool by_growth)
+static void print_ranked(FILE *out, const struct report_view *view, enum rank_by rank)
 {
+	bool by_growth = rank == RANK_GROWTH || rank == RANK_RESIDENT_GROWTH;
 	struct stack_record **ranked;
-	long cnt = report__ranked(view, by_growth ? RANK_GROWTH : RANK_OUTSTANDING, &ranked);
+	long cnt = report__ranked(view, rank, &ranked);
 	long shown;
 
 	if (cnt < 0)
 		return;
 	if (!cnt)
 		fprintf(out, "  %s\n",
-			by_growth ? "no stack grew in this interval"
-				  : "no outstanding allocations");
+			rank == RANK_GROWTH	   ? "no stack grew in this interval"
+			: rank == RANK_OUTSTANDING ? "no outstanding allocations"
+						   : "no page faults");
 	shown = cnt < (long)view->top_n ? cnt : (long)view->top_n;
 	for (long i = 0; i < shown; i++)
 		print_stack(out, view, ranked[i], (int)i + 1, by_growth);
-	print_incomplete_note(out, ranked, shown);
+	if (rank == RANK_GROWTH || rank == RANK_OUTSTANDING)
+		print_incomplete_note(out, ranked, shown);
 	free(ranked);
 }
 
@@ -381,7 +450,14 @@ void report__interval(FILE *out, const struct report_view *view)
 	print_header(out, view, "interval");
 	fprintf(out, "Top %u stacks by growth over the last %.1f s:\n", view->top_n,
 		view->interval_s);
-	print_ranked(out, view, true);
+	print_ranked(out, view, RANK_GROWTH);
+	if (view->faults) {
+		fprintf(out,
+			"Top %u stacks by bytes made resident (page faults) over the last %.1f "
+			"s:\n",
+			view->top_n, view->interval_s);
+		print_ranked(out, view, RANK_RESIDENT_GROWTH);
+	}
 	/* one process needs no table: the header says it all */
 	if (procs__process_count(view->procs) > 1)
 		print_processes(out, view, view->top_n);
@@ -430,7 +506,13 @@ void report__final(FILE *out, const struct report_view *view)
 {
 	print_header(out, view, "final report");
 	fprintf(out, "Top %u stacks by outstanding bytes:\n", view->top_n);
-	print_ranked(out, view, false);
+	print_ranked(out, view, RANK_OUTSTANDING);
+	if (view->faults) {
+		fprintf(out,
+			"Top %u stacks by bytes made resident (page faults) since the start:\n",
+			view->top_n);
+		print_ranked(out, view, RANK_RESIDENT);
+	}
 	print_processes(out, view, SIZE_MAX);
 	print_unwinding(out, view);
 	print_counters(out, view);

@@ -29,6 +29,8 @@ struct report_view {
 	const __u64 *counters; /* MT_CNT_NR drop counters */
 	const struct unwinder_stats *unwind;
 	__u64 sample_bytes; /* --sample rate: bytes and counts are estimates; 0: exact */
+	bool faults;	    /* page faults traced: stacks of kind MT_KIND_FAULT */
+	__u32 fault_sample; /* one fault in this many walked */
 	const struct verdict_params *verdict; /* leak-or-spike windows */
 	const struct rss_table *rss;	      /* RSS timelines, or NULL (--no-rss) */
 };
@@ -42,13 +44,17 @@ long report__processes(const struct report_view *view, struct mt_process ***out)
 /* Top stacks by outstanding bytes, processes and drops, at exit. */
 void report__final(FILE *out, const struct report_view *view);
 enum rank_by {
-	RANK_GROWTH,	  /* stacks that grew over the last interval, most first */
-	RANK_OUTSTANDING, /* stacks with outstanding bytes, most first */
-	RANK_ALL,	  /* every stack, by outstanding bytes */
+	RANK_GROWTH,	      /* stacks that grew over the last interval, most first */
+	RANK_OUTSTANDING,     /* stacks with outstanding bytes, most first */
+	RANK_ALL,	      /* every stack, by outstanding bytes */
+	RANK_RESIDENT_GROWTH, /* fault stacks that made bytes resident over the last interval */
+	RANK_RESIDENT,	      /* fault stacks by bytes made resident since the start */
 };
 
 /* Records ranked as asked. Caller frees the array. Returns the count, or -ENOMEM. */
 long report__ranked(const struct report_view *view, enum rank_by rank, struct stack_record ***out);
+/* A stack's figures as the reports print them after its rank, by its kind; no newline. */
+void report__stack_line(FILE *out, const struct stack_record *rec, bool by_growth);
 /* A stack's frames as the reports print them, with the incomplete-stack note. */
 void report__frames(FILE *out, const struct stack_record *rec);
 /* Leak, spike or steady, from a stack's history. */

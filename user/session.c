@@ -572,6 +572,8 @@ static int setup_parts(struct memtide *m)
 	tracer_opts.unwind_rows = unwinder__rows_wanted(m->unwinder);
 	tracer_opts.unwind_rules = MT_UNWIND_MAX_RULES;
 	tracer_opts.sample_rate = config->sample_bytes;
+	tracer_opts.max_mappings = config->max_mappings;
+	tracer_opts.fault_sample = config->fault_sample;
 	tracer_opts.rss = !config->no_rss;
 	m->tracer = tracer__new(&tracer_opts);
 	if (!m->tracer)
@@ -597,6 +599,8 @@ static int setup_parts(struct memtide *m)
 		return err;
 	}
 	err = tracer__attach_sched(m->tracer, on_event, m);
+	if (!err && !config->bench_floor)
+		err = tracer__attach_mm(m->tracer, config->mappings, config->faults);
 	if (err)
 		return err;
 	uprobes_opts.progs = tracer__progs(m->tracer);
@@ -676,6 +680,8 @@ static int fill_view(struct memtide *m, struct report_view *view, struct stack_v
 		.per_process = m->config->per_process,
 		.unwind = &m->unwind_stats,
 		.sample_bytes = m->config->sample_bytes,
+		.faults = m->config->faults && !m->config->bench_floor,
+		.fault_sample = m->config->fault_sample,
 		.elapsed_s = now_s() - m->start_s,
 		.interval_s = interval_s,
 		.top_n = m->config->top_n,

@@ -15,6 +15,9 @@
 struct group {
 	char *signature;
 	struct stack_record *row; /* shows the frames of the first record summed into it */
+	pid_t *tgids;		  /* the distinct processes summed */
+	size_t tgid_cnt;
+	size_t tgid_cap;
 };
 
 struct grouping {
@@ -110,7 +113,21 @@ static void add_history(struct stack_record *row, const struct stack_record *rec
 		row->history[row->history_cnt - cnt + i] += stack_record__history(rec, i);
 }
 
-static int add_record(struct grouping *g, struct stack_record *rec, const char *sig)
+/* Two call sites in one process can fold into one row: processes are counted, not records. */
+static int add_process(struct group *group, pid_t tgid)
+{
+	for (size_t i = 0; i < group->tgid_cnt; i++) {
+		if (group->tgids[i] == tgid)
+			return 0;
+	}
+	if (mt_grow(&group->tgids, &group->tgid_cap, group->tgid_cnt, sizeof(*group->tgids), 4))
+		return -ENOMEM;
+	group->tgids[group->tgid_cnt++] = tgid;
+	group->row->process_cnt = group->tgid_cnt;
+	return 0;
+}
+
+static int add_record(struct grouping *g, struct stack_record *rec, pid_t tgid, const char *sig)
 {
 	struct group *group = find_or_add(g, sig);
 	struct stack_record *row;
@@ -135,15 +152,16 @@ static int add_record(struct grouping *g, struct stack_record *rec, const char *
 	row->stats.total_frees += rec->stats.total_frees;
 	row->stats.total_alloc_bytes += rec->stats.total_alloc_bytes;
 	row->growth += rec->growth;
-	row->process_cnt++;
 	add_history(row, rec);
-	return 0;
+	return add_process(group, tgid);
 }
 
 static void free_grouping(struct grouping *g)
 {
-	for (size_t i = 0; i < g->cnt; i++)
+	for (size_t i = 0; i < g->cnt; i++) {
 		free(g->groups[i].signature);
+		free(g->groups[i].tgids);
+	}
 	free(g->groups);
 	free(g->index);
 }
@@ -158,8 +176,10 @@ static int merge(struct collector *collector, struct proc_table *procs, struct s
 
 	records = collector__records(collector, &record_cnt);
 	for (size_t i = 0; i < record_cnt && !err; i++) {
+		struct mt_process *proc = procs__get(procs, records[i]->key.aspace_id);
+
 		signature(collector, procs, records[i], sig);
-		err = add_record(&g, records[i], sig);
+		err = add_record(&g, records[i], proc ? proc->tgid : 0, sig);
 	}
 	free(sig);
 	view->merged = calloc(g.cnt ? g.cnt : 1, sizeof(*view->merged));

@@ -37,6 +37,8 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.unwind_rows, opts->unwind_rows},
 		{skel->maps.unwind_pages, opts->unwind_rows},
 		{skel->maps.unwind_rules, opts->unwind_rules},
+		{skel->maps.mappings, opts->max_mappings},
+		{skel->maps.mapping_images, opts->max_procs},
 	};
 	int err;
 
@@ -108,6 +110,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->target_cgroup_id = opts->cgroup_id;
 	t->skel->rodata->target_cgroup_level = opts->cgroup_level;
 	bpf_program__set_autoload(t->skel->progs.handle_cgroup_attach, opts->cgroup_id != 0);
+	t->skel->rodata->fault_sample = opts->fault_sample;
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
@@ -197,6 +200,38 @@ int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
 	return 0;
 }
 
+int tracer__attach_mm(struct tracer *t, bool mappings, bool faults)
+{
+	struct memtide_bpf *skel = t->skel;
+	const struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+		bool wanted;
+	} attach[] = {
+		{skel->progs.mmap_exit, &skel->links.mmap_exit, mappings},
+		{skel->progs.munmap_enter, &skel->links.munmap_enter, mappings},
+		{skel->progs.mremap_enter, &skel->links.mremap_enter, mappings},
+		{skel->progs.mremap_exit, &skel->links.mremap_exit, mappings},
+		{skel->progs.brk_enter, &skel->links.brk_enter, mappings},
+		{skel->progs.brk_exit, &skel->links.brk_exit, mappings},
+		{skel->progs.fault_user, &skel->links.fault_user, faults},
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(attach) / sizeof(attach[0]); i++) {
+		if (!attach[i].wanted)
+			continue;
+		*attach[i].link = bpf_program__attach(attach[i].prog);
+		if (!*attach[i].link) {
+			err = -errno;
+			mt_error("Failed to attach '%s': %s\n", bpf_program__name(attach[i].prog),
+				 strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 const struct tracer_progs *tracer__progs(const struct tracer *t)
 {
 	return &t->progs;
@@ -234,9 +269,9 @@ void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR])
 		counters[i] = __atomic_load_n(&t->skel->bss->counters[i], __ATOMIC_RELAXED);
 }
 
-long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
+/* Live allocations and live mappings share their key: (address space, address). */
+static long forget_in(int fd, __u32 aspace_id)
 {
-	int fd = bpf_map__fd(t->skel->maps.allocs);
 	struct mt_alloc_key key, next;
 	struct mt_alloc_key *prev = NULL;
 	long forgotten = 0;
@@ -254,6 +289,12 @@ long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
 	if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
 		forgotten++;
 	return forgotten;
+}
+
+long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
+{
+	return forget_in(bpf_map__fd(t->skel->maps.allocs), aspace_id) +
+	       forget_in(bpf_map__fd(t->skel->maps.mappings), aspace_id);
 }
 
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)

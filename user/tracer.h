@@ -23,6 +23,8 @@ struct tracer_opts {
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
 	__u64 cgroup_id;    /* -c: kernfs id of the traced cgroup v2 directory; 0: none */
 	__u32 cgroup_level; /* its depth below the hierarchy's root */
+	__u32 max_mappings; /* live mmap/brk ranges tracked at once */
+	__u32 fault_sample; /* one page fault in this many is walked (1: every fault) */
 	bool rss;	    /* RSS timelines: load and attach the kmem:rss_stat program */
 };
 
@@ -51,6 +53,11 @@ void tracer__free(struct tracer *t);
  * tracepoint; with opts.rss, kmem:rss_stat) and sets up the event ring buffer. 0 or -errno.
  */
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
+/*
+ * Attaches the mmap/munmap/mremap/brk syscall tracepoints (mappings) and the user page-fault
+ * tracepoint (faults). 0 or -errno.
+ */
+int tracer__attach_mm(struct tracer *t, bool mappings, bool faults);
 const struct tracer_progs *tracer__progs(const struct tracer *t);
 /* Starts tracking a process: a fresh address-space id is stored in *aspace_id. 0 or -errno. */
 int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
@@ -58,7 +65,10 @@ int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Copies the drop counters, indexed by MT_CNT_*. */
 void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
-/* Removes the live-allocation records of an address space that is gone. Returns records freed. */
+/*
+ * Removes the live-allocation and live-mapping records of an address space that is gone.
+ * Returns records freed.
+ */
 long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
 int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);

@@ -28,7 +28,11 @@
 #define MT_FN_FREE	     9
 
 /* What kind of memory a stack holds (by_stack key). */
-#define MT_KIND_HEAP 0
+#define MT_KIND_HEAP  0 /* the malloc family (and CPython's allocator): outstanding bytes */
+#define MT_KIND_MMAP  1 /* anonymous private mappings (mmap, mremap): outstanding bytes */
+#define MT_KIND_BRK   2 /* program break growth (brk, sbrk): outstanding bytes */
+#define MT_KIND_FAULT 3 /* page faults: total_allocs faults, total_alloc_bytes made resident */
+#define MT_KIND_NR    4
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
 #define MT_CNT_ALLOCS_FULL   0	/* live allocation not recorded: allocs map full */
@@ -43,9 +47,12 @@
 #define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
 #define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
 #define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c): ignored */
-#define MT_CNT_RSS_FULL	     12 /* RSS change of a traced process not kept: rss map full */
-#define MT_CNT_OOM_LOST	     13 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_NR	     14
+#define MT_CNT_MAPPINGS_FULL 12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP 13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN  14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_RSS_FULL	     15 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	     16 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_NR	     17
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -82,6 +89,17 @@ struct mt_alloc_info {
 	__u64 stack_id;
 	__u64 timestamp_ns;
 	__u64 count;
+};
+
+/*
+ * A live mapping (mappings map, keyed like allocations by address space and start address).
+ * stack_id 0: made by the allocator inside a traced call, so counted as heap, not here.
+ */
+struct mt_mapping_info {
+	__u64 size;
+	__u64 stack_id;
+	__u32 kind; /* MT_KIND_MMAP or MT_KIND_BRK */
+	__u32 pad;
 };
 
 /* Sampling tables, 16.16 fixed point (BPF has no floating point): filled by the loader. */

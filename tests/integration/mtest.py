@@ -50,6 +50,7 @@ def parse_args():
     parser.add_argument("--deep-target")
     parser.add_argument("--sample-target")
     parser.add_argument("--container-target")
+    parser.add_argument("--mm-target")
     parser.add_argument("--oom-target")
     return parser.parse_args()
 
@@ -137,9 +138,16 @@ def read_folded(path):
     return stacks
 
 
-def folded_bytes(stacks, function):
-    """A function's bytes: the sum over the lines whose frames include it."""
-    return sum(count for frames, count in stacks if function in frames[1:])
+def folded_kind(frames):
+    """Memory not from the allocator ends in a leaf naming its kind: ...;mmap64;[mmap]."""
+    leaf = frames[-1]
+    return leaf[1:-1] if leaf in ("[mmap]", "[brk]") else "heap"
+
+
+def folded_bytes(stacks, function, kind="heap"):
+    """A function's bytes of one kind: the sum over the lines whose frames include it."""
+    return sum(count for frames, count in stacks
+               if function in frames[1:] and folded_kind(frames) == kind)
 
 
 def read_json(path):
@@ -147,13 +155,13 @@ def read_json(path):
         return json.load(f)
 
 
-def json_stacks_with(doc, function):
-    return [s for s in doc["stacks"]
-            if any(fr.get("function") == function for fr in s["frames"])]
+def json_stacks_with(doc, function, kind="heap"):
+    return [s for s in doc["stacks"] if s["kind"] == kind and
+            any(fr.get("function") == function for fr in s["frames"])]
 
 
-def json_sum(doc, function, field):
-    return sum(s[field] for s in json_stacks_with(doc, function))
+def json_sum(doc, function, field, kind="heap"):
+    return sum(s[field] for s in json_stacks_with(doc, function, kind))
 
 
 def check_no_negative(stacks, doc):

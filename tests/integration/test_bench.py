@@ -13,8 +13,8 @@ ROWS = [r"untraced \| 1", r"floor \| 1", r"memtide \| 1", r"untraced \| 2", r"fl
         r"outside-cgroup \| 1", r"5 \| [0-9.]+ s", r"10 \| [0-9.]+ s",
         r"10000 \|", r"1000000 \|", r"untraced, 12 frames", r"memtide, 12 frames",
         r"memtide, 100 frames", r"sampled 64 KiB", r"sampled 512 KiB",
-        r"pages, untraced", r"pages, memtide --no-rss", r"pages, memtide",
-        r"pages, outside --no-rss", r"pages, outside"]
+        r"fault-sample-16 \|", r"no-faults \|", r"heap-only \|", r"no-rss \|",
+        r"outside-no-rss \|"]
 
 
 def main():

@@ -31,9 +31,11 @@ def python_frames(stack):
 
 
 def bytes_in(doc, function):
-    """Outstanding bytes of the stacks with a Python frame of that name, and their lines."""
+    """Heap bytes of the stacks with a Python frame of that name, and their lines."""
     total, lines = 0, set()
     for stack in doc["stacks"]:
+        if stack["kind"] != "heap":
+            continue
         frames = [fr for fr in python_frames(stack) if fr["function"] == function]
         if frames:
             total += stack["outstanding_bytes"]
@@ -79,8 +81,8 @@ def check_threads(args, procs, python, tag):
 
 def check_deep(args, procs, python, tag):
     _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "deep"], "deep")
-    deep = [s for s in doc["stacks"]
-            if any(fr["function"] == "recurse" for fr in python_frames(s))]
+    deep = [s for s in doc["stacks"] if s["kind"] == "heap" and
+            any(fr["function"] == "recurse" for fr in python_frames(s))]
     mtest.check(len(deep) == 1 and deep[0]["outstanding_bytes"] >= 1_000_000,
                 f"{tag}: the leak 200 frames down is recorded")
     mtest.check(deep and deep[0]["python_truncated"] and len(python_frames(deep[0])) == 128,
@@ -93,8 +95,8 @@ def check_python_allocators(args, procs, python, tag):
         return  # Debian's LTO build inlines pymalloc into its callers: see the README
     _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "tuples"], "tuples",
                                     extra_args=["--python-allocators"])
-    count = sum(s["outstanding_count"] for s in doc["stacks"]
-                if any(fr["function"] == "leak_tuples" for fr in python_frames(s)))
+    count = sum(s["outstanding_count"] for s in doc["stacks"] if s["kind"] == "heap" and
+                any(fr["function"] == "leak_tuples" for fr in python_frames(s)))
     mtest.check(near(count, 100_000), f"{tag}: 100000 small tuples attributed to leak_tuples "
                                       f"with --python-allocators (got {count})")
 

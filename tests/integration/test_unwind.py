@@ -48,8 +48,7 @@ def own_and_foreign(frames):
 
 
 def leak_stacks(doc):
-    return [s for s in doc["stacks"]
-            if any(fr.get("function") == "b_leak" for fr in s["frames"])]
+    return mtest.json_stacks_with(doc, "b_leak")
 
 
 def check_deep(args, procs):
@@ -111,8 +110,9 @@ def check_python(args, procs):
     # interpreter's eval frames
     _, doc, _ = mtest.trace_program(procs, args.memtide, [python, "-c", PYTHON_SCRIPT], "python",
                                     extra_args=["--frames", "all"])
-    traced = sum(s["total_alloc_bytes"] for s in doc["stacks"])
-    complete = sum(s["total_alloc_bytes"] for s in doc["stacks"]
+    heap = [s for s in doc["stacks"] if s["kind"] == "heap"]
+    traced = sum(s["total_alloc_bytes"] for s in heap)
+    complete = sum(s["total_alloc_bytes"] for s in heap
                    if s["complete"] and s["frames"][-1].get("function") == "_start")
     share = complete / traced if traced else 0
     mtest.check(traced >= 50 * ((1 << 20) + 500000),

@@ -30,11 +30,12 @@ def main_stack(doc, function):
 
 
 def last_verdict_in_report(report, function):
-    """The verdict on the line of the last stack printed with `function` among its frames."""
+    """The verdict on the line of the last heap stack printed with `function` among its frames
+    (page-fault stacks through it count bytes made resident and have no verdict)."""
     verdict = None
     for block in re.split(r"\n(?=  #\d+ )", report):
         header, _, frames = block.partition("\n")
-        if re.search(rf"^\s+{function} \(", frames, re.M):
+        if "[fault]" not in header and re.search(rf"^\s+{function} \(", frames, re.M):
             verdict = header.rsplit(")  ", 1)[-1]
     mtest.check(verdict is not None, f"the report shows a stack through {function}()")
     return verdict

@@ -33,17 +33,17 @@ int main(void)
 			"-n",	   "3",	 "--folded", "out.f", NULL};
 	char *command[] = {"memtide", "-d", "7", "--", "python3", "-c", "pass", NULL};
 	char *defaults[] = {"memtide", "-p", "1", NULL};
-	char *mm[] = {"memtide",
-		      "-p",
-		      "1",
-		      "--leak-window",
-		      "2",
-		      "--leak-windows",
-		      "10",
-		      "--no-rss",
-		      "--oom-report",
-		      "oom.txt",
-		      NULL};
+	char *verdict_opts[] = {"memtide",
+				"-p",
+				"1",
+				"--leak-window",
+				"2",
+				"--leak-windows",
+				"10",
+				"--no-rss",
+				"--oom-report",
+				"oom.txt",
+				NULL};
 	char *bad_span[] = {"memtide",	      "-p", "1", "--leak-window", "60",
 			    "--leak-windows", "5",  NULL};
 	char *bad[][4] = {
@@ -55,7 +55,10 @@ int main(void)
 		{"memtide", "-p", "1", "ls"},
 		{"memtide", "-p", "1", "--leak-window=0"},
 		{"memtide", "-p", "1", "--leak-windows=1"},
+		{"memtide", "-p", "1", "--fault-sample=0"},
 	};
+	char *mm_off[] = {"memtide",	    "-p", "1", "--no-mappings", "--no-faults",
+			  "--fault-sample", "16", NULL};
 	struct memtide_config config;
 
 	CHECK(parse(&config, 9, pids) == 0, "parse -p list");
@@ -75,11 +78,18 @@ int main(void)
 	CHECK(config.interval_s == 5 && config.top_n == 10 && config.duration_s == 0 &&
 		      config.max_allocs == 1U << 20,
 	      "documented defaults");
+	CHECK(config.mappings && config.faults && config.fault_sample == 1 &&
+		      config.max_mappings == 65536,
+	      "mappings and page faults traced by default, every fault walked");
+	CHECK(parse(&config, 7, mm_off) == 0 && !config.mappings && !config.faults &&
+		      config.fault_sample == 16,
+	      "--no-mappings, --no-faults, --fault-sample");
+
 	CHECK(config.leak_window == 4 && config.leak_windows == 4 && !config.no_rss &&
 		      !config.oom_path,
 	      "verdict windows, RSS and OOM defaults");
 
-	CHECK(parse(&config, 10, mm) == 0, "parse the verdict, RSS and OOM options");
+	CHECK(parse(&config, 10, verdict_opts) == 0, "parse the verdict, RSS and OOM options");
 	CHECK(config.leak_window == 2 && config.leak_windows == 10 && config.no_rss &&
 		      config.oom_path && !strcmp(config.oom_path, "oom.txt"),
 	      "verdict windows, --no-rss, --oom-report");
