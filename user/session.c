@@ -438,8 +438,11 @@ static int on_oom(struct memtide *m, const struct mt_oom_event *event)
 
 static int on_enter(struct memtide *m, const struct mt_proc_event *event)
 {
-	mt_info("process %d (%s) entered cgroup %s\n", event->tgid, event->comm, m->cgroup.path);
 	adopt_member(m, event->tgid);
+	/* said once its probes are attached: tests wait for this line */
+	if (procs__live(m->procs, event->tgid))
+		mt_info("process %d (%s) entered cgroup %s\n", event->tgid, event->comm,
+			m->cgroup.path);
 	return 0;
 }
 

@@ -78,8 +78,9 @@ def run(args, procs, cgroup, elsewhere):
     started["late"] = spawn_in(procs, cgroup.path, [target, "late_leak"], "late")
     for mode in memtides:
         for pid in (moved_pid, started["late"][1]):
-            procs.wait_for_line(f"memtide_{mode}", f"memtide: attached", stream="err")
-            wait_until(lambda: f"process {pid} " in procs.read(f"memtide_{mode}", "err"),
+            # the line comes once the probes are attached (the shell's comm, if before exec)
+            wait_until(lambda: re.search(rf"process {pid} \(\S+\) entered cgroup",
+                                         procs.read(f"memtide_{mode}", "err")),
                        f"memtide ({mode}) adopts process {pid}")
     for name in ("moved", "late"):
         os.kill(started[name][1], signal.SIGUSR1)
@@ -135,7 +136,9 @@ def check_per_process(procs, started, outputs):
     json_path, folded_path = outputs["per_process"]
     doc, stacks = mtest.read_json(json_path), mtest.read_folded(folded_path)
     pids = {name: pid for name, (_, pid) in started.items()}
-    by_pid = {p["pid"]: p for p in doc["processes"]}
+    by_pid = {}
+    for proc in doc["processes"]:  # live records first: an exec'd image's record comes later
+        by_pid.setdefault(proc["pid"], proc)
     worker_pids = [p["pid"] for p in doc["processes"] if p["parent_pid"] == pids["workers"]]
     mtest.check(len(worker_pids) == 4, f"4 forked workers traced (got {worker_pids})")
     for pid in worker_pids:
