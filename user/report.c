@@ -379,14 +379,20 @@ long report__processes(const struct report_view *view, struct mt_process ***out)
 {
 	size_t cnt = procs__count(view->procs);
 	struct mt_process **sorted = malloc((cnt ? cnt : 1) * sizeof(*sorted));
+	size_t kept = 0;
 
 	if (!sorted)
 		return -ENOMEM;
-	for (size_t i = 0; i < cnt; i++)
-		sorted[i] = procs__at(view->procs, i);
-	qsort(sorted, cnt, sizeof(*sorted), compare_processes);
+	/* an image replaced by exec that held nothing (a launched command before its exec) */
+	for (size_t i = 0; i < cnt; i++) {
+		struct mt_process *proc = procs__at(view->procs, i);
+
+		if (proc->state != MT_PROC_REPLACED || proc->outstanding_bytes)
+			sorted[kept++] = proc;
+	}
+	qsort(sorted, kept, sizeof(*sorted), compare_processes);
 	*out = sorted;
-	return cnt;
+	return kept;
 }
 
 /*

@@ -39,7 +39,10 @@ struct report_view {
 const char *mt_counter_name(int idx);
 /* Top stacks by growth over the last interval. */
 void report__interval(FILE *out, const struct report_view *view);
-/* Processes by growth over the last interval, then by outstanding bytes. Caller frees. */
+/*
+ * Processes by growth over the last interval, then by outstanding bytes, leaving out images
+ * replaced by an exec that held nothing. Caller frees.
+ */
 long report__processes(const struct report_view *view, struct mt_process ***out);
 /* Top stacks by outstanding bytes, processes and drops, at exit. */
 void report__final(FILE *out, const struct report_view *view);
