@@ -102,8 +102,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			run = !strcmp(optarg, "faults")	 ? run_faults
-			      : !strcmp(optarg, "maps")	 ? run_maps
+			run = !strcmp(optarg, "faults")	   ? run_faults
+			      : !strcmp(optarg, "maps")	   ? run_maps
 			      : !strcmp(optarg, "syscall") ? run_syscall
 							   : NULL;
 			if (!run) {
@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			count = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || !count || optarg[0] == '-') {
-				fprintf(stderr, "mm_bench: --count wants a positive integer, not '%s'\n",
+				fprintf(stderr,
+					"mm_bench: --count wants a positive integer, not '%s'\n",
 					optarg);
 				return 2;
 			}
