@@ -522,22 +522,28 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	return 0;
 }
 
+/* A process memtide stops tracing (it exited, or left the cgroup): userspace hears why. */
+static __always_inline void untrack(struct task_struct *task, __u32 tgid, struct mt_proc *proc,
+				    __u32 event_type)
+{
+	__u32 aspace_id = proc->aspace_id;
+
+	bpf_map_delete_elem(&procs, &tgid);
+	forget_image(aspace_id);
+	emit(event_type, task, 0, aspace_id, 0);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
 {
 	__u32 tgid = task->tgid;
 	struct mt_proc *proc;
-	__u32 aspace_id;
 
 	if (!group_dead)
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc)
-		return 0;
-	aspace_id = proc->aspace_id;
-	bpf_map_delete_elem(&procs, &tgid);
-	forget_image(aspace_id);
-	emit(MT_EV_EXIT, task, 0, aspace_id, 0);
+	if (proc)
+		untrack(task, tgid, proc, MT_EV_EXIT);
 	return 0;
 }
 
@@ -552,7 +558,6 @@ int BPF_PROG(handle_cgroup_attach, struct cgroup *dst_cgrp, const char *path,
 {
 	__u32 tgid = task->tgid;
 	struct mt_proc *proc;
-	__u32 aspace_id;
 
 	if (!target_cgroup_id || dst_cgrp->root->hierarchy_id != 0)
 		return 0;
@@ -563,11 +568,7 @@ int BPF_PROG(handle_cgroup_attach, struct cgroup *dst_cgrp, const char *path,
 		return 0;
 	}
 	/* one thread of a threaded cgroup moving out does not take its process along */
-	if (!proc || !threadgroup)
-		return 0;
-	aspace_id = proc->aspace_id;
-	bpf_map_delete_elem(&procs, &tgid);
-	forget_image(aspace_id);
-	emit(MT_EV_LEAVE, task, 0, aspace_id, 0);
+	if (proc && threadgroup)
+		untrack(task, tgid, proc, MT_EV_LEAVE);
 	return 0;
 }

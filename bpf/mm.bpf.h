@@ -278,6 +278,30 @@ static __always_inline struct mm_thread *mm_thread(void)
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
+/* A syscall's entry: the thread's scratch, marked with the call its exit will finish. */
+static __always_inline struct mm_thread *begin_op(__u32 op)
+{
+	struct mm_thread *mt = mm_thread();
+
+	if (!mt) {
+		count(MT_CNT_SCRATCH_FAIL);
+		return NULL;
+	}
+	mt->op = op;
+	return mt;
+}
+
+/* Its exit: the scratch if the entry of this very call filled it, the mark cleared. */
+static __always_inline struct mm_thread *end_op(__u32 op)
+{
+	struct mm_thread *mt = bpf_task_storage_get(&mm_threads, bpf_get_current_task_btf(), 0, 0);
+
+	if (!mt || mt->op != op)
+		return NULL;
+	mt->op = 0;
+	return mt;
+}
+
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
@@ -323,13 +347,10 @@ int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (!proc)
 		return 0;
-	mt = mm_thread();
-	if (!mt) {
-		count(MT_CNT_SCRATCH_FAIL);
+	mt = begin_op(MM_OP_MREMAP);
+	if (!mt)
 		return 0;
-	}
 	key.aspace_id = proc->aspace_id;
-	mt->op = MM_OP_MREMAP;
 	mt->moved_start = key.addr;
 	mt->moved_len = page_align(ctx->args[1]);
 	/* Only a range that starts a recorded mapping is followed to its new place. */
@@ -353,11 +374,8 @@ int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!proc)
 		return 0;
-	mt = bpf_task_storage_get(&mm_threads, bpf_get_current_task_btf(), 0, 0);
-	if (!mt || mt->op != MM_OP_MREMAP)
-		return 0;
-	mt->op = 0;
-	if (!mt->moved_valid)
+	mt = end_op(MM_OP_MREMAP);
+	if (!mt || !mt->moved_valid)
 		return 0;
 	map = mt->moved;
 	if (syscall_failed(ctx->ret)) {
@@ -385,12 +403,9 @@ int brk_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (!proc)
 		return 0;
-	mt = mm_thread();
-	if (!mt) {
-		count(MT_CNT_SCRATCH_FAIL);
+	mt = begin_op(MM_OP_BRK);
+	if (!mt)
 		return 0;
-	}
-	mt->op = MM_OP_BRK;
 	mt->brk_before = BPF_CORE_READ(bpf_get_current_task_btf(), mm, brk);
 	return 0;
 }
@@ -404,10 +419,9 @@ int brk_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!proc)
 		return 0;
-	mt = bpf_task_storage_get(&mm_threads, bpf_get_current_task_btf(), 0, 0);
-	if (!mt || mt->op != MM_OP_BRK)
+	mt = end_op(MM_OP_BRK);
+	if (!mt)
 		return 0;
-	mt->op = 0;
 	if (now > mt->brk_before)
 		map_new(user_regs(), proc, mt->brk_before, now - mt->brk_before, MT_KIND_BRK);
 	else

@@ -388,6 +388,22 @@ static int on_fork(struct memtide *m, const struct mt_proc_event *event)
 	return 0;
 }
 
+/*
+ * A process image is gone (exit, exec, left the cgroup): its live-allocation records and RSS
+ * entry go; its stacks' counters stay, as what it held then. Returns its record, if known.
+ */
+static struct mt_process *end_image(struct memtide *m, __u32 aspace_id, enum mt_proc_state state)
+{
+	struct mt_process *proc = procs__get(m->procs, aspace_id);
+
+	if (proc)
+		proc->state = state;
+	tracer__forget_aspace(m->tracer, aspace_id);
+	if (m->rss)
+		rss__forget(m->rss, aspace_id);
+	return proc;
+}
+
 static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 {
 	struct mt_process *old = procs__get(m->procs, event->prev_aspace_id);
@@ -397,27 +413,17 @@ static int on_exec(struct memtide *m, const struct mt_proc_event *event)
 			  event->comm);
 	if (!proc)
 		return -ENOMEM;
-	if (old) {
-		/* Perf events survive exec, so the probes of the old image still apply. */
+	/* Perf events survive exec, so the probes of the old image still apply. */
+	if (old)
 		proc->watched_libs = old->watched_libs;
-		old->state = MT_PROC_REPLACED;
-	}
-	tracer__forget_aspace(m->tracer, event->prev_aspace_id);
-	if (m->rss)
-		rss__forget(m->rss, event->prev_aspace_id);
+	end_image(m, event->prev_aspace_id, MT_PROC_REPLACED);
 	follow_image(m, proc);
 	return 0;
 }
 
 static int on_proc_exit(struct memtide *m, const struct mt_proc_event *event)
 {
-	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
-
-	if (proc)
-		proc->state = MT_PROC_EXITED;
-	tracer__forget_aspace(m->tracer, event->aspace_id);
-	if (m->rss)
-		rss__forget(m->rss, event->aspace_id);
+	end_image(m, event->aspace_id, MT_PROC_EXITED);
 	return 0;
 }
 
@@ -448,15 +454,10 @@ static int on_enter(struct memtide *m, const struct mt_proc_event *event)
 
 static int on_leave(struct memtide *m, const struct mt_proc_event *event)
 {
-	struct mt_process *proc = procs__get(m->procs, event->aspace_id);
+	struct mt_process *proc = end_image(m, event->aspace_id, MT_PROC_LEFT);
 
-	if (proc) {
-		proc->state = MT_PROC_LEFT;
+	if (proc)
 		mt_info("process %d (%s) left cgroup %s\n", proc->tgid, proc->comm, m->cgroup.path);
-	}
-	tracer__forget_aspace(m->tracer, event->aspace_id);
-	if (m->rss)
-		rss__forget(m->rss, event->aspace_id);
 	return 0;
 }
 
