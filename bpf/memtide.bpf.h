@@ -3,7 +3,7 @@
 #ifndef MEMTIDE_BPF_H
 #define MEMTIDE_BPF_H
 
-#include "memtide/memtide.h"
+#include "memtide/abi.h"
 
 /*
  * Per-thread state lives in task storage, not in a per-CPU array: uprobe programs run with

@@ -9,7 +9,7 @@
 #ifndef MEMTIDE_OOM_BPF_H
 #define MEMTIDE_OOM_BPF_H
 
-#include "memtide/oom.h"
+#include "memtide/abi_oom.h"
 
 /* Older kernels: kernfs_node.__parent was `parent` before "kernfs: Use RCU to access
  * kernfs_node::parent". */

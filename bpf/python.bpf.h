@@ -12,7 +12,7 @@
 #ifndef MEMTIDE_PYTHON_BPF_H
 #define MEMTIDE_PYTHON_BPF_H
 
-#include "memtide/python.h"
+#include "memtide/abi_python.h"
 
 #define PY_FRAME_READ 112 /* covers every field used, up to 3.8's f_lasti at 104 */
 

@@ -17,7 +17,7 @@
 #ifndef MEMTIDE_RSS_BPF_H
 #define MEMTIDE_RSS_BPF_H
 
-#include "memtide/rss.h"
+#include "memtide/abi_rss.h"
 
 /* Keyed by address-space id; sized by the loader like procs, entries removed at exit. */
 struct {

@@ -16,7 +16,7 @@
 #ifndef MEMTIDE_UNWIND_BPF_H
 #define MEMTIDE_UNWIND_BPF_H
 
-#include "memtide/unwind.h"
+#include "memtide/abi_unwind.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

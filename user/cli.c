@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <string.h>
 #include "cli.h"
-#include "collect.h"
-#include "units.h"
-#include "verdict.h"
+#include "collect/collect.h"
+#include "util/units.h"
+#include "view/verdict.h"
 
 const char *argp_program_version = "memtide 0.1.0";
 

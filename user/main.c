@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
-#include "log.h"
-#include "session.h"
+#include "util/log.h"
+#include "session/session.h"
 
 static volatile sig_atomic_t stop_requested;
 

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "flamegraph.h"
-#include "folded.h"
+#include "output/flamegraph.h"
+#include "output/folded.h"
 #include "check.h"
 
 #define FRAME_WIDTH 1180.0 /* 1200 px image less 10 px padding each side */

@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "folded.h"
-#include "symbolize.h"
-#include "units.h"
+#include "output/folded.h"
+#include "symbolize/native.h"
+#include "util/units.h"
 #include "check.h"
 
 static void expect_str(const char *what, const char *got, const char *want)

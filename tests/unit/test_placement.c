@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "placement.h"
+#include "attach/placement.h"
 #include "check.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <gelf.h>
-#include "symbolize.h"
+#include "symbolize/native.h"
 #include "check.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <gelf.h>
 #include "check.h"
-#include "unwind_table.h"
+#include "unwind/table.h"
 
 #define MAX_SHOWN   20 /* mismatches printed per file */
 #define MAX_CIES    64

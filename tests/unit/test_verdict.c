@@ -2,7 +2,7 @@
 /* The leak-or-spike classifier over made-up series of outstanding bytes. */
 #include <math.h>
 #include <string.h>
-#include "verdict.h"
+#include "view/verdict.h"
 #include "check.h"
 
 #define MIB (1 << 20)

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Layout shared by the BPF programs (bpf/) and the loader (user/). This header is an ABI between
+ * the two sides: fixed-width fields only, explicit padding, no logic.
+ */
+#ifndef MEMTIDE_MEMTIDE_H
+#define MEMTIDE_MEMTIDE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+#include "memtide/abi_python.h"
+
+#define MT_MAX_FRAMES	   127
+#define MT_MAX_FRAMES_POW2 128 /* a mask bound for indexes into ips[] */
+#define MT_COMM_LEN	   16
+
+/* Allocator entry points; the value is the BPF cookie of the probe. */
+#define MT_FN_MALLOC	     0
+#define MT_FN_CALLOC	     1
+#define MT_FN_REALLOC	     2
+#define MT_FN_REALLOCARRAY   3
+#define MT_FN_POSIX_MEMALIGN 4
+#define MT_FN_ALIGNED_ALLOC  5
+#define MT_FN_MEMALIGN	     6
+#define MT_FN_VALLOC	     7
+#define MT_FN_PVALLOC	     8
+#define MT_FN_FREE	     9
+
+/* What kind of memory a stack holds (by_stack key). */
+#define MT_KIND_HEAP  0 /* the malloc family (and CPython's allocator): outstanding bytes */
+#define MT_KIND_MMAP  1 /* anonymous private mappings (mmap, mremap): outstanding bytes */
+#define MT_KIND_BRK   2 /* program break growth (brk, sbrk): outstanding bytes */
+#define MT_KIND_FAULT 3 /* page faults: total_allocs faults, total_alloc_bytes made resident */
+#define MT_KIND_NR    4
+
+/* Drop and event counters, indexes into the BPF `counters` array. */
+#define MT_CNT_ALLOCS_FULL   0	/* live allocation not recorded: allocs map full */
+#define MT_CNT_STACKS_FULL   1	/* stack not stored: stacks map full */
+#define MT_CNT_BY_STACK_FULL 2	/* aggregate not updated: by_stack map full */
+#define MT_CNT_UNKNOWN_FREES 3	/* free of an address never seen (allocated before attach) */
+#define MT_CNT_UNTRACKED     4	/* probe hit in a process memtide does not track */
+#define MT_CNT_NESTED	     5	/* allocator call made by the allocator itself, counted once */
+#define MT_CNT_SCRATCH_FAIL  6	/* no per-thread scratch space: event lost */
+#define MT_CNT_EVENTS_LOST   7	/* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_UNMATCHED_RET 8	/* return probe without its entry (attached mid-call) */
+#define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
+#define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
+#define MT_CNT_OUTSIDE_CGROUP                                                                      \
+	11			/* probe hit in a thread outside the traced cgroup (-c): ignored   \
+				 */
+#define MT_CNT_MAPPINGS_FULL 12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP 13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN  14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_RSS_FULL	     15 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	     16 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_NR	     17
+
+/* Why a stack walk stopped: the low byte of mt_stack.flags. */
+#define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
+#define MT_STOP_MAX_DEPTH   1 /* MT_MAX_FRAMES reached */
+#define MT_STOP_NO_MAPPING  2 /* a PC in no known mapping (JIT, or a library mapped since) */
+#define MT_STOP_NO_ROW	    3 /* a PC in a known file but outside its unwind table */
+#define MT_STOP_UNSUPPORTED 4 /* an unwind rule the unwinder does not implement */
+#define MT_STOP_READ_FAULT  5 /* reading the stack failed */
+#define MT_STOP_SIGNAL	    6 /* a signal frame */
+#define MT_STOP_FP_END	    7 /* the frame-pointer chain ended: no way to tell if complete */
+#define MT_STOP_NR	    8
+#define MT_STOP_MASK	    0xff
+/* Some frames were found with frame pointers: code without an unwind table. */
+#define MT_STACK_FP_FRAMES 0x100
+/* mt_stack.py_flags */
+#define MT_PYSTACK_TRUNCATED 0x1 /* more than MT_PY_MAX_FRAMES Python frames */
+#define MT_PYSTACK_FAULT     0x2 /* a frame could not be read */
+/* In mt_stack.ips: this frame was found through a frame pointer (user addresses use 47 bits). */
+#define MT_FRAME_FP (1ULL << 63)
+
+/* Key of a live allocation: addresses are only unique within one address space. */
+struct mt_alloc_key {
+	__u32 aspace_id;
+	__u32 pad;
+	__u64 addr;
+};
+
+/*
+ * A live allocation. Sampled (--sample), size and count are the sample's unbiased weights, the
+ * bytes and allocations it stands for; a free subtracts exactly what the allocation added.
+ */
+struct mt_alloc_info {
+	__u64 size;
+	__u64 stack_id;
+	__u64 timestamp_ns;
+	__u64 count;
+};
+
+/*
+ * A live mapping (mappings map, keyed like allocations by address space and start address).
+ * stack_id 0: made by the allocator inside a traced call, so counted as heap, not here.
+ */
+struct mt_mapping_info {
+	__u64 size;
+	__u64 stack_id;
+	__u32 kind; /* MT_KIND_MMAP or MT_KIND_BRK */
+	__u32 pad;
+};
+
+/* Sampling tables, 16.16 fixed point (BPF has no floating point): filled by the loader. */
+#define MT_SAMPLE_DRAWS	       1024 /* exponential draws with mean 1, by uniform bucket */
+#define MT_SAMPLE_WEIGHTS      512  /* x / (1 - e^-x) at x = (i + 0.5) / MT_SAMPLE_WEIGHT_STEPS */
+#define MT_SAMPLE_WEIGHT_STEPS 32
+
+struct mt_stack {
+	__u32 frame_cnt;
+	__u32 flags;
+	__u64 ips[MT_MAX_FRAMES];
+	__u32 py_cnt;	/* Python frames, innermost first */
+	__u32 py_flags; /* MT_PYSTACK_* */
+	struct mt_py_frame py[MT_PY_MAX_FRAMES];
+};
+
+struct mt_stack_key {
+	__u32 aspace_id;
+	__u32 kind;
+	__u64 stack_id;
+};
+
+struct mt_stack_stats {
+	__s64 outstanding_bytes;
+	__s64 outstanding_count;
+	__u64 total_allocs;
+	__u64 total_frees;
+	__u64 total_alloc_bytes;
+};
+
+/*
+ * A traced process. An address space id is assigned per process image: a new one at fork and at
+ * exec, so stacks recorded before an exec keep pointing at the mappings they were taken in.
+ */
+struct mt_proc {
+	__u32 aspace_id;
+	__u32 pad;
+	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
+	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
+};
+
+#define MT_EV_FORK    1
+#define MT_EV_EXEC    2
+#define MT_EV_EXIT    3
+#define MT_EV_REFRESH 4 /* the unwinder met code outside the known mappings: re-read them */
+#define MT_EV_ENTER   5 /* an untraced process entered the traced cgroup (moved, or cloned into) */
+#define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
+#define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
+
+struct mt_proc_event {
+	__u32 type;
+	__u32 tgid;
+	__u32 parent_tgid;
+	__u32 aspace_id;
+	__u32 prev_aspace_id;
+	__u32 pad;
+	char comm[MT_COMM_LEN];
+};
+
+#endif /* MEMTIDE_MEMTIDE_H */

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "util/log.h"
+#include "attach/tracer.h"
+#include "memtide/abi_oom.h"
+#include "memtide_bpf.skel.h"
+
+struct tracer {
+	struct memtide_bpf *skel;
+	struct ring_buffer *events;
+	tracer_event_fn on_event;
+	void *event_ctx;
+	struct tracer_progs progs;
+	bool rss;
+};
+
+static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
+{
+	const struct {
+		struct bpf_map *map;
+		__u32 entries;
+	} sizes[] = {
+		{skel->maps.allocs, opts->max_allocs},
+		{skel->maps.stacks, opts->max_stacks},
+		/* one aggregate per stack and process image; shared libraries repeat stacks */
+		{skel->maps.by_stack, opts->max_stacks * 2},
+		{skel->maps.procs, opts->max_procs},
+		{skel->maps.rss, opts->max_procs},
+		{skel->maps.unwind_procs, opts->max_procs},
+		{skel->maps.py_procs, opts->max_procs},
+		{skel->maps.unwind_rows, opts->unwind_rows},
+		{skel->maps.unwind_pages, opts->unwind_rows},
+		{skel->maps.unwind_rules, opts->unwind_rules},
+		{skel->maps.mappings, opts->max_mappings},
+		{skel->maps.mapping_images, opts->max_procs},
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		err = bpf_map__set_max_entries(sizes[i].map, sizes[i].entries);
+		if (err) {
+			mt_error("Failed to size map '%s': %s\n", bpf_map__name(sizes[i].map),
+				 strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The tables the BPF sampler draws and weighs with. Draws: the mean of -ln(u) over each of
+ * MT_SAMPLE_DRAWS equal slices of u in (0, 1], so the draws average exactly 1 (bucket i holds
+ * N * [u - u ln u] between its bounds). Weights: x / (1 - e^-x), Go's unbiased factor, at the
+ * middle of each step of x = size / rate.
+ */
+static void fill_sample_tables(struct memtide_bpf *skel, __u64 rate)
+{
+	const double n = MT_SAMPLE_DRAWS;
+
+	skel->rodata->sample_rate = rate;
+	for (int i = 0; i < MT_SAMPLE_DRAWS; i++) {
+		double a = i / n, b = (i + 1) / n;
+		double mean = n * ((b - b * log(b)) - (a > 0 ? a - a * log(a) : 0));
+
+		skel->rodata->sample_draws[i] = (__u32)(mean * 65536.0 + 0.5);
+	}
+	for (int i = 0; i < MT_SAMPLE_WEIGHTS; i++) {
+		double x = (i + 0.5) / MT_SAMPLE_WEIGHT_STEPS;
+
+		skel->rodata->sample_weights[i] = (__u32)(x / (1 - exp(-x)) * 65536.0 + 0.5);
+	}
+}
+
+struct tracer *tracer__new(const struct tracer_opts *opts)
+{
+	struct tracer *t;
+	int err;
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		mt_error("the kernel has no BTF (/sys/kernel/btf/vmlinux): memtide needs a kernel "
+			 "built with CONFIG_DEBUG_INFO_BTF=y\n");
+		errno = ENOTSUP;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->skel = memtide_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		mt_error("Failed to open BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	err = set_sizes(t->skel, opts);
+	if (err)
+		goto fail;
+	fill_sample_tables(t->skel, opts->sample_rate);
+	t->rss = opts->rss;
+	err = bpf_program__set_autoload(t->skel->progs.rss_stat, opts->rss);
+	if (err) {
+		mt_error("Failed to set up the rss_stat program: %s\n", strerror(-err));
+		goto fail;
+	}
+	t->skel->rodata->target_cgroup_id = opts->cgroup_id;
+	t->skel->rodata->target_cgroup_level = opts->cgroup_level;
+	bpf_program__set_autoload(t->skel->progs.handle_cgroup_attach, opts->cgroup_id != 0);
+	t->skel->rodata->fault_sample = opts->fault_sample;
+	err = memtide_bpf__load(t->skel);
+	if (err) {
+		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
+			 strerror(-err));
+		goto fail;
+	}
+	t->progs = (struct tracer_progs){
+		.alloc_enter = t->skel->progs.alloc_enter,
+		.alloc_exit = t->skel->progs.alloc_exit,
+		.free_enter = t->skel->progs.free_enter,
+		.floor_probe = t->skel->progs.floor_probe,
+	};
+	return t;
+fail:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->events);
+	memtide_bpf__destroy(t->skel);
+	free(t);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct mt_proc_event))
+		return 0;
+	if (((struct mt_proc_event *)data)->type == MT_EV_OOM && size < sizeof(struct mt_oom_event))
+		return 0;
+	return t->on_event(t->event_ctx, data);
+}
+
+int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
+{
+	int err;
+
+	t->on_event = on_event;
+	t->event_ctx = ctx;
+	t->events = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->events) {
+		err = -errno;
+		mt_error("Failed to create the event ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	t->skel->links.handle_fork = bpf_program__attach(t->skel->progs.handle_fork);
+	t->skel->links.handle_exec = bpf_program__attach(t->skel->progs.handle_exec);
+	t->skel->links.handle_exit = bpf_program__attach(t->skel->progs.handle_exit);
+	if (!t->skel->links.handle_fork || !t->skel->links.handle_exec ||
+	    !t->skel->links.handle_exit) {
+		err = -errno;
+		mt_error("Failed to attach the sched_process_* tracepoints: %s\n", strerror(-err));
+		return err;
+	}
+	t->skel->links.oom_mark_victim = bpf_program__attach(t->skel->progs.oom_mark_victim);
+	if (!t->skel->links.oom_mark_victim) {
+		err = -errno;
+		mt_error("Failed to attach the oom:mark_victim tracepoint: %s\n", strerror(-err));
+		return err;
+	}
+	if (t->rss) {
+		t->skel->links.rss_stat = bpf_program__attach(t->skel->progs.rss_stat);
+		if (!t->skel->links.rss_stat) {
+			err = -errno;
+			mt_error("Failed to attach the kmem:rss_stat tracepoint: %s (--no-rss does "
+				 "without)\n",
+				 strerror(-err));
+			return err;
+		}
+	}
+	if (!t->skel->rodata->target_cgroup_id)
+		return 0;
+	t->skel->links.handle_cgroup_attach =
+		bpf_program__attach(t->skel->progs.handle_cgroup_attach);
+	if (!t->skel->links.handle_cgroup_attach) {
+		err = -errno;
+		mt_error("Failed to attach the cgroup_attach_task tracepoint: %s\n",
+			 strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int tracer__attach_mm(struct tracer *t, bool mappings, bool faults)
+{
+	struct memtide_bpf *skel = t->skel;
+	const struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+		bool wanted;
+	} attach[] = {
+		{skel->progs.mmap_exit, &skel->links.mmap_exit, mappings},
+		{skel->progs.munmap_enter, &skel->links.munmap_enter, mappings},
+		{skel->progs.mremap_enter, &skel->links.mremap_enter, mappings},
+		{skel->progs.mremap_exit, &skel->links.mremap_exit, mappings},
+		{skel->progs.brk_enter, &skel->links.brk_enter, mappings},
+		{skel->progs.brk_exit, &skel->links.brk_exit, mappings},
+		{skel->progs.fault_user, &skel->links.fault_user, faults},
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(attach) / sizeof(attach[0]); i++) {
+		if (!attach[i].wanted)
+			continue;
+		*attach[i].link = bpf_program__attach(attach[i].prog);
+		if (!*attach[i].link) {
+			err = -errno;
+			mt_error("Failed to attach '%s': %s\n", bpf_program__name(attach[i].prog),
+				 strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+const struct tracer_progs *tracer__progs(const struct tracer *t)
+{
+	return &t->progs;
+}
+
+int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id)
+{
+	struct mt_proc proc = {};
+	__u32 key = tgid;
+	int err;
+
+	proc.aspace_id = __sync_fetch_and_add(&t->skel->data->next_aspace_id, 1);
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &proc, BPF_ANY);
+	if (err) {
+		err = -errno;
+		mt_error("Failed to track process %d: %s\n", tgid, strerror(-err));
+		return err;
+	}
+	/* the RSS program may remember this process's mm as untraced */
+	__sync_fetch_and_add(&t->skel->bss->procs_gen, 1);
+	*aspace_id = proc.aspace_id;
+	return 0;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms)
+{
+	int ret = ring_buffer__poll(t->events, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR])
+{
+	for (int i = 0; i < MT_CNT_NR; i++)
+		counters[i] = __atomic_load_n(&t->skel->bss->counters[i], __ATOMIC_RELAXED);
+}
+
+/* Live allocations and live mappings share their key: (address space, address). */
+static long forget_in(int fd, __u32 aspace_id)
+{
+	struct mt_alloc_key key, next;
+	struct mt_alloc_key *prev = NULL;
+	long forgotten = 0;
+
+	/*
+	 * Deleting the current key restarts iteration from the start in the worst case, so
+	 * collect under the previous key, then delete it once the next one is known.
+	 */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
+			forgotten++;
+		key = next;
+		prev = &key;
+	}
+	if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
+		forgotten++;
+	return forgotten;
+}
+
+long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
+{
+	return forget_in(bpf_map__fd(t->skel->maps.allocs), aspace_id) +
+	       forget_in(bpf_map__fd(t->skel->maps.mappings), aspace_id);
+}
+
+void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)
+{
+	fds->rows = bpf_map__fd(t->skel->maps.unwind_rows);
+	fds->pages = bpf_map__fd(t->skel->maps.unwind_pages);
+	fds->rules = bpf_map__fd(t->skel->maps.unwind_rules);
+	fds->procs = bpf_map__fd(t->skel->maps.unwind_procs);
+}
+
+int tracer__py_procs_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.py_procs);
+}
+
+int tracer__by_stack_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.by_stack);
+}
+
+int tracer__stacks_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.stacks);
+}
+
+int tracer__rss_fd(const struct tracer *t)
+{
+	return bpf_map__fd(t->skel->maps.rss);
+}
+
+__u64 *tracer__rss_epoch(const struct tracer *t)
+{
+	return &t->skel->bss->rss_epoch;
+}

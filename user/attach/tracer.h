@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The BPF side as seen from userspace: loads the skeleton with map sizes from the config, attaches
+ * the scheduler tracepoints that follow the process tree, registers traced processes, reads the
+ * drop counters and delivers process events (fork, exec, exit) from the ring buffer.
+ */
+#ifndef MEMTIDE_TRACER_H
+#define MEMTIDE_TRACER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "memtide/abi.h"
+
+struct tracer;
+struct bpf_program;
+
+struct tracer_opts {
+	__u32 max_allocs;
+	__u32 max_stacks;
+	__u32 max_procs;
+	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
+	__u32 unwind_rules; /* rules in the unwind rules array */
+	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
+	__u64 cgroup_id;    /* -c: kernfs id of the traced cgroup v2 directory; 0: none */
+	__u32 cgroup_level; /* its depth below the hierarchy's root */
+	__u32 max_mappings; /* live mmap/brk ranges tracked at once */
+	__u32 fault_sample; /* one page fault in this many is walked (1: every fault) */
+	bool rss;	    /* RSS timelines: load and attach the kmem:rss_stat program */
+};
+
+struct tracer_unwind_fds {
+	int rows;
+	int pages;
+	int rules;
+	int procs;
+};
+
+struct tracer_progs {
+	struct bpf_program *alloc_enter;
+	struct bpf_program *alloc_exit;
+	struct bpf_program *free_enter;
+	struct bpf_program *floor_probe;
+};
+
+typedef int (*tracer_event_fn)(void *ctx, const struct mt_proc_event *event);
+
+/* Opens and loads the BPF object. NULL with errno set on failure (message logged). */
+struct tracer *tracer__new(const struct tracer_opts *opts);
+/* Detaches and unloads everything. NULL-safe. */
+void tracer__free(struct tracer *t);
+/*
+ * Attaches the fork/exec/exit and OOM-victim tracepoints (and, with a cgroup, the cgroup attach
+ * tracepoint; with opts.rss, kmem:rss_stat) and sets up the event ring buffer. 0 or -errno.
+ */
+int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx);
+/*
+ * Attaches the mmap/munmap/mremap/brk syscall tracepoints (mappings) and the user page-fault
+ * tracepoint (faults). 0 or -errno.
+ */
+int tracer__attach_mm(struct tracer *t, bool mappings, bool faults);
+const struct tracer_progs *tracer__progs(const struct tracer *t);
+/* Starts tracking a process: a fresh address-space id is stored in *aspace_id. 0 or -errno. */
+int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
+/* Delivers pending process events; waits up to timeout_ms. Returns events handled or -errno. */
+int tracer__poll(struct tracer *t, int timeout_ms);
+/* Copies the drop counters, indexed by MT_CNT_*. */
+void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
+/*
+ * Removes the live-allocation and live-mapping records of an address space that is gone.
+ * Returns records freed.
+ */
+long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
+int tracer__by_stack_fd(const struct tracer *t);
+int tracer__py_procs_fd(const struct tracer *t);
+void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
+int tracer__stacks_fd(const struct tracer *t);
+/* The per-image RSS map, and the epoch the RSS program writes its window by (user/rss.h). */
+int tracer__rss_fd(const struct tracer *t);
+__u64 *tracer__rss_epoch(const struct tracer *t);
+
+#endif /* MEMTIDE_TRACER_H */

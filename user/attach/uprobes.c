@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <bpf/libbpf.h>
+#include "util/grow.h"
+#include "memtide/abi.h"
+#include "util/log.h"
+#include "attach/placement.h"
+#include "attach/tracer.h"
+#include "attach/uprobes.h"
+
+/* A function memtide probes: its name, the BPF cookie saying how to read it, a return probe. */
+struct probe_fn {
+	const char *name;
+	__u32 fn; /* MT_FN_* */
+	bool has_return;
+};
+
+static const struct probe_fn libc_fns[] = {
+	{"malloc", MT_FN_MALLOC, true},
+	{"calloc", MT_FN_CALLOC, true},
+	{"realloc", MT_FN_REALLOC, true},
+	{"reallocarray", MT_FN_REALLOCARRAY, true},
+	{"posix_memalign", MT_FN_POSIX_MEMALIGN, true},
+	{"aligned_alloc", MT_FN_ALIGNED_ALLOC, true},
+	{"memalign", MT_FN_MEMALIGN, true},
+	{"valloc", MT_FN_VALLOC, true},
+	{"pvalloc", MT_FN_PVALLOC, true},
+	{"free", MT_FN_FREE, false},
+};
+
+/*
+ * CPython's object allocator: blocks of up to 512 bytes come from pymalloc arenas, which malloc
+ * probes never see. Larger requests fall through to malloc, inside these calls: the allocator
+ * depth in BPF counts them once.
+ */
+static const struct probe_fn pymalloc_fns[] = {
+	{"PyObject_Malloc", MT_FN_MALLOC, true},   {"PyObject_Calloc", MT_FN_CALLOC, true},
+	{"PyObject_Realloc", MT_FN_REALLOC, true}, {"PyObject_Free", MT_FN_FREE, false},
+	{"PyMem_Malloc", MT_FN_MALLOC, true},	   {"PyMem_Calloc", MT_FN_CALLOC, true},
+	{"PyMem_Realloc", MT_FN_REALLOC, true},	   {"PyMem_Free", MT_FN_FREE, false},
+};
+
+static const struct {
+	const struct probe_fn *fns;
+	int cnt;
+} families[] = {
+	[MT_FAMILY_LIBC] = {libc_fns, sizeof(libc_fns) / sizeof(libc_fns[0])},
+	[MT_FAMILY_PYMALLOC] = {pymalloc_fns, sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0])},
+};
+
+#define MAX_FNS		   10
+#define MAX_EVENTS_PER_LIB (MAX_FNS * 2)
+_Static_assert(sizeof(libc_fns) / sizeof(libc_fns[0]) <= MAX_FNS &&
+		       sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0]) <= MAX_FNS,
+	       "MAX_FNS sizes the per-family arrays");
+
+struct probe_event {
+	char name[48];
+	__u64 tracepoint_id;
+	struct bpf_link *holder; /* owns the holder perf event fd */
+};
+
+struct probe_lib {
+	__u64 dev;
+	__u64 ino;
+	int family; /* MT_FAMILY_* */
+	struct probe_event events[MAX_EVENTS_PER_LIB];
+	int event_cnt;
+};
+
+struct uprobes {
+	struct uprobes_opts opts;
+	char tracefs[64];
+	char group[32];
+	struct probe_lib libs[MT_MAX_LIBS];
+	int lib_cnt;
+	int *filter_fds; /* inherited per-thread perf events */
+	size_t filter_cnt;
+	size_t filter_cap;
+};
+
+static int find_tracefs(char *dir, size_t dir_sz)
+{
+	static const char *const candidates[] = {"/sys/kernel/tracing",
+						 "/sys/kernel/debug/tracing"};
+	char path[128];
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+			snprintf(path, sizeof(path), "%s/uprobe_events", candidates[i]);
+			if (!access(path, W_OK)) {
+				snprintf(dir, dir_sz, "%s", candidates[i]);
+				return 0;
+			}
+		}
+		/* tracefs is often simply not mounted; mounting it changes nothing else */
+		if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
+			break;
+	}
+	mt_error("tracefs is not mounted and could not be mounted: run "
+		 "'mount -t tracefs nodev /sys/kernel/tracing'\n");
+	return -ENOENT;
+}
+
+static int write_uprobe_events(const struct uprobes *u, const char *line)
+{
+	char path[128];
+	ssize_t written;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", u->tracefs);
+	/* O_APPEND: opening uprobe_events without it deletes every uprobe event on the system */
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	written = write(fd, line, strlen(line));
+	if (written < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Events named memtide_<pid>/... of a memtide that is gone (killed) are removed. */
+static void remove_stale_events(const struct uprobes *u)
+{
+	char path[128], line[PATH_MAX + 128], cmd[160];
+	char group[64], event[64];
+	FILE *f;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", u->tracefs);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*c:%63[^/]/%63s", group, event) != 2)
+			continue;
+		if (sscanf(group, "memtide_%d", &pid) != 1)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(cmd, sizeof(cmd), "-:%s/%s\n", group, event);
+		if (!write_uprobe_events(u, cmd))
+			mt_debug("removed stale uprobe event %s/%s\n", group, event);
+	}
+	fclose(f);
+}
+
+struct uprobes *uprobes__new(const struct uprobes_opts *opts)
+{
+	struct uprobes *u = calloc(1, sizeof(*u));
+	int err;
+
+	if (!u)
+		return NULL;
+	u->opts = *opts;
+	err = find_tracefs(u->tracefs, sizeof(u->tracefs));
+	if (err) {
+		free(u);
+		errno = -err;
+		return NULL;
+	}
+	snprintf(u->group, sizeof(u->group), "memtide_%d", getpid());
+	remove_stale_events(u);
+	return u;
+}
+
+static void remove_event(struct uprobes *u, struct probe_event *event)
+{
+	char cmd[128];
+	int err;
+
+	snprintf(cmd, sizeof(cmd), "-:%s/%s\n", u->group, event->name);
+	err = write_uprobe_events(u, cmd);
+	if (err)
+		mt_warn("Failed to remove uprobe event %s/%s: %s\n", u->group, event->name,
+			strerror(-err));
+}
+
+void uprobes__free(struct uprobes *u)
+{
+	if (!u)
+		return;
+	/* Perf events first: the kernel refuses to delete an event that is still open. */
+	for (size_t i = 0; i < u->filter_cnt; i++)
+		close(u->filter_fds[i]);
+	/*
+	 * Each holder's close waits for a tracepoint grace period (about 90 ms here), serialized
+	 * by the kernel's event_mutex: stopping takes about that much per probe.
+	 */
+	for (int l = 0; l < u->lib_cnt; l++) {
+		for (int e = 0; e < u->libs[l].event_cnt; e++) {
+			bpf_link__destroy(u->libs[l].events[e].holder);
+			u->libs[l].events[e].holder = NULL;
+			remove_event(u, &u->libs[l].events[e]);
+		}
+	}
+	free(u->filter_fds);
+	free(u);
+}
+
+static int read_tracepoint_id(const struct uprobes *u, const char *name, __u64 *id)
+{
+	char path[256];
+	unsigned long long value;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/events/%s/%s/id", u->tracefs, u->group, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%llu", &value) == 1;
+	fclose(f);
+	if (!ok)
+		return -EINVAL;
+	*id = value;
+	return 0;
+}
+
+static int open_perf_event(__u64 tracepoint_id, pid_t tid, bool inherit)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = tracepoint_id,
+		.sample_period = 1,
+		.wakeup_events = 1,
+		.inherit = inherit,
+	};
+	int fd;
+
+	fd = syscall(__NR_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int create_event(struct uprobes *u, struct probe_lib *lib, const char *name, bool is_return,
+			const char *kernel_path, __u64 offset, pid_t holder_pid,
+			struct bpf_program *prog, __u32 cookie)
+{
+	LIBBPF_OPTS(bpf_perf_event_opts, link_opts, .bpf_cookie = cookie);
+	struct probe_event *event = &lib->events[lib->event_cnt];
+	char cmd[PATH_MAX + 128];
+	int err, pfd;
+
+	snprintf(event->name, sizeof(event->name), "%s", name);
+	snprintf(cmd, sizeof(cmd), "%c:%s/%s %s:0x%" PRIx64 "\n", is_return ? 'r' : 'p', u->group,
+		 name, kernel_path, (uint64_t)offset);
+	err = write_uprobe_events(u, cmd);
+	if (err) {
+		mt_error("Failed to define uprobe %s at %s:0x%llx: %s\n", name, kernel_path,
+			 (unsigned long long)offset, strerror(-err));
+		return err;
+	}
+	lib->event_cnt++;
+	err = read_tracepoint_id(u, name, &event->tracepoint_id);
+	if (err) {
+		mt_error("Failed to read the id of uprobe event %s: %s\n", name, strerror(-err));
+		return err;
+	}
+	pfd = open_perf_event(event->tracepoint_id, holder_pid, false);
+	if (pfd < 0) {
+		mt_error("Failed to open uprobe %s for process %d: %s\n", name, holder_pid,
+			 strerror(-pfd));
+		return pfd;
+	}
+	event->holder = bpf_program__attach_perf_event_opts(prog, pfd, &link_opts);
+	if (!event->holder) {
+		err = -errno;
+		close(pfd);
+		mt_error("Failed to attach BPF program to uprobe %s: %s\n", name, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family)
+{
+	for (int i = 0; i < u->lib_cnt; i++) {
+		if (u->libs[i].dev == dev && u->libs[i].ino == ino && u->libs[i].family == family)
+			return i;
+	}
+	return -ENOENT;
+}
+
+/* An allocator needs at least something that allocates and something that frees. */
+static int place_all(int fd, int family, struct probe_site sites[], bool present[])
+{
+	bool allocates = false, frees = false;
+
+	for (int i = 0; i < families[family].cnt; i++) {
+		const struct probe_fn *fn = &families[family].fns[i];
+		int err = placement__find(fd, fn->name, &sites[i]);
+
+		present[i] = err == 0;
+		if (err && err != -ENOENT)
+			return err;
+		allocates |= present[i] && fn->fn == MT_FN_MALLOC;
+		frees |= present[i] && fn->fn == MT_FN_FREE;
+	}
+	return allocates && frees ? 0 : -ENOENT;
+}
+
+/* Two names for one function (aligned_alloc is memalign in glibc 2.36) must be probed once. */
+static bool duplicate_site(const struct probe_site sites[], const bool present[], int fn)
+{
+	for (int prev = 0; prev < fn; prev++) {
+		if (present[prev] && sites[prev].entry_offset == sites[fn].entry_offset)
+			return true;
+	}
+	return false;
+}
+
+static struct bpf_program *program_for(const struct uprobes *u, int fn, bool is_return)
+{
+	if (u->opts.bench_floor)
+		return u->opts.progs->floor_probe;
+	if (fn == MT_FN_FREE)
+		return u->opts.progs->free_enter;
+	return is_return ? u->opts.progs->alloc_exit : u->opts.progs->alloc_enter;
+}
+
+static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_idx,
+			     const char *kernel_path, pid_t holder_pid,
+			     const struct probe_site sites[], const bool present[])
+{
+	char name[48];
+	int err;
+
+	for (int i = 0; i < families[lib->family].cnt; i++) {
+		const struct probe_fn *fn = &families[lib->family].fns[i];
+
+		if (!present[i] || duplicate_site(sites, present, i))
+			continue;
+		if (u->opts.verbose)
+			fprintf(stderr, "memtide: probe %-16s %s+0x%llx: %s\n", fn->name,
+				kernel_path, (unsigned long long)sites[i].probe_offset,
+				sites[i].why);
+		snprintf(name, sizeof(name), "l%d_%s", lib_idx, fn->name);
+		err = create_event(u, lib, name, false, kernel_path, sites[i].probe_offset,
+				   holder_pid, program_for(u, fn->fn, false), fn->fn);
+		if (err)
+			return err;
+		if (!fn->has_return)
+			continue;
+		/*
+		 * The return probe hijacks the word at [rsp]; placement keeps rsp at its entry
+		 * value, so the probe point works for the return probe as well.
+		 */
+		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, fn->name);
+		err = create_event(u, lib, name, true, kernel_path, sites[i].probe_offset,
+				   holder_pid, program_for(u, fn->fn, true), fn->fn);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
+			 int family, pid_t holder_pid)
+{
+	struct probe_site sites[MAX_FNS];
+	bool present[MAX_FNS];
+	struct probe_lib *lib;
+	int idx, fd, err;
+
+	idx = uprobes__find_library(u, dev, ino, family);
+	if (idx >= 0)
+		return idx;
+	if (u->lib_cnt >= MT_MAX_LIBS)
+		return -E2BIG;
+	fd = open(kernel_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = place_all(fd, family, sites, present);
+	close(fd);
+	if (err)
+		return err;
+	idx = u->lib_cnt++;
+	lib = &u->libs[idx];
+	lib->dev = dev;
+	lib->ino = ino;
+	lib->family = family;
+	err = create_lib_events(u, lib, idx, kernel_path, holder_pid, sites, present);
+	if (err)
+		return err;
+	mt_info("attached %d probes to %s\n", lib->event_cnt, kernel_path);
+	return idx;
+}
+
+static int add_filter_fd(struct uprobes *u, int fd)
+{
+	if (mt_grow(&u->filter_fds, &u->filter_cap, u->filter_cnt, sizeof(*u->filter_fds), 64))
+		return -ENOMEM;
+	u->filter_fds[u->filter_cnt++] = fd;
+	return 0;
+}
+
+static int watch_thread(struct uprobes *u, const struct probe_lib *lib, pid_t tid)
+{
+	for (int e = 0; e < lib->event_cnt; e++) {
+		int fd = open_perf_event(lib->events[e].tracepoint_id, tid, true);
+		int err;
+
+		if (fd < 0)
+			return fd;
+		err = add_filter_fd(u, fd);
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int uprobes__watch(struct uprobes *u, int lib, pid_t pid)
+{
+	char path[64];
+	struct dirent *entry;
+	int watched = 0, err = 0;
+	DIR *dir;
+
+	if (lib < 0 || lib >= u->lib_cnt)
+		return -EINVAL;
+	/* One event per thread: a child inherits the events of the thread that forked it. */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((entry = readdir(dir))) {
+		pid_t tid = atoi(entry->d_name);
+
+		if (tid <= 0)
+			continue;
+		err = watch_thread(u, &u->libs[lib], tid);
+		if (err == -ESRCH) /* the thread ended meanwhile */
+			continue;
+		if (err)
+			break;
+		watched++;
+	}
+	closedir(dir);
+	if (!err && !watched)
+		err = -ESRCH;
+	return err;
+}

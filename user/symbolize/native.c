@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Symbolizer on elfutils' libdwfl, one Dwfl per ELF file. Each file is reported at base 0, so
+ * module addresses are the file's own virtual addresses (plus the bias libdwfl reports, nonzero
+ * only for ELF files whose first PT_LOAD is not at 0), independent of where any process mapped it.
+ *
+ * libdwfl reports failures through its own thread-local error state, not errno; the messages go
+ * to the debug log and the failure becomes an errno value.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+#include "util/log.h"
+#include "util/strpool.h"
+#include "symbolize/native.h"
+
+#define ELF_BUCKETS 1024 /* power of two */
+#define MIN_SLOTS   1024 /* power of two: first size of the open-addressing tables */
+/* Tables stay at most half full, so this holds 65536 cached frames. */
+#define CACHE_MAX_SLOTS 131072
+
+struct load_segment {
+	__u64 offset; /* p_offset */
+	__u64 filesz; /* p_filesz */
+	__u64 vaddr;  /* p_vaddr */
+};
+
+struct mt_elf {
+	struct mt_elf *next; /* hash chain in symbolizer.elfs */
+	__u64 dev;
+	__u64 ino;
+	char *name; /* basename of the path given at open time */
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	GElf_Addr bias; /* module address - ELF virtual address */
+	struct load_segment *segs;
+	size_t nr_segs;
+};
+
+struct cache_entry {
+	const struct mt_elf *elf; /* NULL: free slot */
+	__u64 file_offset;
+	bool is_return;
+	struct mt_frame_info frame;
+};
+
+struct symbolizer {
+	struct mt_elf *elfs[ELF_BUCKETS];
+	/* Open addressing, linear probing; frames point into strs, never into libdwfl. */
+	struct cache_entry *cache;
+	size_t cache_slots;
+	size_t cache_used;
+	/*
+	 * Interning bounds string memory by the distinct names in the opened files, however many
+	 * frames or cache flushes there are.
+	 */
+	struct strpool *strings;
+};
+
+/* NULL debuginfo path: libdwfl's default, build ID then .gnu_debuglink under /usr/lib/debug. */
+static char *debuginfo_path;
+
+/* libdwfl keeps a pointer to the callbacks for the Dwfl's lifetime. */
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* splitmix64's finalizer: every input bit reaches the low bits that index the tables. */
+static __u64 hash_u64(__u64 x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static __u64 hash_frame_key(const struct mt_elf *elf, __u64 file_offset, bool is_return)
+{
+	return hash_u64((uintptr_t)elf ^ hash_u64(file_offset << 1 | is_return));
+}
+
+/* A symbol name without its version ("__libc_start_main@@GLIBC_2.34"): readers want the name. */
+static const char *intern_symbol(struct symbolizer *s, const char *name)
+{
+	const char *at = strchr(name, '@');
+	char unversioned[256];
+
+	if (!at || at == name || (size_t)(at - name) >= sizeof(unversioned))
+		return strpool__intern(s->strings, name);
+	memcpy(unversioned, name, at - name);
+	unversioned[at - name] = '\0';
+	return strpool__intern(s->strings, unversioned);
+}
+
+/* Returns the entry holding the key, or the free slot where it belongs. slots must be nonzero. */
+static struct cache_entry *cache_probe(struct cache_entry *cache, size_t slots,
+				       const struct mt_elf *elf, __u64 file_offset, bool is_return)
+{
+	size_t mask = slots - 1;
+	size_t i;
+
+	for (i = hash_frame_key(elf, file_offset, is_return) & mask; cache[i].elf;
+	     i = (i + 1) & mask) {
+		if (cache[i].elf == elf && cache[i].file_offset == file_offset &&
+		    cache[i].is_return == is_return)
+			break;
+	}
+	return &cache[i];
+}
+
+/* Makes room for one more entry: grows the table, or empties it once it reached its cap. */
+static int cache_reserve(struct symbolizer *s)
+{
+	size_t slots;
+	struct cache_entry *cache;
+	size_t i;
+
+	if (s->cache_used + 1 <= s->cache_slots / 2)
+		return 0;
+	if (s->cache_slots >= CACHE_MAX_SLOTS) {
+		/*
+		 * Emptying rather than refusing new entries lets a working set that moved on (new
+		 * code paths, new processes) be cached again. Frames handed out earlier stay valid:
+		 * their strings are interned, not owned by the cache.
+		 */
+		memset(s->cache, 0, s->cache_slots * sizeof(*s->cache));
+		s->cache_used = 0;
+		return 0;
+	}
+	slots = s->cache_slots ? s->cache_slots * 2 : MIN_SLOTS;
+	cache = calloc(slots, sizeof(*cache));
+	if (!cache)
+		return -ENOMEM;
+	for (i = 0; i < s->cache_slots; i++) {
+		if (s->cache[i].elf)
+			*cache_probe(cache, slots, s->cache[i].elf, s->cache[i].file_offset,
+				     s->cache[i].is_return) = s->cache[i];
+	}
+	free(s->cache);
+	s->cache = cache;
+	s->cache_slots = slots;
+	return 0;
+}
+
+static void elf_free(struct mt_elf *elf)
+{
+	dwfl_end(elf->dwfl);
+	free(elf->segs);
+	free(elf->name);
+	free(elf);
+}
+
+static int load_segments(struct mt_elf *elf, Elf *e, const char *path)
+{
+	GElf_Phdr phdr;
+	size_t phnum, i;
+
+	if (elf_getphdrnum(e, &phnum)) {
+		mt_debug("%s: no program headers: %s\n", path, elf_errmsg(-1));
+		return -ENOEXEC;
+	}
+	elf->segs = calloc(phnum, sizeof(*elf->segs));
+	if (!elf->segs)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(e, i, &phdr)) {
+			mt_debug("%s: program header %zu: %s\n", path, i, elf_errmsg(-1));
+			return -ENOEXEC;
+		}
+		if (phdr.p_type != PT_LOAD || !phdr.p_filesz)
+			continue;
+		elf->segs[elf->nr_segs++] = (struct load_segment){
+			.offset = phdr.p_offset,
+			.filesz = phdr.p_filesz,
+			.vaddr = phdr.p_vaddr,
+		};
+	}
+	if (!elf->nr_segs) {
+		mt_debug("%s: no loadable segment\n", path);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static int elf_load(struct mt_elf *elf, const char *path, const char *name)
+{
+	const char *base = strrchr(name, '/');
+	Dwarf_Addr dwarf_bias;
+	Elf *e;
+	int fd, err;
+
+	elf->name = strdup(base ? base + 1 : name);
+	if (!elf->name)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		mt_debug("open %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	elf->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!elf->dwfl) {
+		mt_debug("%s: dwfl_begin: %s\n", path, dwfl_errmsg(-1));
+		close(fd);
+		return -ENOMEM;
+	}
+	dwfl_report_begin(elf->dwfl);
+	/* On success libdwfl owns fd and maps the file: it no longer needs path to exist. */
+	elf->mod = dwfl_report_elf(elf->dwfl, elf->name, path, fd, 0, false);
+	if (!elf->mod) {
+		mt_debug("%s: %s\n", path, dwfl_errmsg(-1));
+		close(fd);
+		return -ENOEXEC;
+	}
+	/* Fails only through its `removed` callback, which is not used. */
+	dwfl_report_end(elf->dwfl, NULL, NULL);
+	e = dwfl_module_getelf(elf->mod, &elf->bias);
+	if (!e) {
+		mt_debug("%s: %s\n", path, dwfl_errmsg(-1));
+		return -ENOEXEC;
+	}
+	err = load_segments(elf, e, path);
+	if (err)
+		return err;
+	/*
+	 * libdwfl finds symbols and debug info lazily, by paths relative to the main file; load
+	 * them now, while a /proc/PID/root path still leads into the process's mount namespace.
+	 */
+	if (dwfl_module_getsymtab(elf->mod) < 0)
+		mt_debug("%s: no symbols: %s\n", path, dwfl_errmsg(-1));
+	if (!dwfl_module_getdwarf(elf->mod, &dwarf_bias))
+		mt_debug("%s: no line info: %s\n", path, dwfl_errmsg(-1));
+	return 0;
+}
+
+struct symbolizer *symbolizer__new(void)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->strings = strpool__new();
+	if (!s->strings) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	struct mt_elf *elf, *next;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ELF_BUCKETS; i++) {
+		for (elf = s->elfs[i]; elf; elf = next) {
+			next = elf->next;
+			elf_free(elf);
+		}
+	}
+	strpool__free(s->strings);
+	free(s->cache);
+	free(s);
+}
+
+struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, const char *name,
+				    __u64 dev, __u64 ino)
+{
+	struct mt_elf **bucket = &s->elfs[hash_u64(dev ^ hash_u64(ino)) & (ELF_BUCKETS - 1)];
+	struct mt_elf *elf;
+	int err;
+
+	for (elf = *bucket; elf; elf = elf->next) {
+		if (elf->dev == dev && elf->ino == ino)
+			return elf;
+	}
+	elf = calloc(1, sizeof(*elf));
+	if (!elf)
+		return NULL;
+	err = elf_load(elf, path, name);
+	if (err) {
+		elf_free(elf);
+		errno = -err;
+		return NULL;
+	}
+	elf->dev = dev;
+	elf->ino = ino;
+	elf->next = *bucket;
+	*bucket = elf;
+	return elf;
+}
+
+static int file_offset_to_addr(const struct mt_elf *elf, __u64 file_offset, Dwarf_Addr *addr)
+{
+	const struct load_segment *seg;
+
+	for (seg = elf->segs; seg < elf->segs + elf->nr_segs; seg++) {
+		if (file_offset >= seg->offset && file_offset - seg->offset < seg->filesz) {
+			*addr = file_offset - seg->offset + seg->vaddr + elf->bias;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/*
+ * libdw up to at least 0.189 finds an address's CU through .debug_aranges only, and clang and
+ * rustc do not emit that section: every lookup in their binaries misses. Walking the CUs' own
+ * address ranges finds the line anyway, at a cost linear in the CUs, paid once per cached frame.
+ */
+static Dwarf_Line *scan_cus_for_line(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	Dwarf_Die *cu = NULL;
+	Dwarf_Addr bias;
+
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		if (dwarf_haspc(cu, addr - bias) > 0)
+			return dwarf_getsrc_die(cu, addr - bias);
+	}
+	return NULL;
+}
+
+static Dwarf_Line *find_line(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+	Dwarf_Addr bias;
+
+	return line ? dwfl_dwarf_line(line, &bias) : scan_cus_for_line(mod, addr);
+}
+
+static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u64 file_offset,
+			    bool is_return, struct mt_frame_info *frame)
+{
+	/* One byte back is inside the call instruction: the caller's function and line. */
+	__u64 lookup = is_return && file_offset ? file_offset - 1 : file_offset;
+	const char *name, *src;
+	Dwarf_Line *line;
+	Dwarf_Addr addr;
+	GElf_Off sym_off;
+	GElf_Sym sym;
+	int lineno;
+
+	*frame = (struct mt_frame_info){.module = elf->name, .module_offset = file_offset};
+	if (file_offset_to_addr(elf, lookup, &addr)) {
+		mt_debug("%s: offset 0x%llx is in no loadable segment\n", elf->name,
+			 (unsigned long long)lookup);
+		return 0;
+	}
+	/*
+	 * A miss here is no failure: the address is in no symbol or no line table, or the file has
+	 * none at all (logged once, at open).
+	 */
+	name = dwfl_module_addrinfo(elf->mod, addr, &sym_off, &sym, NULL, NULL, NULL);
+	if (name) {
+		frame->function = intern_symbol(s, name);
+		if (!frame->function)
+			return -ENOMEM;
+		frame->function_offset = sym_off + (file_offset - lookup);
+	}
+	line = find_line(elf->mod, addr);
+	src = line ? dwarf_linesrc(line, NULL, NULL) : NULL;
+	if (src) {
+		frame->file = strpool__intern(s->strings, src);
+		if (!frame->file)
+			return -ENOMEM;
+		if (!dwarf_lineno(line, &lineno))
+			frame->line = lineno;
+	}
+	return 0;
+}
+
+int symbolizer__resolve(struct symbolizer *s, struct mt_elf *elf, __u64 file_offset,
+			bool is_return_address, struct mt_frame_info *frame)
+{
+	struct cache_entry *entry;
+	int err;
+
+	if (s->cache_slots) {
+		entry = cache_probe(s->cache, s->cache_slots, elf, file_offset, is_return_address);
+		if (entry->elf) {
+			*frame = entry->frame;
+			return 0;
+		}
+	}
+	err = resolve_uncached(s, elf, file_offset, is_return_address, frame);
+	if (err)
+		return err;
+	/* The cache only saves work: a frame it has no room for is still a correct answer. */
+	if (cache_reserve(s))
+		return 0;
+	entry = cache_probe(s->cache, s->cache_slots, elf, file_offset, is_return_address);
+	*entry = (struct cache_entry){
+		.elf = elf,
+		.file_offset = file_offset,
+		.is_return = is_return_address,
+		.frame = *frame,
+	};
+	s->cache_used++;
+	return 0;
+}
+
+int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz)
+{
+	const char *file;
+
+	if (frame->python)
+		return snprintf(buf, buf_sz, "%s (%s:%d)", frame->function ? frame->function : "?",
+				frame->file ? frame->file : "?", frame->line);
+	if (!frame->module) /* in no known mapping: module_offset is the address itself */
+		return snprintf(buf, buf_sz, "[unknown] (0x%llx)",
+				(unsigned long long)frame->module_offset);
+	if (!frame->function)
+		return snprintf(buf, buf_sz, "[unknown] (%s+0x%llx)", frame->module,
+				(unsigned long long)frame->module_offset);
+	if (frame->file && frame->line > 0) {
+		file = strrchr(frame->file, '/');
+		return snprintf(buf, buf_sz, "%s (%s:%d)", frame->function,
+				file ? file + 1 : frame->file, frame->line);
+	}
+	return snprintf(buf, buf_sz, "%s+0x%llx (%s)", frame->function,
+			(unsigned long long)frame->function_offset, frame->module);
+}

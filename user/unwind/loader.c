@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "util/grow.h"
+#include "util/log.h"
+#include "procs/table.h"
+#include "unwind/loader.h"
+#include "unwind/table.h"
+
+#define MAX_SEGS 8
+
+struct load_seg {
+	__u64 vaddr;
+	__u64 offset;
+	__u64 filesz;
+};
+
+struct elf_table {
+	__u64 dev;
+	__u64 ino;
+	int status;		    /* 0: table built; -errno: frame pointers in this file */
+	struct mt_unwind_row *rows; /* until copied into the BPF array */
+	size_t row_cnt;
+	long row_off; /* slice in the BPF array, -1 until copied */
+	__u64 *pages; /* page index, until copied */
+	size_t page_cnt;
+	__u32 page_base;
+	long page_off;
+	struct load_seg segs[MAX_SEGS];
+	int seg_cnt;
+};
+
+struct unwinder {
+	struct elf_table *tables;
+	size_t table_cnt;
+	size_t table_cap;
+	struct unwind_rules *rules;
+	size_t rules_copied;
+	/*
+	 * The BPF arrays are kernel memory: they are mapped here only while a table is copied in,
+	 * so they do not count twice, in the maps and in memtide's resident size.
+	 */
+	int rows_fd; /* -1 until the maps exist */
+	size_t row_cap;
+	size_t rows_used;
+	int rules_fd;
+	size_t rule_cap;
+	int pages_fd; /* the page index: 8-byte elements */
+	size_t page_cap;
+	size_t pages_used;
+	int procs_fd;
+	struct unwinder_stats stats;
+	struct mt_unwind_proc image; /* scratch: one image's mappings, 8 KiB */
+};
+
+struct unwinder *unwinder__new(void)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->procs_fd = u->rows_fd = u->rules_fd = u->pages_fd = -1;
+	u->rules = unwind_rules__new(MT_UNWIND_MAX_RULES);
+	if (!u->rules) {
+		free(u);
+		return NULL;
+	}
+	elf_version(EV_CURRENT);
+	return u;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->table_cnt; i++) {
+		free(u->tables[i].rows);
+		free(u->tables[i].pages);
+	}
+	free(u->tables);
+
+	unwind_rules__free(u->rules);
+	free(u);
+}
+
+static struct elf_table *find_table(const struct unwinder *u, __u64 dev, __u64 ino)
+{
+	for (size_t i = 0; i < u->table_cnt; i++) {
+		if (u->tables[i].dev == dev && u->tables[i].ino == ino)
+			return &u->tables[i];
+	}
+	return NULL;
+}
+
+/* Executable PT_LOAD segments: they turn a mapping's file offset into ELF addresses. */
+static int read_segments(int fd, struct elf_table *table)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t phnum = 0;
+	int err = 0;
+
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_getphdrnum(elf, &phnum))
+		err = -ENOEXEC;
+	for (size_t i = 0; !err && i < phnum && table->seg_cnt < MAX_SEGS; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_LOAD ||
+		    !(phdr.p_flags & PF_X))
+			continue;
+		table->segs[table->seg_cnt++] = (struct load_seg){
+			.vaddr = phdr.p_vaddr, .offset = phdr.p_offset, .filesz = phdr.p_filesz};
+	}
+	elf_end(elf);
+	return err;
+}
+
+/* For each 256-byte page from the first row on, the first row that starts at or after it. */
+static int build_page_index(struct elf_table *table)
+{
+	__u32 base, last;
+	size_t row = 0;
+
+	if (!table->row_cnt)
+		return 0;
+	base = table->rows[0].pc & ~((1U << MT_UNWIND_PAGE_SHIFT) - 1);
+	last = table->rows[table->row_cnt - 1].pc;
+	table->page_cnt = ((last - base) >> MT_UNWIND_PAGE_SHIFT) + 2;
+	table->pages = calloc(table->page_cnt, sizeof(*table->pages));
+	if (!table->pages)
+		return -ENOMEM;
+	for (size_t page = 0; page < table->page_cnt; page++) {
+		__u64 start = base + ((__u64)page << MT_UNWIND_PAGE_SHIFT);
+
+		while (row < table->row_cnt && table->rows[row].pc < start)
+			row++;
+		table->pages[page] = row;
+	}
+	table->page_base = base;
+	return 0;
+}
+
+/* Copies `len` bytes to byte `offset` of a BPF array of `map_bytes`, mapped for the copy only. */
+static int copy_into_map(int fd, size_t map_bytes, size_t offset, const void *src, size_t len)
+{
+	void *mem;
+
+	if (!len)
+		return 0;
+	mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	memcpy((char *)mem + offset, src, len);
+	munmap(mem, map_bytes);
+	return 0;
+}
+
+/* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
+static void place_table(struct unwinder *u, struct elf_table *table)
+{
+	const struct mt_unwind_rule *rules;
+	size_t rule_cnt;
+	int err;
+
+	if (u->rows_fd < 0 || table->status || table->row_off >= 0)
+		return;
+	if (u->rows_used + table->row_cnt > u->row_cap ||
+	    u->pages_used + table->page_cnt > u->page_cap) {
+		table->status = -ENOSPC;
+		u->stats.table_full++;
+		mt_warn("unwind rows array full (%zu rows): no table for a %zu-row ELF, frame "
+			"pointers there\n",
+			u->row_cap, table->row_cnt);
+		return;
+	}
+	rules = unwind_rules__data(u->rules, &rule_cnt);
+	if (rule_cnt > u->rule_cap)
+		rule_cnt = u->rule_cap;
+	err = copy_into_map(u->rules_fd, u->rule_cap * sizeof(*rules),
+			    u->rules_copied * sizeof(*rules), &rules[u->rules_copied],
+			    (rule_cnt - u->rules_copied) * sizeof(*rules));
+	if (!err)
+		err = copy_into_map(u->rows_fd, u->row_cap * sizeof(*table->rows),
+				    u->rows_used * sizeof(*table->rows), table->rows,
+				    table->row_cnt * sizeof(*table->rows));
+	if (!err)
+		err = copy_into_map(u->pages_fd, u->page_cap * sizeof(*table->pages),
+				    u->pages_used * sizeof(*table->pages), table->pages,
+				    table->page_cnt * sizeof(*table->pages));
+	if (err) {
+		table->status = err;
+		mt_warn("Failed to copy an unwind table into the BPF arrays: %s\n", strerror(-err));
+		return;
+	}
+	u->rules_copied = rule_cnt;
+	table->row_off = u->rows_used;
+	u->rows_used += table->row_cnt;
+	table->page_off = u->pages_used;
+	u->pages_used += table->page_cnt;
+	free(table->rows);
+	table->rows = NULL;
+	free(table->pages);
+	table->pages = NULL;
+}
+
+static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct mt_mapping *mapping)
+{
+	struct elf_table *table = find_table(u, mapping->dev, mapping->ino);
+	int fd;
+
+	if (table)
+		return table;
+	if (mt_grow(&u->tables, &u->table_cap, u->table_cnt, sizeof(*u->tables), 64))
+		return NULL;
+	table = &u->tables[u->table_cnt++];
+	*table = (struct elf_table){.dev = mapping->dev, .ino = mapping->ino, .row_off = -1};
+	fd = procs__open_mapped_file(tgid, mapping);
+	if (fd < 0) {
+		table->status = fd;
+	} else {
+		table->status = read_segments(fd, table);
+		if (!table->status)
+			table->status =
+				unwind_table__build(fd, u->rules, &table->rows, &table->row_cnt);
+		if (!table->status)
+			table->status = build_page_index(table);
+		close(fd);
+	}
+	if (table->status) {
+		u->stats.no_table++;
+		mt_debug("no unwind table for %s: %s; frame pointers there\n", mapping->path,
+			 strerror(-table->status));
+	} else {
+		u->stats.tables++;
+		mt_debug("unwind table for %s: %zu rows\n", mapping->path, table->row_cnt);
+	}
+	return table;
+}
+
+int unwinder__prepare(struct unwinder *u, const struct mt_process *proc)
+{
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		if (!table_for(u, proc->tgid, &proc->maps[i]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+size_t unwinder__rows_wanted(const struct unwinder *u)
+{
+	size_t rows = 0;
+
+	for (size_t i = 0; i < u->table_cnt; i++)
+		rows += u->tables[i].row_cnt;
+	/* Room for the libraries the targets load later, and for new processes */
+	rows *= 4;
+	return rows > MT_UNWIND_MIN_ROWS ? rows : MT_UNWIND_MIN_ROWS;
+}
+
+int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps)
+{
+	u->rows_fd = maps->rows_fd;
+	u->row_cap = maps->row_cap;
+	u->pages_fd = maps->pages_fd;
+	u->page_cap = maps->page_cap;
+	u->rules_fd = maps->rules_fd;
+	u->rule_cap = maps->rule_cap;
+	u->procs_fd = maps->procs_fd;
+	for (size_t i = 0; i < u->table_cnt; i++)
+		place_table(u, &u->tables[i]);
+	return 0;
+}
+
+static __u64 load_bias(const struct elf_table *table, const struct mt_mapping *mapping)
+{
+	for (int i = 0; i < table->seg_cnt; i++) {
+		const struct load_seg *seg = &table->segs[i];
+
+		if (mapping->pgoff >= seg->offset && mapping->pgoff < seg->offset + seg->filesz)
+			return mapping->start - mapping->pgoff + seg->offset - seg->vaddr;
+	}
+	return mapping->start - mapping->pgoff;
+}
+
+static int compare_mappings(const void *a, const void *b)
+{
+	const struct mt_unwind_mapping *ma = a, *mb = b;
+
+	return ma->start < mb->start ? -1 : ma->start > mb->start;
+}
+
+int unwinder__load(struct unwinder *u, struct mt_process *proc)
+{
+	struct mt_unwind_proc *image = &u->image;
+	int err;
+
+	if (proc->unwind_map_cnt == proc->map_cnt)
+		return 0;
+	memset(image, 0, sizeof(*image));
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		const struct mt_mapping *mapping = &proc->maps[i];
+		struct elf_table *table = table_for(u, proc->tgid, mapping);
+		struct mt_unwind_mapping *out;
+
+		if (!table)
+			return -ENOMEM;
+		if (image->map_cnt == MT_UNWIND_MAX_MAPS) {
+			u->stats.maps_truncated++;
+			break;
+		}
+		place_table(u, table);
+		out = &image->maps[image->map_cnt++];
+		*out = (struct mt_unwind_mapping){.start = mapping->start, .end = mapping->end};
+		if (table->status || table->row_off < 0)
+			continue;
+		out->bias = load_bias(table, mapping);
+		out->row_off = table->row_off;
+		out->row_cnt = table->row_cnt;
+		out->page_off = table->page_off;
+		out->page_cnt = table->page_cnt;
+		out->page_base = table->page_base;
+	}
+	qsort(image->maps, image->map_cnt, sizeof(image->maps[0]), compare_mappings);
+	err = bpf_map_update_elem(u->procs_fd, &proc->aspace_id, image, BPF_ANY);
+	if (err) {
+		err = -errno;
+		mt_warn("Failed to load the unwind mappings of process %d: %s\n", proc->tgid,
+			strerror(-err));
+		return err;
+	}
+	proc->unwind_map_cnt = proc->map_cnt;
+	return 0;
+}
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats)
+{
+	*stats = u->stats;
+	stats->rows_used = u->rows_used;
+	stats->rows_capacity = u->row_cap;
+	stats->pages_used = u->pages_used;
+	unwind_rules__data(u->rules, &stats->rules_used);
+}
