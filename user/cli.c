@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include "cli.h"
-#include "collect/collect.h"
+#include "collect/history.h"
 #include "util/units.h"
 #include "view/verdict.h"
 

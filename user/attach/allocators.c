@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attach/allocators.h"
-#include "util/log.h"
-#include "procs/table.h"
-#include "python/detect.h"
 #include "attach/uprobes.h"
+#include "procs/table.h"
+#include "util/idtab.h"
+#include "util/log.h"
 
 #define MAX_NON_ALLOCATORS 4096
 
@@ -23,6 +23,8 @@ struct allocators {
 	/* Files known not to define malloc: a process maps dozens, checked once each. */
 	struct file_id non_allocators[MAX_NON_ALLOCATORS];
 	size_t non_allocator_cnt;
+	/* per address-space id: a bit per uprobes library whose probes the image takes */
+	struct mt_idtab watched;
 };
 
 struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators)
@@ -32,13 +34,30 @@ struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocato
 	if (a) {
 		a->uprobes = uprobes;
 		a->python_allocators = python_allocators;
+		a->watched = MT_IDTAB_INIT(__u64);
 	}
 	return a;
 }
 
 void allocators__free(struct allocators *a)
 {
+	if (a)
+		mt_idtab__free(&a->watched);
 	free(a);
+}
+
+int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace_id)
+{
+	__u64 *from = mt_idtab__get(&a->watched, from_aspace_id);
+	__u64 libs = from ? *from : 0, *watched;
+
+	if (!libs)
+		return 0;
+	watched = mt_idtab__slot(&a->watched, aspace_id);
+	if (!watched)
+		return -ENOMEM;
+	*watched = libs;
+	return 0;
 }
 
 static bool known_non_allocator(const struct allocators *a, __u64 dev, __u64 ino)
@@ -62,7 +81,7 @@ static int probe_mapping(struct allocators *a, const struct mt_process *proc,
 		return lib;
 	if (known_non_allocator(a, mapping->dev, mapping->ino))
 		return -ENOENT;
-	procs__mapping_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
+	procfs__mapped_file_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
 	lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
 				   MT_FAMILY_LIBC, proc->tgid);
 	if (lib == -ENOENT && a->non_allocator_cnt < MAX_NON_ALLOCATORS)
@@ -72,39 +91,44 @@ static int probe_mapping(struct allocators *a, const struct mt_process *proc,
 }
 
 /* Makes the process take the probes of library `lib` if it does not yet. */
-static int watch(struct allocators *a, struct mt_process *proc, int lib)
+static int watch(struct allocators *a, const struct mt_process *proc, int lib)
 {
+	__u64 *watched = mt_idtab__slot(&a->watched, proc->aspace_id);
 	int err;
 
-	if (proc->watched_libs & (1ULL << lib))
+	if (!watched)
+		return -ENOMEM;
+	if (*watched & (1ULL << lib))
 		return 0;
 	err = uprobes__watch(a->uprobes, lib, proc->tgid);
 	if (!err)
-		proc->watched_libs |= 1ULL << lib;
+		*watched |= 1ULL << lib;
 	return err;
 }
 
-/* CPython's allocator, in the file that holds the interpreter. */
-static int attach_pymalloc(struct allocators *a, struct mt_process *proc)
+int allocators__attach_python(struct allocators *a, const struct mt_process *proc,
+			      const char *module)
 {
 	char kernel_path[PATH_MAX + 32];
 
+	if (!a->python_allocators)
+		return 0;
 	/*
 	 * Debian's and Ubuntu's python3.x are static, LTO-built executables: the object allocator
 	 * is inlined into its callers, which never enter PyObject_Malloc.
 	 */
-	if (!strstr(proc->python->module, "libpython"))
+	if (!strstr(module, "libpython"))
 		mt_warn("process %d: %s is a statically linked interpreter; its object allocations "
 			"may be inlined past PyObject_Malloc, so --python-allocators can miss "
 			"them\n",
-			proc->tgid, proc->python->module);
+			proc->tgid, module);
 	for (size_t i = 0; i < proc->map_cnt; i++) {
 		const struct mt_mapping *mapping = &proc->maps[i];
 		int lib;
 
-		if (strcmp(mapping->path, proc->python->module))
+		if (strcmp(mapping->path, module))
 			continue;
-		procs__mapping_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
+		procfs__mapped_file_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
 		lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
 					   MT_FAMILY_PYMALLOC, proc->tgid);
 		if (lib < 0) {
@@ -117,7 +141,7 @@ static int attach_pymalloc(struct allocators *a, struct mt_process *proc)
 	return 0;
 }
 
-int allocators__attach(struct allocators *a, struct mt_process *proc)
+int allocators__attach(struct allocators *a, const struct mt_process *proc)
 {
 	int found = 0, err;
 
@@ -133,11 +157,6 @@ int allocators__attach(struct allocators *a, struct mt_process *proc)
 		}
 		found++;
 		err = watch(a, proc, lib);
-		if (err)
-			return err;
-	}
-	if (a->python_allocators && proc->python) {
-		err = attach_pymalloc(a, proc);
 		if (err)
 			return err;
 	}

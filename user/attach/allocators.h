@@ -12,17 +12,28 @@ struct uprobes;
 struct mt_process;
 
 #include <stdbool.h>
+#include <linux/types.h>
 
 /* python_allocators: also probe CPython's PyObject_* and PyMem_* in Python processes. */
 struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators);
 void allocators__free(struct allocators *a); /* NULL-safe */
 
 /*
- * Probes every allocator the process maps (its mappings must have been read; its Python
- * interpreter found, for CPython's allocator) and makes the process take the probes it does not
- * take yet. Returns the number of allocator libraries the
+ * Probes every allocator the process maps (its mappings must have been read) and makes the
+ * process take the probes it does not take yet. Returns the number of allocator libraries the
  * process maps, -ESRCH when it is gone, or another -errno.
  */
-int allocators__attach(struct allocators *a, struct mt_process *proc);
+int allocators__attach(struct allocators *a, const struct mt_process *proc);
+/*
+ * With python_allocators, also probes CPython's allocator in `module`, the file of the image's
+ * interpreter (as in /proc/PID/maps). 0 or -errno.
+ */
+int allocators__attach_python(struct allocators *a, const struct mt_process *proc,
+			      const char *module);
+/*
+ * An image that starts with the probes of another: a forked child inherits its parent's perf
+ * events, and perf events survive exec. 0 or -ENOMEM.
+ */
+int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace_id);
 
 #endif /* MEMTIDE_ALLOCATORS_H */

@@ -4,10 +4,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "util/grow.h"
 #include "output/flamegraph.h"
-#include "util/units.h"
 #include "output/folded.h"
+#include "util/grow.h"
+#include "util/hash.h"
+#include "util/units.h"
 
 #define IMAGE_WIDTH   1200
 #define X_PAD	      10
@@ -190,16 +191,6 @@ static void put_str(FILE *out, const char *s)
 	put_text(out, s, strlen(s), SIZE_MAX);
 }
 
-/* FNV-1a: stable across runs, so a frame keeps its colour from one report to the next. */
-static uint64_t name_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static void put_label(FILE *out, const struct node *node, double x, double y, double width)
 {
 	size_t fit = width > TEXT_PAD ? (size_t)((width - TEXT_PAD) / CHAR_WIDTH) : 0;
@@ -218,7 +209,7 @@ static void put_frame(const struct graph *g, const struct node *node, int depth,
 {
 	double width = node->total * g->scale;
 	int y = g->height - BOTTOM_PAD - (depth + 1) * FRAME_HEIGHT;
-	uint64_t h = name_hash(node->name, node->name_len);
+	uint64_t h = mt_hash_bytes(node->name, node->name_len);
 
 	if (width < MIN_WIDTH)
 		return;

@@ -3,11 +3,12 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "collect/collect.h"
+#include "collect/stacks.h"
 #include "output/folded.h"
-#include "view/kind.h"
 #include "procs/table.h"
-#include "symbolize/native.h"
+#include "symbolize/resolved.h"
+#include "view/names.h"
+#include "view/view.h"
 
 #define MAX_LINE (MT_MAX_FRAMES * 256 + 64)
 
@@ -37,16 +38,9 @@ int folded__format(const char *comm, const struct mt_frame_info *frames, size_t 
 		return -ENOSPC;
 	buf[0] = '\0';
 	err = append_name(buf, buf_sz, &len, comm, 0);
-	for (size_t i = frame_cnt; !err && i-- > 0;) {
-		const char *name = frames[i].function;
-
-		if (!name) {
-			snprintf(unresolved, sizeof(unresolved), "[%s]",
-				 frames[i].module ? frames[i].module : "unknown");
-			name = unresolved;
-		}
-		err = append_name(buf, buf_sz, &len, name, ';');
-	}
+	for (size_t i = frame_cnt; !err && i-- > 0;)
+		err = append_name(buf, buf_sz, &len,
+				  mt_frame_name(&frames[i], unresolved, sizeof(unresolved)), ';');
 	if (err)
 		return err;
 	snprintf(count, sizeof(count), " %" PRId64, (int64_t)bytes);
@@ -62,45 +56,41 @@ static int compare_stacks(const void *a, const void *b)
 		      ((const struct folded_stack *)b)->stack);
 }
 
-static int add_records(struct collector *collector, struct proc_table *procs, bool per_process,
-		       struct folded_stack *stacks, size_t *cnt, char *buf)
+static int add_rows(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
 {
 	char root[MT_COMM_LEN + 32];
 
-	struct stack_record **records;
-	size_t record_cnt;
-
-	records = collector__records(collector, &record_cnt);
-	for (size_t i = 0; i < record_cnt; i++) {
-		struct stack_record *rec = records[i];
-		struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
+	for (size_t i = 0; i < view->row_cnt; i++) {
+		const struct view_row *row = &view->rows[i];
+		const struct resolved_stack *stack = row->stack;
+		const struct mt_process *proc = row->proc;
+		bool frames = stack && stack->stored;
 		int len;
 
-		if (!mt_kind_outstanding(rec->key.kind) || rec->stats.outstanding_bytes <= 0)
+		if (!mt_kind_outstanding(row->key.kind) || row->stats.outstanding_bytes <= 0)
 			continue;
-		collector__symbolize(collector, rec);
-		if (per_process && proc)
+		if (view->settings.per_process && proc)
 			snprintf(root, sizeof(root), "%s (%d)", proc->comm, proc->tgid);
 		else
 			snprintf(root, sizeof(root), "%s", proc ? proc->comm : "?");
-		len = folded__format(root, rec->frames, rec->frame_cnt, 0, buf, MAX_LINE);
+		len = folded__format(root, frames ? stack->frames : NULL,
+				     frames ? stack->frame_cnt : 0, 0, buf, MAX_LINE);
 		if (len < 0)
 			continue;
 		*strrchr(buf, ' ') = '\0';
-		/* memory not from the allocator gets a leaf naming its kind: ...;__mmap;[mmap] */
-		if (rec->key.kind != MT_KIND_HEAP &&
+		if (row->key.kind != MT_KIND_HEAP &&
 		    snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
-			     mt_kind_name(rec->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
+			     mt_kind_name(row->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
 			continue;
 		stacks[*cnt].stack = strdup(buf);
 		if (!stacks[*cnt].stack)
 			return -ENOMEM;
-		stacks[(*cnt)++].bytes = rec->stats.outstanding_bytes;
+		stacks[(*cnt)++].bytes = row->stats.outstanding_bytes;
 	}
 	return 0;
 }
 
-/* Stacks that differ only in unresolved addresses fold into one. */
+/* Lines that read the same (per process: two call sites in one function) fold into one. */
 static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 {
 	size_t kept = 0;
@@ -116,19 +106,14 @@ static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 	return kept;
 }
 
-int folded__collect(struct collector *collector, struct proc_table *procs, bool per_process,
-		    struct folded_stack **out, size_t *out_cnt)
+int folded__collect(const struct view *view, struct folded_stack **out, size_t *out_cnt)
 {
-	struct folded_stack *stacks;
-	size_t record_cnt, cnt = 0;
-	char *buf;
+	struct folded_stack *stacks = calloc(view->row_cnt ? view->row_cnt : 1, sizeof(*stacks));
+	char *buf = malloc(MAX_LINE);
+	size_t cnt = 0;
 	int err;
 
-	collector__records(collector, &record_cnt);
-	stacks = calloc(record_cnt ? record_cnt : 1, sizeof(*stacks));
-	buf = malloc(MAX_LINE);
-	err = stacks && buf ? add_records(collector, procs, per_process, stacks, &cnt, buf)
-			    : -ENOMEM;
+	err = stacks && buf ? add_rows(view, stacks, &cnt, buf) : -ENOMEM;
 	free(buf);
 	if (err) {
 		folded__free(stacks, cnt);

@@ -3,17 +3,15 @@
  * Folded stacks, the input of flamegraph.pl: "comm;outer_frame;...;inner_frame BYTES", one line
  * per distinct stack, root first, weighted by outstanding bytes.
  */
-#ifndef MEMTIDE_FOLDED_H
-#define MEMTIDE_FOLDED_H
+#ifndef MEMTIDE_OUTPUT_FOLDED_H
+#define MEMTIDE_OUTPUT_FOLDED_H
 
 #include <stddef.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include "memtide/abi.h"
 
-struct collector;
-struct proc_table;
 struct mt_frame_info;
+struct view;
 
 /* One distinct folded stack: "comm;outer;...;inner" and its outstanding bytes. */
 struct folded_stack {
@@ -22,12 +20,12 @@ struct folded_stack {
 };
 
 /*
- * Every stack with outstanding bytes, identical stacks merged, sorted by stack text. The root
- * frame is the command, or "comm (pid)" with per_process, which keeps processes apart. The
- * caller frees the result with folded__free(). 0 or -ENOMEM.
+ * The view's rows holding outstanding bytes as folded stacks, sorted by text, lines that read
+ * the same summed. The root frame is the command, or "comm (pid)" with --per-process; memory not
+ * from the allocator gets a leaf naming its kind (...;__mmap;[mmap]). The caller frees the
+ * result with folded__free(). 0 or -ENOMEM.
  */
-int folded__collect(struct collector *collector, struct proc_table *procs, bool per_process,
-		    struct folded_stack **stacks, size_t *cnt);
+int folded__collect(const struct view *view, struct folded_stack **stacks, size_t *cnt);
 void folded__free(struct folded_stack *stacks, size_t cnt);
 /* Writes collected stacks in folded format. 0 or -EIO. */
 int folded__write(FILE *out, const struct folded_stack *stacks, size_t cnt);
@@ -39,4 +37,4 @@ int folded__write(FILE *out, const struct folded_stack *stacks, size_t cnt);
 int folded__format(const char *comm, const struct mt_frame_info *frames, size_t frame_cnt,
 		   __s64 bytes, char *buf, size_t buf_sz);
 
-#endif /* MEMTIDE_FOLDED_H */
+#endif /* MEMTIDE_OUTPUT_FOLDED_H */

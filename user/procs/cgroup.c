@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,27 +16,118 @@
 /* Sub-cgroups deeper than this are not searched: a loop guard, far beyond real hierarchies. */
 #define MAX_DEPTH 32
 
-/* The cgroup2 mount point, from mountinfo: field 5 is the mount point, the type follows " - ". */
-static int find_cgroup2_mount(char *mount, size_t mount_sz)
+/*
+ * Calls fn for each mount of /proc/self/mountinfo with its mount point (field 5), file system
+ * type and super options (after " - ": type, source, options) until fn returns nonzero.
+ */
+static int for_each_mount(int (*fn)(void *ctx, const char *point, const char *type,
+				    const char *options),
+			  void *ctx)
 {
 	FILE *mountinfo = fopen("/proc/self/mountinfo", "re");
-	char line[4096], point[PATH_MAX];
-	int err = -ENOENT;
+	char line[4096], point[PATH_MAX], type[64], options[1024];
+	int ret = 0;
 
 	if (!mountinfo)
 		return -errno;
-	while (err && fgets(line, sizeof(line), mountinfo)) {
+	while (!ret && fgets(line, sizeof(line), mountinfo)) {
 		const char *sep = strstr(line, " - ");
 
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", type, options) != 2)
 			continue;
-		if (strlen(point) < mount_sz) {
-			strcpy(mount, point);
-			err = 0;
-		}
+		ret = fn(ctx, point, type, options);
 	}
 	fclose(mountinfo);
+	return ret;
+}
+
+struct mount_query {
+	char *dir;
+	size_t dir_sz;
+	int version; /* what was found: 1 (v1 memory controller), 2 (cgroup2), 0 */
+	bool memory; /* look for the memory controller */
+};
+
+static bool has_word(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += len) {
+		if ((p == list || p[-1] == ',') && (p[len] == ',' || !p[len]))
+			return true;
+	}
+	return false;
+}
+
+static bool controls_memory(const char *point)
+{
+	char path[PATH_MAX + 32], controllers[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", point);
+	f = fopen(path, "re");
+	if (f && fgets(controllers, sizeof(controllers), f))
+		found = strstr(controllers, "memory") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int match_mount(void *ctx, const char *point, const char *type, const char *options)
+{
+	struct mount_query *q = ctx;
+	int version = 0;
+
+	if (!strcmp(type, "cgroup2") && !q->version && (!q->memory || controls_memory(point)))
+		version = 2;
+	else if (q->memory && !strcmp(type, "cgroup") && has_word(options, "memory"))
+		version = 1;
+	if (!version || strlen(point) >= q->dir_sz)
+		return 0;
+	strcpy(q->dir, point);
+	q->version = version;
+	/* without the memory question the first cgroup2 mount is the answer; v1 memory wins */
+	return !q->memory || version == 1;
+}
+
+static int find_cgroup2_mount(char *mount, size_t mount_sz)
+{
+	struct mount_query query = {.dir = mount, .dir_sz = mount_sz};
+	int err = for_each_mount(match_mount, &query);
+
+	if (err < 0)
+		return err;
+	return query.version ? 0 : -ENOENT;
+}
+
+int cgroup__memory_hierarchy(char *dir, size_t dir_sz)
+{
+	struct mount_query query = {.dir = dir, .dir_sz = dir_sz, .memory = true};
+
+	return for_each_mount(match_mount, &query) < 0 ? 0 : query.version;
+}
+
+int cgroup__read_memory_limit(int version, const char *hierarchy, const char *path, __u64 *bytes,
+			      char *file, size_t file_sz)
+{
+	char value[64];
+	int err = 0;
+	FILE *f;
+
+	snprintf(file, file_sz, "%s%s/%s", hierarchy, path,
+		 version == 1 ? "memory.limit_in_bytes" : "memory.max");
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	if (fgets(value, sizeof(value), f))
+		*bytes = strncmp(value, "max", 3) ? strtoull(value, NULL, 10) : MT_CGROUP_UNLIMITED;
+	else
+		err = -EIO;
+	fclose(f);
+	if (*bytes > MT_CGROUP_UNLIMITED)
+		*bytes = MT_CGROUP_UNLIMITED;
 	return err;
 }
 

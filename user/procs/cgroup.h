@@ -28,4 +28,21 @@ typedef void (*cgroup_proc_fn)(void *ctx, pid_t tgid);
 /* Calls fn for every process in the cgroup and its sub-cgroups. 0, -ENOENT when gone, -errno. */
 int cgroup__for_each_proc(const struct mt_cgroup *cgroup, cgroup_proc_fn fn, void *ctx);
 
+/* Page-counter limits at or above this are "no limit" (PAGE_COUNTER_MAX and v1's echo of it). */
+#define MT_CGROUP_UNLIMITED (1ULL << 62)
+
+/*
+ * Where the memory controller's hierarchy is mounted: a cgroup v1 "memory" mount if there is
+ * one, else the cgroup2 mount when memory is among its controllers. Returns the version (1 or
+ * 2) with the mount point in dir, or 0 when no memory hierarchy is mounted.
+ */
+int cgroup__memory_hierarchy(char *dir, size_t dir_sz);
+/*
+ * Reads the memory limit of the cgroup at path below the hierarchy mounted at `hierarchy` ("" for
+ * its root): memory.limit_in_bytes (v1) or memory.max (v2). Sets *bytes, capped at
+ * MT_CGROUP_UNLIMITED ("max"), and the file read into file. 0 or -errno.
+ */
+int cgroup__read_memory_limit(int version, const char *hierarchy, const char *path, __u64 *bytes,
+			      char *file, size_t file_sz);
+
 #endif /* MEMTIDE_CGROUP_H */

@@ -225,7 +225,7 @@ static int read_py_elf(pid_t pid, const struct mt_mapping *map, struct py_elf *p
 
 	memset(pe, 0, sizeof(*pe));
 	pe->map = map;
-	fd = procs__open_mapped_file(pid, map);
+	fd = procfs__open_mapped_file(pid, map);
 	if (fd < 0)
 		return fd;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "procs/table.h"
 #include "python/code.h"
 #include "python/frames.h"
 #include "python/detect.h"
@@ -26,11 +25,11 @@ static bool is_eval_frame(const struct python_info *python, const struct mt_fram
 	return frame->function && !strncmp(frame->function, "_PyEval_EvalFrameDefault", 24);
 }
 
-static void resolve_python_frame(struct pycode_cache *cache, const struct mt_process *proc,
-				 const struct mt_py_frame *py, struct mt_frame_info *out)
+static void resolve_python_frame(struct pycode_cache *cache, pid_t tgid,
+				 const struct python_info *python, const struct mt_py_frame *py,
+				 struct mt_frame_info *out)
 {
-	const struct pycode *code =
-		pycode__resolve(cache, proc->tgid, proc->python->layout, py->code);
+	const struct pycode *code = pycode__resolve(cache, tgid, python->layout, py->code);
 
 	memset(out, 0, sizeof(*out));
 	out->python = true;
@@ -41,7 +40,7 @@ static void resolve_python_frame(struct pycode_cache *cache, const struct mt_pro
 	}
 	out->function = code->qualname;
 	out->file = code->filename;
-	out->line = pycode__line(code, proc->python->layout, py->lasti);
+	out->line = pycode__line(code, python->layout, py->lasti);
 }
 
 /* Appends the Python frames of one eval call, outermost first, starting at py[*next]. */
@@ -55,7 +54,7 @@ static size_t append_run(const struct mt_frame_info *py, size_t py_cnt, size_t *
 	return cnt;
 }
 
-int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
+int pystack__merge(const struct mt_stack *stack, pid_t tgid, const struct python_info *python,
 		   struct pycode_cache *cache, int mode, struct mt_frame_info *native,
 		   size_t native_cnt, struct mt_frame_info **merged, size_t *merged_cnt)
 {
@@ -66,7 +65,7 @@ int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
 
 	*merged = NULL;
 	*merged_cnt = 0;
-	if (!py_cnt || !proc || !proc->python)
+	if (!py_cnt || !python)
 		return 0;
 	py = calloc(py_cnt, sizeof(*py));
 	out = calloc(py_cnt + native_cnt, sizeof(*out));
@@ -77,13 +76,13 @@ int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
 	}
 	/* outermost first, both */
 	for (size_t i = 0; i < py_cnt; i++) {
-		resolve_python_frame(cache, proc, &stack->py[py_cnt - 1 - i], &py[i]);
+		resolve_python_frame(cache, tgid, python, &stack->py[py_cnt - 1 - i], &py[i]);
 		flags[i] = stack->py[py_cnt - 1 - i].flags;
 	}
 	for (size_t i = 0; i < native_cnt; i++)
-		evals += is_eval_frame(proc->python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
+		evals += is_eval_frame(python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
 	for (size_t i = native_cnt; i-- > 0;) {
-		bool eval = is_eval_frame(proc->python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
+		bool eval = is_eval_frame(python, &native[i], stack->ips[i] & ~MT_FRAME_FP);
 
 		/*
 		 * Each eval frame takes its run; the last one also takes the runs left over, and

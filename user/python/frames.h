@@ -4,10 +4,11 @@
 #define MEMTIDE_PYSTACK_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "memtide/abi.h"
 
 struct mt_frame_info;
-struct mt_process;
+struct python_info;
 struct pycode_cache;
 
 /*
@@ -17,7 +18,7 @@ struct pycode_cache;
  * *merged (innermost first) is malloc'd, the caller frees it; it is NULL with *merged_cnt 0 when
  * the stack has no Python frames. Returns 0 or -ENOMEM.
  */
-int pystack__merge(const struct mt_stack *stack, const struct mt_process *proc,
+int pystack__merge(const struct mt_stack *stack, pid_t tgid, const struct python_info *python,
 		   struct pycode_cache *cache, int mode, struct mt_frame_info *native,
 		   size_t native_cnt, struct mt_frame_info **merged, size_t *merged_cnt);
 

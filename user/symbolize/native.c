@@ -17,9 +17,10 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include "symbolize/native.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
-#include "symbolize/native.h"
 
 #define ELF_BUCKETS 1024 /* power of two */
 #define MIN_SLOTS   1024 /* power of two: first size of the open-addressing tables */
@@ -74,20 +75,9 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
-/* splitmix64's finalizer: every input bit reaches the low bits that index the tables. */
-static __u64 hash_u64(__u64 x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static __u64 hash_frame_key(const struct mt_elf *elf, __u64 file_offset, bool is_return)
 {
-	return hash_u64((uintptr_t)elf ^ hash_u64(file_offset << 1 | is_return));
+	return mt_hash_u64((uintptr_t)elf ^ mt_hash_u64(file_offset << 1 | is_return));
 }
 
 /* A symbol name without its version ("__libc_start_main@@GLIBC_2.34"): readers want the name. */
@@ -277,17 +267,29 @@ void symbolizer__free(struct symbolizer *s)
 	free(s);
 }
 
+static size_t elf_bucket(__u64 dev, __u64 ino)
+{
+	return mt_hash_u64(dev ^ mt_hash_u64(ino)) & (ELF_BUCKETS - 1);
+}
+
+struct mt_elf *symbolizer__find_elf(const struct symbolizer *s, __u64 dev, __u64 ino)
+{
+	struct mt_elf *elf = s->elfs[elf_bucket(dev, ino)];
+
+	while (elf && (elf->dev != dev || elf->ino != ino))
+		elf = elf->next;
+	return elf;
+}
+
 struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, const char *name,
 				    __u64 dev, __u64 ino)
 {
-	struct mt_elf **bucket = &s->elfs[hash_u64(dev ^ hash_u64(ino)) & (ELF_BUCKETS - 1)];
-	struct mt_elf *elf;
+	struct mt_elf **bucket = &s->elfs[elf_bucket(dev, ino)];
+	struct mt_elf *elf = symbolizer__find_elf(s, dev, ino);
 	int err;
 
-	for (elf = *bucket; elf; elf = elf->next) {
-		if (elf->dev == dev && elf->ino == ino)
-			return elf;
-	}
+	if (elf)
+		return elf;
 	elf = calloc(1, sizeof(*elf));
 	if (!elf)
 		return NULL;
@@ -433,4 +435,12 @@ int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz)
 	}
 	return snprintf(buf, buf_sz, "%s+0x%llx (%s)", frame->function,
 			(unsigned long long)frame->function_offset, frame->module);
+}
+
+const char *mt_frame_name(const struct mt_frame_info *frame, char *buf, size_t buf_sz)
+{
+	if (frame->function)
+		return frame->function;
+	snprintf(buf, buf_sz, "[%s]", frame->module ? frame->module : "unknown");
+	return buf;
 }

@@ -58,6 +58,9 @@ void symbolizer__free(struct symbolizer *s);
 struct mt_elf *symbolizer__open_elf(struct symbolizer *s, const char *path, const char *name,
 				    __u64 dev, __u64 ino);
 
+/* The ELF file registered with identity (dev, ino), or NULL when none was opened. */
+struct mt_elf *symbolizer__find_elf(const struct symbolizer *s, __u64 dev, __u64 ino);
+
 /*
  * Resolves a code address given as a file offset within `elf`: the caller computes
  * file_offset = ip - mapping_start + mapping_pgoff from /proc/PID/maps.
@@ -84,5 +87,12 @@ int symbolizer__resolve(struct symbolizer *s, struct mt_elf *elf, __u64 file_off
  * output error.
  */
 int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz);
+
+/*
+ * The name a frame goes by in folded stacks, and when identical stacks of processes are summed:
+ * its function, else "[module]", else "[unknown]". Returns the function, or buf holding the
+ * bracketed name.
+ */
+const char *mt_frame_name(const struct mt_frame_info *frame, char *buf, size_t buf_sz);
 
 #endif /* MEMTIDE_SYMBOLIZE_H */

@@ -10,11 +10,12 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
-#include "util/grow.h"
-#include "util/log.h"
 #include "procs/table.h"
 #include "unwind/loader.h"
 #include "unwind/table.h"
+#include "util/grow.h"
+#include "util/idtab.h"
+#include "util/log.h"
 
 #define MAX_SEGS 8
 
@@ -39,7 +40,7 @@ struct elf_table {
 	int seg_cnt;
 };
 
-struct unwinder {
+struct unwind_loader {
 	struct elf_table *tables;
 	size_t table_cnt;
 	size_t table_cap;
@@ -58,17 +59,20 @@ struct unwinder {
 	size_t page_cap;
 	size_t pages_used;
 	int procs_fd;
-	struct unwinder_stats stats;
+	struct unwind_loader_stats stats;
+	/* per address-space id: the mappings (size_t) the BPF unwinder was last given */
+	struct mt_idtab loaded;
 	struct mt_unwind_proc image; /* scratch: one image's mappings, 8 KiB */
 };
 
-struct unwinder *unwinder__new(void)
+struct unwind_loader *unwind_loader__new(void)
 {
-	struct unwinder *u = calloc(1, sizeof(*u));
+	struct unwind_loader *u = calloc(1, sizeof(*u));
 
 	if (!u)
 		return NULL;
 	u->procs_fd = u->rows_fd = u->rules_fd = u->pages_fd = -1;
+	u->loaded = MT_IDTAB_INIT(size_t);
 	u->rules = unwind_rules__new(MT_UNWIND_MAX_RULES);
 	if (!u->rules) {
 		free(u);
@@ -78,7 +82,7 @@ struct unwinder *unwinder__new(void)
 	return u;
 }
 
-void unwinder__free(struct unwinder *u)
+void unwind_loader__free(struct unwind_loader *u)
 {
 	if (!u)
 		return;
@@ -87,12 +91,12 @@ void unwinder__free(struct unwinder *u)
 		free(u->tables[i].pages);
 	}
 	free(u->tables);
-
+	mt_idtab__free(&u->loaded);
 	unwind_rules__free(u->rules);
 	free(u);
 }
 
-static struct elf_table *find_table(const struct unwinder *u, __u64 dev, __u64 ino)
+static struct elf_table *find_table(const struct unwind_loader *u, __u64 dev, __u64 ino)
 {
 	for (size_t i = 0; i < u->table_cnt; i++) {
 		if (u->tables[i].dev == dev && u->tables[i].ino == ino)
@@ -166,7 +170,7 @@ static int copy_into_map(int fd, size_t map_bytes, size_t offset, const void *sr
 }
 
 /* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
-static void place_table(struct unwinder *u, struct elf_table *table)
+static void place_table(struct unwind_loader *u, struct elf_table *table)
 {
 	const struct mt_unwind_rule *rules;
 	size_t rule_cnt;
@@ -213,7 +217,8 @@ static void place_table(struct unwinder *u, struct elf_table *table)
 	table->pages = NULL;
 }
 
-static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct mt_mapping *mapping)
+static struct elf_table *table_for(struct unwind_loader *u, pid_t tgid,
+				   const struct mt_mapping *mapping)
 {
 	struct elf_table *table = find_table(u, mapping->dev, mapping->ino);
 	int fd;
@@ -224,7 +229,7 @@ static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct 
 		return NULL;
 	table = &u->tables[u->table_cnt++];
 	*table = (struct elf_table){.dev = mapping->dev, .ino = mapping->ino, .row_off = -1};
-	fd = procs__open_mapped_file(tgid, mapping);
+	fd = procfs__open_mapped_file(tgid, mapping);
 	if (fd < 0) {
 		table->status = fd;
 	} else {
@@ -247,7 +252,7 @@ static struct elf_table *table_for(struct unwinder *u, pid_t tgid, const struct 
 	return table;
 }
 
-int unwinder__prepare(struct unwinder *u, const struct mt_process *proc)
+int unwind_loader__prepare(struct unwind_loader *u, const struct mt_process *proc)
 {
 	for (size_t i = 0; i < proc->map_cnt; i++) {
 		if (!table_for(u, proc->tgid, &proc->maps[i]))
@@ -256,7 +261,7 @@ int unwinder__prepare(struct unwinder *u, const struct mt_process *proc)
 	return 0;
 }
 
-size_t unwinder__rows_wanted(const struct unwinder *u)
+size_t unwind_loader__rows_wanted(const struct unwind_loader *u)
 {
 	size_t rows = 0;
 
@@ -267,7 +272,7 @@ size_t unwinder__rows_wanted(const struct unwinder *u)
 	return rows > MT_UNWIND_MIN_ROWS ? rows : MT_UNWIND_MIN_ROWS;
 }
 
-int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps)
+int unwind_loader__attach_maps(struct unwind_loader *u, const struct unwind_loader_maps *maps)
 {
 	u->rows_fd = maps->rows_fd;
 	u->row_cap = maps->row_cap;
@@ -299,12 +304,15 @@ static int compare_mappings(const void *a, const void *b)
 	return ma->start < mb->start ? -1 : ma->start > mb->start;
 }
 
-int unwinder__load(struct unwinder *u, struct mt_process *proc)
+int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc)
 {
+	size_t *loaded = mt_idtab__slot(&u->loaded, proc->aspace_id);
 	struct mt_unwind_proc *image = &u->image;
 	int err;
 
-	if (proc->unwind_map_cnt == proc->map_cnt)
+	if (!loaded)
+		return -ENOMEM;
+	if (*loaded == proc->map_cnt)
 		return 0;
 	memset(image, 0, sizeof(*image));
 	for (size_t i = 0; i < proc->map_cnt; i++) {
@@ -338,11 +346,11 @@ int unwinder__load(struct unwinder *u, struct mt_process *proc)
 			strerror(-err));
 		return err;
 	}
-	proc->unwind_map_cnt = proc->map_cnt;
+	*loaded = proc->map_cnt;
 	return 0;
 }
 
-void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats)
+void unwind_loader__stats(const struct unwind_loader *u, struct unwind_loader_stats *stats)
 {
 	*stats = u->stats;
 	stats->rows_used = u->rows_used;

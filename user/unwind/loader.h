@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-struct unwinder;
+struct unwind_loader;
 struct mt_process;
 
 #define MT_UNWIND_MIN_ROWS  (1U << 20) /* 8 MiB: a python3.11 process needs about 105,000 */
 #define MT_UNWIND_MAX_RULES 65536      /* 512 KiB; a whole python3.11 process uses about 474 */
 
-struct unwinder_stats {
+struct unwind_loader_stats {
 	size_t tables; /* ELF files with a table */
 	size_t rows_used;
 	size_t rows_capacity;
@@ -28,16 +28,16 @@ struct unwinder_stats {
 };
 
 /* A table cache with no BPF maps yet, so tables can be sized before the BPF object loads. */
-struct unwinder *unwinder__new(void);
-void unwinder__free(struct unwinder *u); /* NULL-safe */
+struct unwind_loader *unwind_loader__new(void);
+void unwind_loader__free(struct unwind_loader *u); /* NULL-safe */
 /* Builds (and caches) the tables of the process's executable mappings. 0 or -errno. */
-int unwinder__prepare(struct unwinder *u, const struct mt_process *proc);
+int unwind_loader__prepare(struct unwind_loader *u, const struct mt_process *proc);
 /* Rows the rows array should hold: what is cached with room to grow, at least MIN_ROWS. */
-size_t unwinder__rows_wanted(const struct unwinder *u);
+size_t unwind_loader__rows_wanted(const struct unwind_loader *u);
 /*
  * Connects the cache to the loaded BPF maps and copies the cached tables in. 0 or -errno.
  */
-struct unwinder_maps {
+struct unwind_loader_maps {
 	int rows_fd; /* BPF_F_MMAPABLE arrays of the given sizes */
 	size_t row_cap;
 	int pages_fd;
@@ -47,9 +47,9 @@ struct unwinder_maps {
 	int procs_fd;
 };
 
-int unwinder__attach_maps(struct unwinder *u, const struct unwinder_maps *maps);
+int unwind_loader__attach_maps(struct unwind_loader *u, const struct unwind_loader_maps *maps);
 /* Publishes the process image's mappings to the unwinder (building new tables). 0 or -errno. */
-int unwinder__load(struct unwinder *u, struct mt_process *proc);
-void unwinder__stats(const struct unwinder *u, struct unwinder_stats *stats);
+int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc);
+void unwind_loader__stats(const struct unwind_loader *u, struct unwind_loader_stats *stats);
 
 #endif /* MEMTIDE_UNWIND_USER_H */

@@ -21,411 +21,17 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
-#include "util/log.h"
+#include "unwind/fde.h"
+#include "unwind/rules.h"
 #include "unwind/table.h"
+#include "util/log.h"
 
 /* x86-64 DWARF register numbers */
 #define X86_RBP 6
 #define X86_RSP 7
 #define X86_RIP 16
 
-#define RULES_MIN_CAP 64   /* first allocation of a rule table; slots are twice that */
-#define VEC_MIN_CAP   1024 /* first allocation of the row and FDE address arrays */
-
-struct unwind_rules {
-	struct mt_unwind_rule *data;
-	size_t cnt;
-	size_t cap;
-	size_t max;
-	/* Open addressing, linear probing, at most half full: rule_id + 1, 0 for a free slot. */
-	__u32 *slots;
-	size_t slot_cnt; /* power of two */
-};
-
-static __u64 rule_key(const struct mt_unwind_rule *rule)
-{
-	return (__u64)(__u32)rule->cfa_off | (__u64)(__u16)rule->rbp_off << 32 |
-	       (__u64)rule->cfa_type << 48 | (__u64)rule->flags << 56;
-}
-
-/* The slot holding `rule`, or the free slot where it belongs. */
-static __u32 *rule_slot(const struct unwind_rules *rules, const struct mt_unwind_rule *rule)
-{
-	__u64 key = rule_key(rule);
-	size_t mask = rules->slot_cnt - 1;
-	size_t i = (key * 0x9e3779b97f4a7c15ULL) >> 32 & mask;
-
-	while (rules->slots[i] && rule_key(&rules->data[rules->slots[i] - 1]) != key)
-		i = (i + 1) & mask;
-	return &rules->slots[i];
-}
-
-/* Indexes data[0, cnt) into the zeroed slots. */
-static void rules_fill_slots(struct unwind_rules *rules)
-{
-	size_t id;
-
-	for (id = 0; id < rules->cnt; id++)
-		*rule_slot(rules, &rules->data[id]) = id + 1;
-}
-
-struct unwind_rules *unwind_rules__new(size_t max_rules)
-{
-	struct unwind_rules *rules;
-
-	if (!max_rules || max_rules > UINT32_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
-	rules = calloc(1, sizeof(*rules));
-	if (!rules)
-		return NULL;
-	rules->max = max_rules;
-	rules->cap = max_rules < RULES_MIN_CAP ? max_rules : RULES_MIN_CAP;
-	rules->slot_cnt = 2 * RULES_MIN_CAP;
-	rules->data = calloc(rules->cap, sizeof(*rules->data));
-	rules->slots = calloc(rules->slot_cnt, sizeof(*rules->slots));
-	if (!rules->data || !rules->slots) {
-		unwind_rules__free(rules);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return rules;
-}
-
-void unwind_rules__free(struct unwind_rules *rules)
-{
-	if (!rules)
-		return;
-	free(rules->data);
-	free(rules->slots);
-	free(rules);
-}
-
-const struct mt_unwind_rule *unwind_rules__data(const struct unwind_rules *rules, size_t *cnt)
-{
-	*cnt = rules->cnt;
-	return rules->data;
-}
-
-static int rules_intern(struct unwind_rules *rules, const struct mt_unwind_rule *rule, __u32 *id)
-{
-	__u32 *slot = rule_slot(rules, rule);
-
-	if (*slot) {
-		*id = *slot - 1;
-		return 0;
-	}
-	if (rules->cnt == rules->max)
-		return -E2BIG;
-	if (rules->cnt == rules->cap) {
-		size_t cap = rules->cap * 2 < rules->max ? rules->cap * 2 : rules->max;
-		struct mt_unwind_rule *data = reallocarray(rules->data, cap, sizeof(*data));
-
-		if (!data)
-			return -ENOMEM;
-		rules->data = data;
-		rules->cap = cap;
-	}
-	if (2 * (rules->cnt + 1) > rules->slot_cnt) {
-		__u32 *slots = calloc(rules->slot_cnt * 2, sizeof(*slots));
-
-		if (!slots)
-			return -ENOMEM;
-		free(rules->slots);
-		rules->slots = slots;
-		rules->slot_cnt *= 2;
-		rules_fill_slots(rules);
-		slot = rule_slot(rules, rule);
-	}
-	rules->data[rules->cnt] = *rule;
-	*id = rules->cnt++;
-	*slot = rules->cnt;
-	return 0;
-}
-
-/* Forgets the rules interned since the table held cnt rules, so a failed build leaves no trace. */
-static void rules_truncate(struct unwind_rules *rules, size_t cnt)
-{
-	if (rules->cnt == cnt)
-		return;
-	rules->cnt = cnt;
-	memset(rules->slots, 0, rules->slot_cnt * sizeof(*rules->slots));
-	rules_fill_slots(rules);
-}
-
-/*
- * Reads one DW_EH_PE-encoded pointer at *p and advances *p. field_addr is the field's virtual
- * address, the base of pcrel; datarel_base the base of datarel. -ENOENT for encodings not handled
- * (leb128, textrel, funcrel, aligned, indirect) or a field running past end.
- */
-static int read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 field_addr,
-			__u64 datarel_base, __u64 *val)
-{
-	size_t size;
-	__u64 raw;
-
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		size = 8;
-		break;
-	case DW_EH_PE_udata4:
-	case DW_EH_PE_sdata4:
-		size = 4;
-		break;
-	case DW_EH_PE_udata2:
-	case DW_EH_PE_sdata2:
-		size = 2;
-		break;
-	default:
-		return -ENOENT;
-	}
-	if ((size_t)(end - *p) < size)
-		return -ENOENT;
-	/* x86-64 ELF files are little-endian, and so is the host memtide runs on. */
-	raw = 0;
-	memcpy(&raw, *p, size);
-	if ((enc & DW_EH_PE_signed) && size < 8)
-		raw = (__u64)((__s64)(raw << (64 - 8 * size)) >> (64 - 8 * size));
-	*val = raw;
-	*p += size;
-
-	switch (enc & 0xf0) {
-	case DW_EH_PE_absptr:
-		return 0;
-	case DW_EH_PE_pcrel:
-		*val += field_addr;
-		return 0;
-	case DW_EH_PE_datarel:
-		*val += datarel_base;
-		return 0;
-	default:
-		return -ENOENT;
-	}
-}
-
-/*
- * FDE start addresses from the binary-search table of .eh_frame_hdr, found through
- * PT_GNU_EH_FRAME so that files without section headers work. -ENOENT when there is no table.
- */
-static int hdr_fde_starts(Elf *elf, __u64 **starts, size_t *cnt)
-{
-	const __u8 *buf, *p, *end;
-	size_t i, phnum, entry_size;
-	__u64 base, fde_cnt, ignored;
-	Elf_Data *data;
-	GElf_Phdr phdr;
-	__u64 *v;
-	int err;
-
-	if (elf_getphdrnum(elf, &phnum))
-		return -ENOENT;
-	for (i = 0; i < phnum; i++) {
-		if (gelf_getphdr(elf, i, &phdr) && phdr.p_type == PT_GNU_EH_FRAME)
-			break;
-	}
-	if (i == phnum)
-		return -ENOENT;
-	data = elf_getdata_rawchunk(elf, phdr.p_offset, phdr.p_filesz, ELF_T_BYTE);
-	if (!data || data->d_size < 4)
-		return -ENOENT;
-	buf = data->d_buf;
-	end = buf + data->d_size;
-	base = phdr.p_vaddr;
-	/* version, eh_frame_ptr encoding, fde_count encoding, table encoding */
-	if (buf[0] != 1 || buf[2] == DW_EH_PE_omit || buf[3] == DW_EH_PE_omit)
-		return -ENOENT;
-	p = buf + 4;
-	err = read_encoded(&p, end, buf[1], base + (p - buf), base, &ignored);
-	if (!err)
-		err = read_encoded(&p, end, buf[2], base + (p - buf), base, &fde_cnt);
-	if (err)
-		return err;
-	/* The table is searched with fixed-size entries: (initial location, FDE address). */
-	switch (buf[3] & 0x0f) {
-	case DW_EH_PE_udata4:
-	case DW_EH_PE_sdata4:
-		entry_size = 8;
-		break;
-	case DW_EH_PE_absptr:
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		entry_size = 16;
-		break;
-	default:
-		return -ENOENT;
-	}
-	if (!fde_cnt || fde_cnt > (__u64)(end - p) / entry_size)
-		return -ENOENT;
-	v = malloc(fde_cnt * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < fde_cnt; i++) {
-		err = read_encoded(&p, end, buf[3], base + (p - buf), base, &v[i]);
-		if (!err)
-			err = read_encoded(&p, end, buf[3], base + (p - buf), base, &ignored);
-		if (err) {
-			free(v);
-			return err;
-		}
-	}
-	*starts = v;
-	*cnt = fde_cnt;
-	return 0;
-}
-
-/* The pointer encoding of the FDEs of the CIE at cie_off: its 'R' augmentation, or absptr. */
-static int cie_fde_encoding(const unsigned char *ident, Elf_Data *data, Dwarf_Off cie_off,
-			    __u8 *enc)
-{
-	const __u8 *p, *end;
-	Dwarf_CFI_Entry entry;
-	const char *aug;
-	Dwarf_Off next;
-	__u64 ignored;
-	__u8 penc;
-
-	if (dwarf_next_cfi(ident, data, true, cie_off, &next, &entry) || !dwarf_cfi_cie_p(&entry))
-		return -ENOENT;
-	*enc = DW_EH_PE_absptr;
-	aug = entry.cie.augmentation;
-	if (aug[0] != 'z')
-		return 0;
-	p = entry.cie.augmentation_data;
-	end = p + entry.cie.augmentation_data_size;
-	for (aug++; *aug; aug++) {
-		switch (*aug) {
-		case 'R':
-			if (p == end)
-				return -ENOENT;
-			*enc = *p;
-			return 0;
-		case 'L':
-			if (p == end)
-				return -ENOENT;
-			p++;
-			break;
-		case 'P':
-			/* Only skipped: the personality routine's address needs no base. */
-			if (p == end)
-				return -ENOENT;
-			penc = *p++ & ~DW_EH_PE_indirect;
-			if (read_encoded(&p, end, penc, 0, 0, &ignored))
-				return -ENOENT;
-			break;
-		case 'S':
-		case 'B':
-			break;
-		default:
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
-/*
- * FDE start addresses from scanning the .eh_frame section, for files linked without
- * .eh_frame_hdr. FDEs whose CIE is not understood are left out. datarel has base 0 here, as in
- * GCC's unwinder on x86-64.
- */
-static int scan_fde_starts(Elf *elf, __u64 **starts, size_t *cnt)
-{
-	Dwarf_Off off = 0, next, cie_off = (Dwarf_Off)-1;
-	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
-	__u64 *v = NULL, *grown, eh_frame_addr = 0;
-	size_t shstrndx, n = 0, cap = 0;
-	Elf_Data *data = NULL;
-	Elf_Scn *scn = NULL;
-	__u8 enc = 0, cie_enc;
-	int ret;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return -ENOENT;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_PROGBITS)
-			continue;
-		name = elf_strptr(elf, shstrndx, shdr.sh_name);
-		if (name && !strcmp(name, ".eh_frame")) {
-			data = elf_getdata(scn, NULL);
-			eh_frame_addr = shdr.sh_addr;
-			break;
-		}
-	}
-	if (!data)
-		return -ENOENT;
-
-	for (;;) {
-		Dwarf_CFI_Entry entry;
-		const __u8 *p;
-
-		next = (Dwarf_Off)-1;
-		ret = dwarf_next_cfi(ident, data, true, off, &next, &entry);
-		if (ret == 1 || (ret && next == (Dwarf_Off)-1))
-			break;
-		off = next;
-		if (ret || dwarf_cfi_cie_p(&entry))
-			continue;
-		if (entry.fde.CIE_pointer != cie_off) {
-			if (cie_fde_encoding(ident, data, entry.fde.CIE_pointer, &cie_enc))
-				continue;
-			cie_off = entry.fde.CIE_pointer;
-			enc = cie_enc;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : VEC_MIN_CAP;
-			grown = reallocarray(v, cap, sizeof(*v));
-			if (!grown) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = grown;
-		}
-		p = entry.fde.start;
-		if (read_encoded(&p, entry.fde.end, enc,
-				 eh_frame_addr + (p - (const __u8 *)data->d_buf), 0, &v[n]))
-			continue;
-		n++;
-	}
-	if (!n) {
-		free(v);
-		return -ENOENT;
-	}
-	*starts = v;
-	*cnt = n;
-	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sorted, distinct FDE start addresses. */
-static int fde_starts(Elf *elf, __u64 **starts, size_t *cnt)
-{
-	size_t i, n;
-	int err;
-
-	err = hdr_fde_starts(elf, starts, cnt);
-	if (err == -ENOENT)
-		err = scan_fde_starts(elf, starts, cnt);
-	if (err)
-		return err;
-	qsort(*starts, *cnt, sizeof(**starts), cmp_u64);
-	for (i = 1, n = 1; i < *cnt; i++) {
-		if ((*starts)[i] != (*starts)[n - 1])
-			(*starts)[n++] = (*starts)[i];
-	}
-	*cnt = n;
-	return 0;
-}
+#define VEC_MIN_CAP 1024 /* first allocation of the row array */
 
 enum reg_rule {
 	REG_SAME,
@@ -580,7 +186,7 @@ static int emit_row(struct row_buf *buf, struct unwind_rules *rules, __u64 pc,
 
 	if (pc > UINT32_MAX)
 		return -E2BIG;
-	err = rules_intern(rules, rule, &id);
+	err = unwind_rules__intern(rules, rule, &id);
 	if (err)
 		return err;
 	if (buf->cnt && buf->rows[buf->cnt - 1].rule_id == id)
@@ -636,7 +242,7 @@ static int walk_fde(Dwarf_CFI *cfi, __u64 start, __u64 limit, struct unwind_rule
 int unwind_table__build(int elf_fd, struct unwind_rules *rules, struct mt_unwind_row **rows,
 			size_t *row_cnt)
 {
-	size_t i, start_cnt = 0, rule_cnt = rules->cnt;
+	size_t i, start_cnt = 0, rule_cnt = unwind_rules__count(rules);
 	struct row_buf buf = {0};
 	Dwarf_CFI *cfi = NULL;
 	__u64 *starts = NULL;
@@ -656,7 +262,7 @@ int unwind_table__build(int elf_fd, struct unwind_rules *rules, struct mt_unwind
 		err = -ENOEXEC;
 		goto out;
 	}
-	err = fde_starts(elf, &starts, &start_cnt);
+	err = unwind_fde__starts(elf, &starts, &start_cnt);
 	if (err)
 		goto out;
 	cfi = dwarf_getcfi_elf(elf);
@@ -670,7 +276,7 @@ int unwind_table__build(int elf_fd, struct unwind_rules *rules, struct mt_unwind
 			       rules, &buf);
 out:
 	if (err) {
-		rules_truncate(rules, rule_cnt);
+		unwind_rules__truncate(rules, rule_cnt);
 		free(buf.rows);
 	} else {
 		*rows = buf.rows;
@@ -686,7 +292,8 @@ out:
 const struct mt_unwind_rule *unwind_table__lookup(const struct mt_unwind_row *rows, size_t row_cnt,
 						  const struct unwind_rules *rules, __u64 pc)
 {
-	size_t lo = 0, hi = row_cnt;
+	size_t lo = 0, hi = row_cnt, rule_cnt;
+	const struct mt_unwind_rule *data = unwind_rules__data(rules, &rule_cnt);
 
 	/* The last row with rows[i].pc <= pc is rows[lo - 1]. */
 	while (lo < hi) {
@@ -697,7 +304,7 @@ const struct mt_unwind_rule *unwind_table__lookup(const struct mt_unwind_row *ro
 		else
 			hi = mid;
 	}
-	if (!lo || rows[lo - 1].rule_id >= rules->cnt)
+	if (!lo || rows[lo - 1].rule_id >= rule_cnt)
 		return NULL;
-	return &rules->data[rows[lo - 1].rule_id];
+	return &data[rows[lo - 1].rule_id];
 }

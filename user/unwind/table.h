@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Builds the unwind tables of include/memtide/unwind.h from an x86-64 ELF file's .eh_frame, with
- * elfutils' libdw. One table of rows per ELF file, all sharing one de-duplicated rule table, so
- * the BPF side needs one rules map for every file of every process.
+ * Builds the unwind tables of include/memtide/abi_unwind.h from an x86-64 ELF file's .eh_frame,
+ * with elfutils' libdw. One table of rows per ELF file, all sharing one de-duplicated rule table
+ * (unwind/rules.h), so the BPF side needs one rules map for every file of every process.
  *
  * Not thread-safe: a rule table must not be used by two builds at once.
  */
@@ -11,24 +11,9 @@
 
 #include <stddef.h>
 #include "memtide/abi_unwind.h"
+#include "unwind/rules.h"
 
 struct unwind_rules;
-
-/*
- * Creates an empty rule table that holds at most max_rules rules (the size of the BPF rules map).
- * The caller owns it and releases it with unwind_rules__free().
- * Returns NULL with errno set: EINVAL when max_rules is 0 or above UINT32_MAX, ENOMEM.
- */
-struct unwind_rules *unwind_rules__new(size_t max_rules);
-
-/* Releases the rule table. NULL-safe. */
-void unwind_rules__free(struct unwind_rules *rules);
-
-/*
- * The interned rules, indexed by rule_id; *cnt is set to their number. The array belongs to the
- * table and stays valid until the next unwind_table__build() on it or unwind_rules__free().
- */
-const struct mt_unwind_rule *unwind_rules__data(const struct unwind_rules *rules, size_t *cnt);
 
 /*
  * Builds the rows of the ELF file open at elf_fd from its .eh_frame, interning their rules into

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
+#include "util/hash.h"
 #include "util/strpool.h"
 
 #define MIN_SLOTS 1024 /* power of two */
@@ -29,15 +30,6 @@ void strpool__free(struct strpool *pool)
 	free(pool);
 }
 
-static __u64 hash_str(const char *str)
-{
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *str; str++)
-		h = (h ^ (unsigned char)*str) * 0x100000001b3ULL;
-	return h;
-}
-
 static int grow(struct strpool *pool)
 {
 	size_t slots = pool->slots ? pool->slots * 2 : MIN_SLOTS;
@@ -50,7 +42,8 @@ static int grow(struct strpool *pool)
 
 		if (!pool->strs[i])
 			continue;
-		for (j = hash_str(pool->strs[i]) & (slots - 1); strs[j]; j = (j + 1) & (slots - 1))
+		for (j = mt_hash_str(pool->strs[i]) & (slots - 1); strs[j];
+		     j = (j + 1) & (slots - 1))
 			;
 		strs[j] = pool->strs[i];
 	}
@@ -68,7 +61,7 @@ const char *strpool__intern(struct strpool *pool, const char *str)
 	if (pool->used + 1 > pool->slots / 2 && grow(pool))
 		return NULL;
 	mask = pool->slots - 1;
-	for (i = hash_str(str) & mask; pool->strs[i]; i = (i + 1) & mask) {
+	for (i = mt_hash_str(str) & mask; pool->strs[i]; i = (i + 1) & mask) {
 		if (!strcmp(pool->strs[i], str))
 			return pool->strs[i];
 	}

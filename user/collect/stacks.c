@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include "collect/history.h"
+#include "collect/stacks.h"
+#include "util/grow.h"
+#include "util/hash.h"
+#include "util/index.h"
+
+struct stack_table {
+	struct stack_record **records;
+	size_t record_cnt;
+	size_t record_cap;
+	struct mt_index index;
+};
+
+struct stack_table *stack_table__new(void)
+{
+	return calloc(1, sizeof(struct stack_table));
+}
+
+void stack_table__free(struct stack_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->record_cnt; i++) {
+		mt_ring__free(&t->records[i]->history);
+		free(t->records[i]);
+	}
+	free(t->records);
+	mt_index__free(&t->index);
+	free(t);
+}
+
+static __u64 key_hash(const struct mt_stack_key *key)
+{
+	return mt_hash_u64(key->stack_id ^ ((__u64)key->aspace_id << 32 | key->kind));
+}
+
+static __u64 record_hash(const void *records, size_t item)
+{
+	return key_hash(&((struct stack_record *const *)records)[item]->key);
+}
+
+static bool record_matches(const void *records, size_t item, const void *key)
+{
+	const struct mt_stack_key *a = &((struct stack_record *const *)records)[item]->key;
+	const struct mt_stack_key *b = key;
+
+	return a->aspace_id == b->aspace_id && a->kind == b->kind && a->stack_id == b->stack_id;
+}
+
+const struct stack_record *stack_table__find(const struct stack_table *t,
+					     const struct mt_stack_key *key)
+{
+	size_t item, slot;
+
+	if (!t->index.cap)
+		return NULL;
+	item = mt_index__find(&t->index, key_hash(key), record_matches, t->records, key, &slot);
+	return item == MT_INDEX_NONE ? NULL : t->records[item];
+}
+
+static struct stack_record *find_or_add(struct stack_table *t, const struct mt_stack_key *key)
+{
+	struct stack_record *rec;
+	size_t item, slot;
+
+	if (mt_index__reserve(&t->index, record_hash, t->records))
+		return NULL;
+	item = mt_index__find(&t->index, key_hash(key), record_matches, t->records, key, &slot);
+	if (item != MT_INDEX_NONE)
+		return t->records[item];
+	if (mt_grow(&t->records, &t->record_cap, t->record_cnt, sizeof(*t->records), 256))
+		return NULL;
+	rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return NULL;
+	rec->key = *key;
+	rec->history = MT_HISTORY_INIT;
+	t->records[t->record_cnt] = rec;
+	mt_index__set(&t->index, slot, t->record_cnt++);
+	return rec;
+}
+
+int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
+			const struct mt_stack_stats *stats)
+{
+	struct stack_record *rec = find_or_add(t, key);
+
+	if (!rec)
+		return -ENOMEM;
+	if (!mt_kind_outstanding(key->kind)) {
+		rec->growth = stats->total_alloc_bytes - rec->stats.total_alloc_bytes;
+		rec->stats = *stats;
+		return history__push(&rec->history, rec->growth);
+	}
+	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
+	rec->stats = *stats;
+	return history__push(&rec->history, rec->stats.outstanding_bytes);
+}
+
+struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt)
+{
+	*cnt = t->record_cnt;
+	return t->records;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The collector's records: one per (process image, kind, stack) the kernel's by_stack map has
+ * held, with its latest counters, the growth since the previous interval and a history. Pure
+ * data: filled from by_stack by collect.c, read by the view. Records are kept in the order first
+ * seen, never removed while the table lives (a stack of an exited process still says what it
+ * held).
+ */
+#ifndef MEMTIDE_COLLECT_STACKS_H
+#define MEMTIDE_COLLECT_STACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "memtide/abi.h"
+#include "util/ring.h"
+
+struct stack_table;
+
+struct stack_record {
+	struct mt_stack_key key;
+	struct mt_stack_stats stats;
+	/*
+	 * Outstanding bytes gained over the last interval; for page faults, which only add up,
+	 * the bytes made resident over it (and those are what the history holds too).
+	 */
+	__s64 growth;
+	struct mt_ring history; /* collect/history.h */
+};
+
+/* True for kinds whose stacks hold outstanding bytes (everything but page faults). */
+static inline bool mt_kind_outstanding(__u32 kind)
+{
+	return kind != MT_KIND_FAULT;
+}
+
+struct stack_table *stack_table__new(void);    /* NULL on ENOMEM */
+void stack_table__free(struct stack_table *t); /* NULL-safe */
+/*
+ * Closes an interval for the record of key (added when new): its growth and a history sample
+ * from the counters read now. 0 or -ENOMEM.
+ */
+int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
+			const struct mt_stack_stats *stats);
+/* The record of key, or NULL. */
+const struct stack_record *stack_table__find(const struct stack_table *t,
+					     const struct mt_stack_key *key);
+/* Every record, in the order first seen; valid until the next update. */
+struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt);
+
+#endif /* MEMTIDE_COLLECT_STACKS_H */

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* JSON renderings shared by the JSON outputs (--json and the OOM post-mortem's FILE.json). */
+#ifndef MEMTIDE_OUTPUT_JSONFMT_H
+#define MEMTIDE_OUTPUT_JSONFMT_H
+
+#include <jansson.h>
+
+struct resolved_stack;
+struct verdict;
+
+/* A resolved stack's frames, innermost first; empty when not stored. New reference. */
+json_t *jsonfmt__frames(const struct resolved_stack *stack);
+/* Sets "verdict", "low_water_rate_bytes_per_min" and "low_water_windows" on obj. */
+void jsonfmt__set_verdict(json_t *obj, const struct verdict *verdict);
+
+#endif /* MEMTIDE_OUTPUT_JSONFMT_H */

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "output/text.h"
+#include "symbolize/resolved.h"
+#include "util/units.h"
+#include "view/names.h"
+
+#define MAX_PRINTED_FRAMES 48
+
+/* How a stack's allocations and frees are named, by kind. */
+static const struct {
+	const char *one, *many, *allocs, *frees;
+} kind_words[MT_KIND_NR] = {
+	[MT_KIND_HEAP] = {"allocation", "allocations", "allocs", "frees"},
+	[MT_KIND_MMAP] = {"mapping", "mappings", "maps", "unmaps"},
+	[MT_KIND_BRK] = {"extension", "extensions", "extensions", "releases"},
+	[MT_KIND_FAULT] = {"fault", "faults", "faults", ""},
+};
+
+void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *stats, __s64 growth,
+			 bool by_growth)
+{
+	long long cnt = stats->outstanding_count;
+	char held[32], grown[32];
+
+	if (kind >= MT_KIND_NR)
+		kind = MT_KIND_HEAP;
+	if (kind == MT_KIND_FAULT && by_growth) {
+		fprintf(out, "  %10s  made resident (%s since the start)",
+			mt_format_bytes(growth, 1, grown, sizeof(grown)),
+			mt_format_bytes(stats->total_alloc_bytes, 0, held, sizeof(held)));
+	} else if (kind == MT_KIND_FAULT) {
+		fprintf(out, "  %10s made resident in %llu page fault%s",
+			mt_format_bytes(stats->total_alloc_bytes, 0, held, sizeof(held)),
+			(unsigned long long)stats->total_allocs,
+			stats->total_allocs == 1 ? "" : "s");
+	} else if (by_growth) {
+		fprintf(out, "  %10s  outstanding %10s in %lld %s",
+			mt_format_bytes(growth, 1, grown, sizeof(grown)),
+			mt_format_bytes(stats->outstanding_bytes, 0, held, sizeof(held)), cnt,
+			cnt == 1 ? kind_words[kind].one : kind_words[kind].many);
+	} else {
+		fprintf(out, " %10s in %lld %s (%llu %s, %llu %s)",
+			mt_format_bytes(stats->outstanding_bytes, 0, held, sizeof(held)), cnt,
+			cnt == 1 ? kind_words[kind].one : kind_words[kind].many,
+			(unsigned long long)stats->total_allocs, kind_words[kind].allocs,
+			(unsigned long long)stats->total_frees, kind_words[kind].frees);
+	}
+	/* heap lines stay untagged: most stacks are heap stacks */
+	if (kind != MT_KIND_HEAP)
+		fprintf(out, " [%s]", mt_kind_name(kind));
+}
+
+void text__frames(FILE *out, const struct resolved_stack *stack)
+{
+	char frame[512];
+
+	if (!stack || !stack->stored) {
+		fprintf(out, "        [stack not stored: stacks map full]\n");
+		return;
+	}
+	for (__u32 i = 0; i < stack->frame_cnt && i < MAX_PRINTED_FRAMES; i++) {
+		mt_frame_format(&stack->frames[i], frame, sizeof(frame));
+		fprintf(out, "        %s%s\n", frame,
+			stack->frames[i].via_frame_pointer ? " [via frame pointer]" : "");
+	}
+	if (stack->frame_cnt > MAX_PRINTED_FRAMES)
+		fprintf(out, "        ... %u more frames\n", stack->frame_cnt - MAX_PRINTED_FRAMES);
+	if (!stack->complete)
+		fprintf(out, "        [stack incomplete: %s]\n",
+			mt_stop_reason_name(stack->stop_reason));
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Text renderings shared by the text outputs (the report and the OOM post-mortem), so a stack
+ * reads the same in both: its figures by kind, and its frames.
+ */
+#ifndef MEMTIDE_OUTPUT_TEXT_H
+#define MEMTIDE_OUTPUT_TEXT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "memtide/abi.h"
+
+struct resolved_stack;
+
+/*
+ * A stack's figures as the reports print them after its rank, worded by kind (allocations,
+ * mappings, extensions, faults); by_growth leads with the growth. No newline.
+ */
+void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *stats, __s64 growth,
+			 bool by_growth);
+/* A stack's frames, one a line, with the incomplete-stack note; NULL: not stored. */
+void text__frames(FILE *out, const struct resolved_stack *stack);
+
+#endif /* MEMTIDE_OUTPUT_TEXT_H */

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "collect/stacks.h"
+#include "procs/table.h"
+#include "python/code.h"
+#include "python/detect.h"
+#include "python/frames.h"
+#include "python/images.h"
+#include "symbolize/native.h"
+#include "symbolize/resolve.h"
+#include "util/log.h"
+
+#define PYCODE_CACHE_ENTRIES 65536
+
+struct resolver {
+	struct resolver_opts opts;
+	struct pycode_cache *pycode;
+	struct resolved_stacks *stacks;
+};
+
+struct resolver *resolver__new(const struct resolver_opts *opts)
+{
+	struct resolver *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->opts = *opts;
+	r->pycode = pycode_cache__new(PYCODE_CACHE_ENTRIES);
+	r->stacks = resolved_stacks__new();
+	if (!r->pycode || !r->stacks) {
+		resolver__free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void resolver__free(struct resolver *r)
+{
+	if (!r)
+		return;
+	pycode_cache__free(r->pycode);
+	resolved_stacks__free(r->stacks);
+	free(r);
+}
+
+void resolver__open_files(struct resolver *r, const struct mt_process *proc, size_t first)
+{
+	char path[PATH_MAX + 32];
+
+	for (size_t i = first; i < proc->map_cnt; i++) {
+		const struct mt_mapping *mapping = &proc->maps[i];
+
+		procfs__mapped_file_path(proc->tgid, mapping, path, sizeof(path));
+		if (!symbolizer__open_elf(r->opts.symbolizer, path, mapping->path, mapping->dev,
+					  mapping->ino))
+			mt_debug("cannot open %s of process %d: %s\n", mapping->path, proc->tgid,
+				 strerror(errno));
+	}
+}
+
+/* Where a complete stack ends: program and thread entry points. */
+static bool is_thread_entry(const char *function)
+{
+	static const char *const entries[] = {
+		"_start",   "__libc_start_main", "__libc_start_call_main",
+		"clone",    "__clone",		 "clone3",
+		"__clone3", "start_thread"};
+
+	if (!function)
+		return false;
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		if (!strcmp(function, entries[i]))
+			return true;
+	}
+	return false;
+}
+
+/* The mapping holding ip; a library loaded after the last look at the maps is looked for. */
+static const struct mt_mapping *find_mapping(struct resolver *r, struct mt_process *proc, __u64 ip)
+{
+	const struct mt_mapping *mapping = procs__find_mapping(proc, ip);
+	size_t known = proc->map_cnt;
+
+	if (mapping || proc->state != MT_PROC_LIVE || procs__read_maps(proc))
+		return mapping;
+	resolver__open_files(r, proc, known);
+	return procs__find_mapping(proc, ip);
+}
+
+static void resolve_frame(struct resolver *r, struct mt_process *proc, __u64 ip, bool is_return,
+			  struct mt_frame_info *frame)
+{
+	const struct mt_mapping *mapping = proc ? find_mapping(r, proc, ip) : NULL;
+	struct mt_elf *elf;
+
+	memset(frame, 0, sizeof(*frame));
+	frame->module_offset = ip;
+	elf = mapping ? symbolizer__find_elf(r->opts.symbolizer, mapping->dev, mapping->ino) : NULL;
+	if (!elf)
+		return;
+	if (symbolizer__resolve(r->opts.symbolizer, elf, ip - mapping->start + mapping->pgoff,
+				is_return, frame))
+		mt_debug("cannot symbolize 0x%llx in %s\n", (unsigned long long)ip, mapping->path);
+}
+
+static int merge_python(struct resolver *r, struct resolved_stack *out,
+			const struct mt_stack *stack, const struct mt_process *proc)
+{
+	const struct python_info *python =
+		proc ? py_images__get(r->opts.pythons, proc->aspace_id) : NULL;
+	struct mt_frame_info *merged;
+	size_t merged_cnt;
+	int err;
+
+	out->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
+	if (!python)
+		return 0;
+	err = pystack__merge(stack, proc->tgid, python, r->pycode, r->opts.frames_mode, out->frames,
+			     out->frame_cnt, &merged, &merged_cnt);
+	if (err || !merged)
+		return err;
+	free(out->frames);
+	out->frames = merged;
+	out->frame_cnt = merged_cnt;
+	return 0;
+}
+
+/* Fills a new entry from the stored stack; unstored (the stacks map was full), it stays empty. */
+static int resolve(struct resolver *r, struct resolved_stack *out, __u32 aspace_id, __u64 stack_id)
+{
+	struct mt_process *proc = procs__get(r->opts.procs, aspace_id);
+	struct mt_stack stack;
+
+	if (bpf_map_lookup_elem(r->opts.stacks_fd, &stack_id, &stack) ||
+	    stack.frame_cnt > MT_MAX_FRAMES)
+		return 0;
+	out->stored = true;
+	out->stop_reason = stack.flags & MT_STOP_MASK;
+	out->fp_frames = stack.flags & MT_STACK_FP_FRAMES;
+	out->frames = calloc(stack.frame_cnt ? stack.frame_cnt : 1, sizeof(*out->frames));
+	if (!out->frames)
+		return -ENOMEM;
+	/* Frame 0 is the probed instruction itself; the others are return addresses. */
+	for (__u32 i = 0; i < stack.frame_cnt; i++) {
+		resolve_frame(r, proc, stack.ips[i] & ~MT_FRAME_FP, i > 0, &out->frames[i]);
+		out->frames[i].via_frame_pointer = stack.ips[i] & MT_FRAME_FP;
+	}
+	out->frame_cnt = stack.frame_cnt;
+	/* A frame-pointer walk cannot tell the end of the stack: the bottom function can. */
+	out->complete = out->stop_reason == MT_STOP_COMPLETE ||
+			(stack.frame_cnt >= 3 &&
+			 is_thread_entry(out->frames[stack.frame_cnt - 1].function));
+	return merge_python(r, out, &stack, proc);
+}
+
+const struct resolved_stack *resolver__resolve(struct resolver *r, __u32 aspace_id, __u64 stack_id)
+{
+	bool added;
+	struct resolved_stack *stack = resolved_stacks__add(r->stacks, aspace_id, stack_id, &added);
+
+	if (stack && added && resolve(r, stack, aspace_id, stack_id))
+		return NULL;
+	return stack;
+}
+
+int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
+{
+	struct stack_record *const *records;
+	size_t cnt;
+
+	records = stack_table__records(stacks, &cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		if (!resolver__resolve(r, records[i]->key.aspace_id, records[i]->key.stack_id))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+const struct resolved_stacks *resolver__stacks(const struct resolver *r)
+{
+	return r->stacks;
+}
