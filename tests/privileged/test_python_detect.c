@@ -6,14 +6,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include "check.h"
+#include "procs/procfs.h"
+#include "procs/table.h"
 #include "python/detect.h"
 
 #define PY_SCRIPT                                                                                  \
@@ -66,61 +66,32 @@ static void stop(pid_t pid, FILE *out)
 		fclose(out);
 }
 
-static void add_mapping(struct mt_process *proc, const struct mt_mapping *map)
+/* Every mapping of a file, and anonymous ones (path ""): a module's .bss continues there. */
+static int add_mapping(void *ctx, const struct mt_mapping *map)
 {
-	if (proc->map_cnt == proc->map_cap) {
-		proc->map_cap = proc->map_cap ? proc->map_cap * 2 : 64;
-		proc->maps = realloc(proc->maps, proc->map_cap * sizeof(*proc->maps));
-		if (!proc->maps) {
+	struct mt_process *all = ctx;
+
+	if (map->path[0] && (!map->ino || map->path[0] != '/'))
+		return 0;
+	if (all->map_cnt == all->map_cap) {
+		all->map_cap = all->map_cap ? all->map_cap * 2 : 64;
+		all->maps = realloc(all->maps, all->map_cap * sizeof(*all->maps));
+		if (!all->maps) {
 			perror("realloc");
 			exit(1);
 		}
 	}
-	proc->maps[proc->map_cnt] = *map;
-	proc->maps[proc->map_cnt++].path = strdup(map->path);
+	all->maps[all->map_cnt] = *map;
+	all->maps[all->map_cnt++].path = strdup(map->path);
+	return 0;
 }
 
-/*
- * exec: the executable file mappings, as procs__read_maps keeps them; all: every mapping, with
- * path "" for anonymous ones (a module's .bss).
- */
+/* exec: the executable file mappings, as memtide keeps them; all: see add_mapping(). */
 static void read_maps(pid_t pid, struct mt_process *exec, struct mt_process *all)
 {
-	char path[64], line[PATH_MAX + 256], perms[8], file[PATH_MAX];
-	unsigned long long start, end, pgoff, ino;
-	unsigned int major, minor;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		struct mt_mapping map;
-
-		file[0] = '\0';
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095[^\n]", &start, &end, perms,
-			   &pgoff, &major, &minor, &ino, file) < 7)
-			continue;
-		map = (struct mt_mapping){.start = start,
-					  .end = end,
-					  .pgoff = pgoff,
-					  .dev = makedev(major, minor),
-					  .ino = ino,
-					  .path = file};
-		if (!file[0] || (ino && file[0] == '/'))
-			add_mapping(all, &map);
-		if (perms[2] == 'x' && ino && file[0] == '/')
-			add_mapping(exec, &map);
-	}
-	fclose(f);
-}
-
-static void free_maps(struct mt_process *proc)
-{
-	for (size_t i = 0; i < proc->map_cnt; i++)
-		free(proc->maps[i].path);
-	free(proc->maps);
+	exec->tgid = pid;
+	CHECK(!procs__read_maps(exec), "read the maps of %d", pid);
+	CHECK(!procfs__maps(pid, add_mapping, all), "walk the maps of %d", pid);
 }
 
 /*
@@ -206,8 +177,8 @@ static void test_interpreter(char *interp)
 	       bpf.tss_key, info.module);
 out:
 	stop(pid, out);
-	free_maps(&exec);
-	free_maps(&all);
+	procs__clear_maps(&exec);
+	procs__clear_maps(&all);
 }
 
 static void test_no_python(void)
@@ -230,8 +201,8 @@ static void test_no_python(void)
 	err = python__detect(&exec, &info, &bpf, note, sizeof(note));
 	CHECK(err == -ENOENT, "/bin/sleep: %d, note \"%s\"", err, note);
 	stop(pid, NULL);
-	free_maps(&exec);
-	free_maps(&all);
+	procs__clear_maps(&exec);
+	procs__clear_maps(&all);
 }
 
 int main(int argc, char **argv)

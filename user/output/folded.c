@@ -60,8 +60,8 @@ static int add_rows(const struct view *view, struct folded_stack *stacks, size_t
 {
 	char root[MT_COMM_LEN + 32];
 
-	for (size_t i = 0; i < view->row_cnt; i++) {
-		const struct view_row *row = &view->rows[i];
+	for (size_t i = 0; i < view->stacks.row_cnt; i++) {
+		const struct view_row *row = &view->stacks.rows[i];
 		const struct resolved_stack *stack = row->stack;
 		const struct mt_process *proc = row->proc;
 		bool frames = stack && stack->stored;
@@ -108,7 +108,8 @@ static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 
 int folded__collect(const struct view *view, struct folded_stack **out, size_t *out_cnt)
 {
-	struct folded_stack *stacks = calloc(view->row_cnt ? view->row_cnt : 1, sizeof(*stacks));
+	struct folded_stack *stacks =
+		calloc(view->stacks.row_cnt ? view->stacks.row_cnt : 1, sizeof(*stacks));
 	char *buf = malloc(MAX_LINE);
 	size_t cnt = 0;
 	int err;

@@ -126,8 +126,8 @@ int json__write(FILE *out, const struct view *view)
 	json_t *stacks = json_array(), *doc;
 	int err = 0;
 
-	for (size_t i = 0; i < view->ranked_cnt[RANK_ALL]; i++)
-		json_array_append_new(stacks, stack_json(view->ranked[RANK_ALL][i]));
+	for (size_t i = 0; i < view->stacks.ranked_cnt[RANK_ALL]; i++)
+		json_array_append_new(stacks, stack_json(view->stacks.ranked[RANK_ALL][i]));
 	doc = json_pack("{s:s, s:f, s:f, s:I, s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
 			"version", "memtide 0.1.0", "elapsed_s", settings->elapsed_s, "interval_s",
 			settings->interval_s, "sample_bytes", (json_int_t)settings->sample_bytes,

@@ -133,7 +133,7 @@ static void print_incomplete_note(FILE *out, struct view_row *const *ranked, siz
 static void print_ranked(FILE *out, const struct view *view, enum rank_by rank)
 {
 	bool by_growth = rank == RANK_GROWTH || rank == RANK_RESIDENT_GROWTH;
-	size_t cnt = view->ranked_cnt[rank];
+	size_t cnt = view->stacks.ranked_cnt[rank];
 	size_t shown = cnt < view->settings.top_n ? cnt : view->settings.top_n;
 
 	if (!cnt)
@@ -142,9 +142,9 @@ static void print_ranked(FILE *out, const struct view *view, enum rank_by rank)
 			: rank == RANK_OUTSTANDING ? "no outstanding allocations"
 						   : "no page faults");
 	for (size_t i = 0; i < shown; i++)
-		print_stack(out, view, view->ranked[rank][i], (int)i + 1, by_growth);
+		print_stack(out, view, view->stacks.ranked[rank][i], (int)i + 1, by_growth);
 	if (rank == RANK_GROWTH || rank == RANK_OUTSTANDING)
-		print_incomplete_note(out, view->ranked[rank], shown);
+		print_incomplete_note(out, view->stacks.ranked[rank], shown);
 }
 
 /*

@@ -13,20 +13,10 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "symbolize/frame.h"
 
 struct symbolizer;
 struct mt_elf; /* opaque: one ELF file known to the symbolizer */
-
-struct mt_frame_info {
-	const char *function;	/* symbol name as in the ELF (not demangled), or NULL: none found */
-	__u64 function_offset;	/* module_offset's distance from the symbol start */
-	const char *module;	/* basename of the ELF file, e.g. "libc.so.6"; NULL: no mapping */
-	__u64 module_offset;	/* file offset within the module (input value) */
-	const char *file;	/* source file from DWARF line info, or NULL */
-	int line;		/* 0 when unknown */
-	bool via_frame_pointer; /* found through a frame pointer, not an unwind table */
-	bool python;		/* a Python frame: function is the qualname, file:line the source */
-};
 
 /*
  * Creates an empty symbolizer. The caller owns it and releases it with symbolizer__free().
@@ -76,23 +66,5 @@ struct mt_elf *symbolizer__find_elf(const struct symbolizer *s, __u64 dev, __u64
  */
 int symbolizer__resolve(struct symbolizer *s, struct mt_elf *elf, __u64 file_offset,
 			bool is_return_address, struct mt_frame_info *frame);
-
-/*
- * Formats a frame filled by symbolizer__resolve() the way memtide prints it:
- *   "function (file:line)"         when DWARF line info exists (file as basename),
- *   "function+0xOFF (module)"      when only a symbol resolves,
- *   "[unknown] (module+0xOFF)"     when nothing resolves.
- * Writes at most buf_sz bytes including the terminating NUL, like snprintf(). Returns the length
- * the full text has (snprintf-style: >= buf_sz means truncated), or a negative value on an
- * output error.
- */
-int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz);
-
-/*
- * The name a frame goes by in folded stacks, and when identical stacks of processes are summed:
- * its function, else "[module]", else "[unknown]". Returns the function, or buf holding the
- * bracketed name.
- */
-const char *mt_frame_name(const struct mt_frame_info *frame, char *buf, size_t buf_sz);
 
 #endif /* MEMTIDE_SYMBOLIZE_H */

@@ -45,7 +45,7 @@ int postmortem__build(struct postmortem *pm, const struct oom_victim *victim,
 
 		stack->stack =
 			resolved_stacks__get(resolved, stack->key.aspace_id, stack->key.stack_id);
-		view__judge(rec ? &rec->history : NULL, &pm->verdict, &stack->verdict);
+		verdict__judge(rec ? &rec->history : NULL, &pm->verdict, &stack->verdict);
 	}
 	return 0;
 }

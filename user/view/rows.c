@@ -17,7 +17,7 @@
 #include "util/grow.h"
 #include "util/hash.h"
 #include "util/index.h"
-#include "view/view.h"
+#include "view/rows.h"
 
 /* A row being summed: its signature, the distinct processes in it and its history so far. */
 struct group {
@@ -163,7 +163,7 @@ static struct view_row first_row(const struct stack_record *rec, const struct mt
 		.key = rec->key, .proc = proc, .stack = stack, .summed = MT_HISTORY_INIT};
 }
 
-static int add_record(struct grouping *g, struct view *view, const struct stack_record *rec,
+static int add_record(struct grouping *g, struct view_stacks *view, const struct stack_record *rec,
 		      const struct mt_process *proc, const struct resolved_stack *stack)
 {
 	struct group *group;
@@ -183,7 +183,7 @@ static int add_record(struct grouping *g, struct view *view, const struct stack_
 }
 
 /* The summed histories become the rows' own. */
-static int close_groups(struct grouping *g, struct view *view)
+static int close_groups(struct grouping *g, struct view_stacks *view)
 {
 	int err = 0;
 
@@ -203,24 +203,26 @@ static int close_groups(struct grouping *g, struct view *view)
 	return err;
 }
 
-static int build_rows(struct view *view, const struct view_sources *src)
+static int build_rows(struct view_stacks *view, const struct stack_table *stacks,
+		      const struct resolved_stacks *resolved, const struct proc_table *procs,
+		      bool per_process)
 {
 	struct stack_record *const *records;
 	struct grouping g = {};
 	size_t cnt;
 	int err = 0;
 
-	records = stack_table__records(src->stacks, &cnt);
+	records = stack_table__records(stacks, &cnt);
 	view->rows = calloc(cnt ? cnt : 1, sizeof(*view->rows));
 	if (!view->rows)
 		return -ENOMEM;
 	for (size_t i = 0; i < cnt && !err; i++) {
 		const struct stack_record *rec = records[i];
-		const struct mt_process *proc = procs__get(src->procs, rec->key.aspace_id);
+		const struct mt_process *proc = procs__get(procs, rec->key.aspace_id);
 		const struct resolved_stack *stack =
-			resolved_stacks__get(src->resolved, rec->key.aspace_id, rec->key.stack_id);
+			resolved_stacks__get(resolved, rec->key.aspace_id, rec->key.stack_id);
 
-		if (!view->settings.per_process) {
+		if (!per_process) {
 			err = add_record(&g, view, rec, proc, stack);
 			continue;
 		}
@@ -229,7 +231,7 @@ static int build_rows(struct view *view, const struct view_sources *src)
 		view->rows[view->row_cnt].history = &rec->history;
 		add_counters(&view->rows[view->row_cnt++], rec);
 	}
-	if (!view->settings.per_process)
+	if (!per_process)
 		err = close_groups(&g, view) ?: err;
 	return err;
 }
@@ -284,7 +286,7 @@ static int compare_ranked(const void *a, const void *b)
 		       : ra->row->key.stack_id > rb->row->key.stack_id;
 }
 
-static int rank_rows(struct view *view, enum rank_by rank)
+static int rank_rows(struct view_stacks *view, enum rank_by rank)
 {
 	struct ranked *sorted = malloc((view->row_cnt ?: 1) * sizeof(*sorted));
 	size_t cnt = 0;
@@ -307,9 +309,14 @@ static int rank_rows(struct view *view, enum rank_by rank)
 	return 0;
 }
 
-int view_rows__build(struct view *view, const struct view_sources *src)
+int view_stacks__build(struct view_stacks *view, const struct stack_table *stacks,
+		       const struct resolved_stacks *resolved, const struct proc_table *procs,
+		       bool per_process, const struct verdict_params *verdict)
 {
-	int err = build_rows(view, src);
+	int err;
+
+	memset(view, 0, sizeof(*view));
+	err = build_rows(view, stacks, resolved, procs, per_process);
 
 	for (size_t i = 0; i < view->row_cnt; i++) {
 		struct view_row *row = &view->rows[i];
@@ -317,20 +324,21 @@ int view_rows__build(struct view *view, const struct view_sources *src)
 		/* bytes made resident only add up: leak or spike is for what is held */
 		row->judged = mt_kind_outstanding(row->key.kind);
 		if (row->judged)
-			view__judge(row->history, &view->settings.verdict, &row->verdict);
+			verdict__judge(row->history, verdict, &row->verdict);
 	}
 	for (int rank = 0; !err && rank < RANK_NR; rank++)
 		err = rank_rows(view, rank);
 	return err;
 }
 
-void view_rows__free(struct view *view)
+void view_stacks__free(struct view_stacks *view)
 {
 	for (size_t i = 0; i < view->row_cnt; i++)
 		mt_ring__free(&view->rows[i].summed);
 	free(view->rows);
 	for (int rank = 0; rank < RANK_NR; rank++)
 		free(view->ranked[rank]);
+	memset(view, 0, sizeof(*view));
 }
 
 __s64 view_row__history(const struct view_row *row, __u32 i)

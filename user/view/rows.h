@@ -1,30 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The stacks a report or an output shows. With --per-process, the collector's records as they
- * are: one per stack and process image. By default, the records of processes with the same
- * command whose stacks symbolize to the same frames are summed into one row, so four workers
- * leaking from one function show as one stack holding the sum.
+ * The stack rows of the view (view/view.h): one per record with --per-process, else identical
+ * stacks of processes with the same command summed (see rows.c), each judged, and ranked every
+ * way an output lists them.
  */
-#ifndef MEMTIDE_STACKVIEW_H
-#define MEMTIDE_STACKVIEW_H
+#ifndef MEMTIDE_VIEW_ROWS_H
+#define MEMTIDE_VIEW_ROWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "memtide/abi.h"
+#include "util/ring.h"
+#include "view/verdict.h"
 
-struct collector;
+struct mt_process;
 struct proc_table;
-struct stack_record;
+struct resolved_stack;
+struct resolved_stacks;
+struct stack_table;
 
-struct stack_view {
-	struct stack_record **rows;
-	size_t cnt;
-	struct stack_record **merged; /* rows made here by summing, owned */
-	size_t merged_cnt;
+enum rank_by {
+	RANK_GROWTH,	      /* stacks that grew over the last interval, most first */
+	RANK_OUTSTANDING,     /* stacks with outstanding bytes, most first */
+	RANK_ALL,	      /* every stack, by outstanding bytes */
+	RANK_RESIDENT_GROWTH, /* fault stacks that made bytes resident over the last interval */
+	RANK_RESIDENT,	      /* fault stacks by bytes made resident since the start */
+	RANK_NR,
 };
 
-/* Builds the rows. 0 or -ENOMEM. */
-int stack_view__build(struct collector *collector, struct proc_table *procs, bool per_process,
-		      struct stack_view *view);
-void stack_view__free(struct stack_view *view);
+struct view_row {
+	struct mt_stack_key key;	    /* of the first record summed in */
+	const struct mt_process *proc;	    /* its process, which names the row; NULL if unknown */
+	__u32 process_cnt;		    /* distinct processes summed (1 with --per-process) */
+	struct mt_stack_stats stats;	    /* summed */
+	__s64 growth;			    /* summed */
+	const struct resolved_stack *stack; /* NULL when it could not be resolved */
+	const struct mt_ring *history;	    /* per interval, oldest first (collect/history.h) */
+	struct mt_ring summed;		    /* the history of a summed row, owned */
+	bool judged;			    /* outstanding kinds get a verdict; faults do not */
+	struct verdict verdict;
+};
 
-#endif /* MEMTIDE_STACKVIEW_H */
+struct view_stacks {
+	struct view_row *rows;
+	size_t row_cnt;
+	struct view_row **ranked[RANK_NR];
+	size_t ranked_cnt[RANK_NR];
+};
+
+/*
+ * Builds the rows from the records, with the frames of the resolved stacks and the processes
+ * naming them; the sources must outlive the rows. 0 or -ENOMEM.
+ */
+int view_stacks__build(struct view_stacks *stacks, const struct stack_table *records,
+		       const struct resolved_stacks *resolved, const struct proc_table *procs,
+		       bool per_process, const struct verdict_params *verdict);
+void view_stacks__free(struct view_stacks *stacks);
+/* Sample i of a row's history, 0 = the oldest. */
+__s64 view_row__history(const struct view_row *row, __u32 i);
+
+#endif /* MEMTIDE_VIEW_ROWS_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdbool.h>
 #include <stdio.h>
+#include "collect/history.h"
 #include "util/units.h"
 #include "view/verdict.h"
 
@@ -96,4 +97,15 @@ char *verdict__format(const struct verdict *verdict, const struct verdict_params
 			 mt_format_bytes((__s64)verdict->low_water_rate_per_min, 1, rate,
 					 sizeof(rate)));
 	return buf;
+}
+
+void verdict__judge(const struct mt_ring *history, const struct verdict_params *params,
+		    struct verdict *out)
+{
+	__s64 samples[MT_HISTORY_LEN];
+	__u32 cnt = history ? history__count(history) : 0;
+
+	for (__u32 i = 0; i < cnt; i++)
+		samples[i] = history__at(history, i);
+	verdict__classify(samples, cnt, params, out);
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+struct mt_ring;
+
 #define MT_VERDICT_STEADY 0
 #define MT_VERDICT_LEAK	  1
 #define MT_VERDICT_SPIKE  2
@@ -45,6 +47,9 @@ struct verdict {
 /* Classifies cnt samples, oldest first. */
 void verdict__classify(const __s64 *samples, size_t cnt, const struct verdict_params *params,
 		       struct verdict *out);
+/* Classifies a per-interval history (collect/history.h); NULL is an empty one. */
+void verdict__judge(const struct mt_ring *history, const struct verdict_params *params,
+		    struct verdict *out);
 /* "leak", "spike" or "steady", as in reports and JSON. */
 const char *verdict__name(int kind);
 /*

@@ -9,18 +9,10 @@
 #include "view/names.h"
 #include "view/view.h"
 
-void view__judge(const struct mt_ring *history, const struct verdict_params *params,
-		 struct verdict *out)
-{
-	__s64 samples[MT_HISTORY_LEN];
-	__u32 cnt = history ? history__count(history) : 0;
-
-	for (__u32 i = 0; i < cnt; i++)
-		samples[i] = history__at(history, i);
-	verdict__classify(samples, cnt, params, out);
-}
-
-/* An image's verdict: from the sum of its stacks' histories, aligned on the latest interval. */
+/*
+ * An image's verdict: from the sum of its stacks' histories of what they hold, aligned on the
+ * latest interval (page-fault histories count bytes made resident per interval: not held).
+ */
 static void judge_image(const struct stack_table *stacks, __u32 aspace_id,
 			const struct verdict_params *params, struct verdict *out)
 {
@@ -31,7 +23,8 @@ static void judge_image(const struct stack_table *stacks, __u32 aspace_id,
 
 	records = stack_table__records(stacks, &cnt);
 	for (size_t i = 0; i < cnt; i++) {
-		if (records[i]->key.aspace_id == aspace_id)
+		if (records[i]->key.aspace_id == aspace_id &&
+		    mt_kind_outstanding(records[i]->key.kind))
 			history__add_aligned(sum, &sum_cnt, &records[i]->history);
 	}
 	verdict__classify(sum, sum_cnt, params, out);
@@ -135,7 +128,9 @@ int view__build(struct view *view, const struct view_settings *settings,
 
 	memset(view, 0, sizeof(*view));
 	view->settings = *settings;
-	err = view_rows__build(view, src) ?: build_processes(view, src);
+	err = view_stacks__build(&view->stacks, src->stacks, src->resolved, src->procs,
+				 settings->per_process, &settings->verdict)
+		      ?: build_processes(view, src);
 	if (err) {
 		view__free(view);
 		return err;
@@ -153,7 +148,7 @@ int view__build(struct view *view, const struct view_settings *settings,
 
 void view__free(struct view *view)
 {
-	view_rows__free(view);
+	view_stacks__free(&view->stacks);
 	free(view->processes);
 	memset(view, 0, sizeof(*view));
 }

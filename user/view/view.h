@@ -17,7 +17,7 @@
 #include "memtide/abi.h"
 #include "symbolize/resolved.h"
 #include "unwind/loader.h"
-#include "util/ring.h"
+#include "view/rows.h"
 #include "view/verdict.h"
 
 struct accounts;
@@ -25,30 +25,7 @@ struct mt_process;
 struct proc_table;
 struct resolved_stacks;
 struct rss_table;
-struct stack_record;
 struct stack_table;
-
-enum rank_by {
-	RANK_GROWTH,	      /* stacks that grew over the last interval, most first */
-	RANK_OUTSTANDING,     /* stacks with outstanding bytes, most first */
-	RANK_ALL,	      /* every stack, by outstanding bytes */
-	RANK_RESIDENT_GROWTH, /* fault stacks that made bytes resident over the last interval */
-	RANK_RESIDENT,	      /* fault stacks by bytes made resident since the start */
-	RANK_NR,
-};
-
-struct view_row {
-	struct mt_stack_key key;	    /* of the first record summed in */
-	const struct mt_process *proc;	    /* its process, which names the row; NULL if unknown */
-	__u32 process_cnt;		    /* distinct processes summed (1 with --per-process) */
-	struct mt_stack_stats stats;	    /* summed */
-	__s64 growth;			    /* summed */
-	const struct resolved_stack *stack; /* NULL when it could not be resolved */
-	const struct mt_ring *history;	    /* per interval, oldest first (collect/history.h) */
-	struct mt_ring summed;		    /* the history of a summed row, owned */
-	bool judged;			    /* outstanding kinds get a verdict; faults do not */
-	struct verdict verdict;
-};
 
 struct view_process {
 	const struct mt_process *proc;
@@ -88,10 +65,7 @@ struct view_rss {
 
 struct view {
 	struct view_settings settings;
-	struct view_row *rows;
-	size_t row_cnt;
-	struct view_row **ranked[RANK_NR];
-	size_t ranked_cnt[RANK_NR];
+	struct view_stacks stacks;
 	/* live first, the most growing on top; exec-replaced images that held nothing left out */
 	struct view_process *processes;
 	size_t process_cnt;
@@ -123,14 +97,5 @@ void view__free(struct view *view);
 
 /* Share of the bytes on complete stacks, 0 to 1 (1 when nothing is held). */
 double unwind_summary__complete_share(const struct unwind_summary *summary);
-/* Sample i of a row's history, 0 = the oldest. */
-__s64 view_row__history(const struct view_row *row, __u32 i);
-
-/* Rows (view/rows.c): summed or per record, then ranked. 0 or -ENOMEM. */
-int view_rows__build(struct view *view, const struct view_sources *src);
-void view_rows__free(struct view *view);
-/* Leak, spike or steady from a history (collect/history.h). */
-void view__judge(const struct mt_ring *history, const struct verdict_params *params,
-		 struct verdict *out);
 
 #endif /* MEMTIDE_VIEW_VIEW_H */
