@@ -49,7 +49,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct mt_proc);
+	__type(value, struct mt_traced_proc);
 } procs SEC(".maps");
 
 struct {
@@ -119,7 +119,7 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
  */
 #define REFRESH_NS 20000000ULL
 
-static __always_inline void request_refresh(struct mt_proc *proc)
+static __always_inline void request_refresh(struct mt_traced_proc *proc)
 {
 	__u64 now = bpf_ktime_get_ns();
 
@@ -130,7 +130,7 @@ static __always_inline void request_refresh(struct mt_proc *proc)
 }
 
 static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts,
-					   struct mt_proc *proc)
+					   struct mt_traced_proc *proc)
 {
 	bool unknown_code = false;
 	__u64 stack_id;
@@ -225,10 +225,10 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 	}
 }
 
-static __always_inline struct mt_proc *traced_proc(void)
+static __always_inline struct mt_traced_proc *traced_proc(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_traced_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 
 	if (!proc) {
 		count(MT_CNT_UNTRACKED);
@@ -346,7 +346,7 @@ int alloc_enter(struct pt_regs *regs)
 	__u64 arg3 = PT_REGS_PARM3(regs);
 	__u64 sp = PT_REGS_SP(regs);
 	struct thread_state *ts;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	proc = traced_proc();
 	if (!proc)
@@ -430,7 +430,7 @@ int free_enter(struct pt_regs *regs)
 {
 	__u64 addr = PT_REGS_PARM1(regs);
 	struct thread_state *ts;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	if (!addr)
 		return 0;
@@ -462,9 +462,9 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 parent_tgid = parent->tgid;
 	__u32 child_tgid = child->tgid;
 	struct mt_unwind_proc *unwind_maps;
-	struct mt_proc *parent_proc;
+	struct mt_traced_proc *parent_proc;
 	struct mt_py_proc *py;
-	struct mt_proc proc = {};
+	struct mt_traced_proc proc = {};
 
 	if (child->pid != child_tgid)
 		return 0; /* a new thread, not a new process */
@@ -505,7 +505,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 	__u32 prev;
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);
@@ -523,8 +523,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 }
 
 /* A process memtide stops tracing (it exited, or left the cgroup): userspace hears why. */
-static __always_inline void untrack(struct task_struct *task, __u32 tgid, struct mt_proc *proc,
-				    __u32 event_type)
+static __always_inline void untrack(struct task_struct *task, __u32 tgid,
+				    struct mt_traced_proc *proc, __u32 event_type)
 {
 	__u32 aspace_id = proc->aspace_id;
 
@@ -537,7 +537,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
 {
 	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	if (!group_dead)
 		return 0;
@@ -557,7 +557,7 @@ int BPF_PROG(handle_cgroup_attach, struct cgroup *dst_cgrp, const char *path,
 	     struct task_struct *task, bool threadgroup)
 {
 	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	if (!target_cgroup_id || dst_cgrp->root->hierarchy_id != 0)
 		return 0;

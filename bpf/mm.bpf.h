@@ -83,10 +83,10 @@ struct {
 const volatile __u32 fault_sample = 1;
 
 /* traced_proc() without its counters: these tracepoints fire in every process, a miss is no news */
-static __always_inline struct mt_proc *mm_traced_proc(void)
+static __always_inline struct mt_traced_proc *mm_traced_proc(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_traced_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 
 	return proc && current_in_target_cgroup() ? proc : NULL;
 }
@@ -249,7 +249,7 @@ static __always_inline void record_mapping(__u32 aspace_id, __u64 start,
  * A new range by the calling thread: counted on the caller's stack, or, made by the allocator
  * inside a traced call, recorded without a stack (mmap) or not at all (brk).
  */
-static __always_inline void map_new(struct pt_regs *regs, struct mt_proc *proc, __u64 start,
+static __always_inline void map_new(struct pt_regs *regs, struct mt_traced_proc *proc, __u64 start,
 				    __u64 size, __u32 kind)
 {
 	struct mt_mapping_info map = {.size = size, .kind = kind};
@@ -305,7 +305,7 @@ static __always_inline struct mm_thread *end_op(__u32 op)
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	__u64 start = ctx->ret, len, prot, flags;
 	struct pt_regs *regs;
 
@@ -328,7 +328,7 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_munmap")
 int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	__u64 start = ctx->args[0];
 
 	if (!proc || start & (MM_PAGE_SIZE - 1))
@@ -340,7 +340,7 @@ int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_mremap")
 int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	struct mt_alloc_key key = {.addr = ctx->args[0]};
 	struct mt_mapping_info *map;
 	struct mm_thread *mt;
@@ -367,7 +367,7 @@ int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_mremap")
 int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	struct mt_mapping_info map;
 	struct mm_thread *mt;
 	__u64 new_len;
@@ -398,7 +398,7 @@ int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_brk")
 int brk_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	struct mm_thread *mt;
 
 	if (!proc)
@@ -413,7 +413,7 @@ int brk_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_brk")
 int brk_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	__u64 now = ctx->ret;
 	struct mm_thread *mt;
 
@@ -453,7 +453,7 @@ static __always_inline int fault_sampled(void)
 }
 
 /* The kernel's uretprobe trampoline page is memtide's own: its first use faults it in. */
-static __always_inline int on_trampoline_page(struct mt_proc *proc, __u64 ip)
+static __always_inline int on_trampoline_page(struct mt_traced_proc *proc, __u64 ip)
 {
 	if (!proc->xol_vaddr)
 		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
@@ -464,7 +464,7 @@ static __always_inline int on_trampoline_page(struct mt_proc *proc, __u64 ip)
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = mm_traced_proc();
 	struct mt_stack_stats *stats;
 	struct thread_state *ts;
 	__u64 stack_id;

@@ -73,7 +73,7 @@ int BPF_PROG(oom_mark_victim, struct task_struct *task, uid_t uid)
 	__u32 tgid = task->tgid;
 	struct mt_oom_event *event;
 	struct mm_struct *mm;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)

@@ -95,7 +95,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	struct task_struct *owner;
 	struct rss_miss *miss;
 	__u64 pages[MT_RSS_NR];
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 	struct mt_rss *entry;
 	__u32 zero = 0, tgid;
 

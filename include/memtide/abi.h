@@ -144,13 +144,13 @@ _Static_assert(sizeof(struct mt_stack_stats) == 40, "struct mt_stack_stats: ABI 
  * assigned per process image: a new one at fork and at exec, so stacks recorded before an exec
  * keep pointing at the mappings they were taken in.
  */
-struct mt_proc {
+struct mt_traced_proc {
 	__u32 aspace_id;
 	__u32 pad;
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
 	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
 };
-_Static_assert(sizeof(struct mt_proc) == 24, "struct mt_proc: ABI size");
+_Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI size");
 
 #define MT_EV_FORK    1
 #define MT_EV_EXEC    2
