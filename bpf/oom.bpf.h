@@ -9,7 +9,15 @@
 #ifndef MEMTIDE_OOM_BPF_H
 #define MEMTIDE_OOM_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
 #include "memtide/abi_oom.h"
+#include "counters.bpf.h"
+#include "procs.bpf.h"
+#include "rss.bpf.h"
 
 /* Older kernels: kernfs_node.__parent was `parent` before "kernfs: Use RCU to access
  * kernfs_node::parent". */
