@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memtide's kernel side: allocator uprobes aggregate outstanding bytes by call stack in maps, and
- * scheduler tracepoints follow the traced process tree.
+ * memtide's kernel side, built as one BPF object: allocator uprobes aggregate outstanding bytes by
+ * call stack in maps, and scheduler tracepoints follow the traced process tree. This file holds
+ * the allocation path; the other parts are self-contained headers, included here so that one
+ * compilation unit, and one skeleton, holds every program and map.
  *
  * Allocation path. alloc_enter runs at each allocator function's entry probe (the BPF cookie says
  * which function), records the request in the thread's task storage and walks the stack there,
@@ -16,8 +18,16 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include "memtide.bpf.h"
+#include "memtide/abi.h"
+#include "counters.bpf.h"
+#include "target.bpf.h"
+#include "thread.bpf.h"
+#include "stack.bpf.h"
+/* The other parts, which the allocation path does not use: here for the single object. */
+#include "mm.bpf.h"
+#include "rss.bpf.h"
+#include "oom.bpf.h"
+#include "lifecycle.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -29,144 +39,6 @@ struct {
 	__type(key, struct mt_alloc_key);
 	__type(value, struct mt_alloc_info);
 } allocs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1);
-	__type(key, __u64);
-	__type(value, struct mt_stack);
-} stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct mt_stack_key);
-	__type(value, struct mt_stack_stats);
-} by_stack SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mt_proc);
-} procs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_state);
-} threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
-
-__u64 counters[MT_CNT_NR];
-
-/* --sample: mean bytes between samples, 0 = every allocation; tables set by the loader */
-const volatile __u64 sample_rate = 0;
-const volatile __u32 sample_draws[MT_SAMPLE_DRAWS];
-const volatile __u32 sample_weights[MT_SAMPLE_WEIGHTS];
-/* Next address-space id; the loader hands out ids for the processes it finds at start, too. */
-__u32 next_aspace_id = 1;
-
-static __always_inline void count(int idx)
-{
-	if (idx >= 0 && idx < MT_CNT_NR)
-		__sync_fetch_and_add(&counters[idx], 1);
-}
-
-static __always_inline __u64 hash_step(__u64 hash, __u64 value)
-{
-	/* FNV-1a over 64-bit words: cheap, and stack ids only need to be unlikely to collide. */
-	return (hash ^ value) * 0x100000001b3ULL;
-}
-
-#include "unwind.bpf.h"
-#include "python.bpf.h"
-#include "cgroup.bpf.h"
-
-static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
-				 __u32 aspace_id, __u32 prev_aspace_id)
-{
-	struct mt_proc_event *event;
-
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		count(MT_CNT_EVENTS_LOST);
-		return;
-	}
-	event->type = type;
-	event->tgid = BPF_CORE_READ(task, tgid);
-	event->parent_tgid = parent_tgid;
-	event->aspace_id = aspace_id;
-	event->prev_aspace_id = prev_aspace_id;
-	event->pad = 0;
-	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
-	bpf_ringbuf_submit(event, 0);
-}
-
-#include "rss.bpf.h"
-#include "oom.bpf.h"
-
-/*
- * Code outside the known mappings: a library loaded after memtide last read the process's maps,
- * most often right after an exec, when the dynamic loader maps the libraries. Userspace re-reads
- * them; asking at most every REFRESH_NS keeps a busy process from flooding the ring buffer.
- */
-#define REFRESH_NS 20000000ULL
-
-static __always_inline void request_refresh(struct mt_proc *proc)
-{
-	__u64 now = bpf_ktime_get_ns();
-
-	if (now - proc->refresh_requested_ns < REFRESH_NS)
-		return;
-	proc->refresh_requested_ns = now;
-	emit(MT_EV_REFRESH, bpf_get_current_task_btf(), 0, proc->aspace_id, 0);
-}
-
-static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts,
-					   struct mt_proc *proc)
-{
-	bool unknown_code = false;
-	__u64 stack_id;
-	long err;
-
-	/* The trampoline page is fixed for the life of an address space: read it once. */
-	if (!proc->xol_vaddr)
-		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
-						uprobes_state.xol_area, vaddr);
-	stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, proc->xol_vaddr, &unknown_code);
-	stack_id = walk_python(&ts->stack, ts->py_frame, ts->aspace_id, stack_id) | 1;
-
-	if (unknown_code)
-		request_refresh(proc);
-
-	if (bpf_map_lookup_elem(&stacks, &stack_id))
-		return stack_id;
-	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
-		count(MT_CNT_STACKS_FULL);
-	return stack_id;
-}
-
-static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32 kind,
-							  __u64 stack_id)
-{
-	struct mt_stack_key key = {.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
-	struct mt_stack_stats zero = {};
-	struct mt_stack_stats *stats;
-
-	stats = bpf_map_lookup_elem(&by_stack, &key);
-	if (stats)
-		return stats;
-	bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&by_stack, &key);
-}
 
 /* Removes a live allocation and credits its stack; the deleter that wins a race credits it. */
 static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_alloc_info *out)
@@ -225,41 +97,6 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 	}
 }
 
-static __always_inline struct mt_proc *traced_proc(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
-
-	if (!proc) {
-		count(MT_CNT_UNTRACKED);
-		return NULL;
-	}
-	/* a thread moved out of the cgroup keeps its inherited probes until userspace hears */
-	if (!current_in_target_cgroup()) {
-		count(MT_CNT_OUTSIDE_CGROUP);
-		return NULL;
-	}
-	return proc;
-}
-
-/*
- * True when this thread is already inside an allocator call. A call made from inside runs deeper
- * in the stack; a tail call (glibc's realloc(NULL, n) jumps to malloc) runs at the same stack
- * pointer, once. A call whose return probe never ran (a uretprobe the kernel could not install)
- * would leave depth stuck; any other call at or above that call's entry stack pointer cannot be
- * nested in it, so the stale depth is dropped there.
- */
-static __always_inline int inside_allocator(struct thread_state *ts, __u64 sp)
-{
-	if (!ts->depth)
-		return 0;
-	if (sp < ts->entry_sp || (sp == ts->entry_sp && ts->depth == 1))
-		return 1;
-	count(MT_CNT_UNMATCHED_RET);
-	ts->depth = 0;
-	return 0;
-}
-
 /* calloc(n, size) whose product overflows fails in glibc: count nothing. */
 static __always_inline __u64 mul_or_zero(__u64 a, __u64 b)
 {
@@ -294,6 +131,11 @@ static __always_inline __u64 requested_size(__u32 fn, __u64 arg1, __u64 arg2, __
 	}
 	return 0;
 }
+
+/* --sample: mean bytes between samples, 0 = every allocation; tables set by the loader */
+const volatile __u64 sample_rate = 0;
+const volatile __u32 sample_draws[MT_SAMPLE_DRAWS];
+const volatile __u32 sample_weights[MT_SAMPLE_WEIGHTS];
 
 /* An exponential draw with mean sample_rate, from this thread's xorshift generator. */
 static __always_inline __s64 draw_countdown(struct thread_state *ts)
@@ -346,7 +188,7 @@ int alloc_enter(struct pt_regs *regs)
 	__u64 arg3 = PT_REGS_PARM3(regs);
 	__u64 sp = PT_REGS_SP(regs);
 	struct thread_state *ts;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	proc = traced_proc();
 	if (!proc)
@@ -430,7 +272,7 @@ int free_enter(struct pt_regs *regs)
 {
 	__u64 addr = PT_REGS_PARM1(regs);
 	struct thread_state *ts;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	if (!addr)
 		return 0;
@@ -447,128 +289,9 @@ int free_enter(struct pt_regs *regs)
 	return 0;
 }
 
-#include "mm.bpf.h"
-
 /* The benchmark floor: the same probe points with nothing behind them. */
 SEC("uprobe")
 int floor_probe(struct pt_regs *regs)
 {
-	return 0;
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
-{
-	__u32 parent_tgid = parent->tgid;
-	__u32 child_tgid = child->tgid;
-	struct mt_unwind_proc *unwind_maps;
-	struct mt_proc *parent_proc;
-	struct mt_py_proc *py;
-	struct mt_proc proc = {};
-
-	if (child->pid != child_tgid)
-		return 0; /* a new thread, not a new process */
-	parent_proc = bpf_map_lookup_elem(&procs, &parent_tgid);
-	if (!parent_proc) {
-		/* clone3(CLONE_INTO_CGROUP) from outside: userspace attaches the newcomer */
-		if (target_cgroup_id && task_in_target_cgroup(child))
-			emit(MT_EV_ENTER, child, parent_tgid, 0, 0);
-		return 0;
-	}
-	proc.aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
-	if (bpf_map_update_elem(&procs, &child_tgid, &proc, BPF_ANY)) {
-		count(MT_CNT_UNTRACKED);
-		return 0;
-	}
-	procs_changed();
-	/* The child maps what its parent maps: it unwinds with the parent's tables at once. */
-	unwind_maps = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
-	if (unwind_maps)
-		bpf_map_update_elem(&unwind_procs, &proc.aspace_id, unwind_maps, BPF_ANY);
-	/* ... and runs the same interpreter (multiprocessing's fork start method) */
-	py = bpf_map_lookup_elem(&py_procs, &parent_proc->aspace_id);
-	if (py)
-		bpf_map_update_elem(&py_procs, &proc.aspace_id, py, BPF_ANY);
-	emit(MT_EV_FORK, child, parent_tgid, proc.aspace_id, parent_proc->aspace_id);
-	return 0;
-}
-
-/* A process image that is gone: what the unwinder and the Python walker kept for it goes too. */
-static __always_inline void forget_image(__u32 aspace_id)
-{
-	bpf_map_delete_elem(&unwind_procs, &aspace_id);
-	bpf_map_delete_elem(&py_procs, &aspace_id);
-	mm_forget_image(aspace_id);
-}
-
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
-{
-	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
-	__u32 prev;
-
-	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc)
-		return 0;
-	prev = proc->aspace_id;
-	proc->aspace_id = __sync_fetch_and_add(&next_aspace_id, 1);
-	/* a new address space: its own trampoline page, and maps to ask for at once */
-	proc->xol_vaddr = 0;
-	proc->refresh_requested_ns = 0;
-	procs_changed(); /* a new mm */
-	forget_image(prev);
-	emit(MT_EV_EXEC, task, 0, proc->aspace_id, prev);
-	return 0;
-}
-
-/* A process memtide stops tracing (it exited, or left the cgroup): userspace hears why. */
-static __always_inline void untrack(struct task_struct *task, __u32 tgid, struct mt_proc *proc,
-				    __u32 event_type)
-{
-	__u32 aspace_id = proc->aspace_id;
-
-	bpf_map_delete_elem(&procs, &tgid);
-	forget_image(aspace_id);
-	emit(event_type, task, 0, aspace_id, 0);
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
-{
-	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
-
-	if (!group_dead)
-		return 0;
-	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (proc)
-		untrack(task, tgid, proc, MT_EV_EXIT);
-	return 0;
-}
-
-/*
- * A process moved between cgroups (-c only). Entering the traced subtree, it needs probes of its
- * own: userspace adopts it. Leaving, it is no longer traced; its probes stay until it exits, but
- * the program returns at the `procs` lookup.
- */
-SEC("tp_btf/cgroup_attach_task")
-int BPF_PROG(handle_cgroup_attach, struct cgroup *dst_cgrp, const char *path,
-	     struct task_struct *task, bool threadgroup)
-{
-	__u32 tgid = task->tgid;
-	struct mt_proc *proc;
-
-	if (!target_cgroup_id || dst_cgrp->root->hierarchy_id != 0)
-		return 0;
-	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (cgroup_in_target(dst_cgrp)) {
-		if (!proc)
-			emit(MT_EV_ENTER, task, 0, 0, 0);
-		return 0;
-	}
-	/* one thread of a threaded cgroup moving out does not take its process along */
-	if (proc && threadgroup)
-		untrack(task, tgid, proc, MT_EV_LEAVE);
 	return 0;
 }

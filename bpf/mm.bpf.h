@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Memory beyond malloc: anonymous private mappings (mmap, munmap, mremap), program break growth
- * (brk) and page faults, by call stack. Included by memtide.bpf.c after the allocator programs,
- * whose stack capture, per-stack counters and per-thread state it shares.
+ * (brk) and page faults, by call stack. Stacks and their counters are those of the allocator
+ * probes (stack.bpf.h), and so is the per-thread state (thread.bpf.h) that says whether the thread
+ * is inside an allocator call.
  *
  * Mappings. Each live mapping is recorded by (address space, start) with its size, kind and
  * stack, and adds to its stack's outstanding bytes. An unmapped range that starts at a recorded
@@ -34,6 +35,16 @@
  */
 #ifndef MEMTIDE_MM_BPF_H
 #define MEMTIDE_MM_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
+#include "counters.bpf.h"
+#include "target.bpf.h"
+#include "thread.bpf.h"
+#include "stack.bpf.h"
 
 #define MM_PAGE_SIZE   4096ULL
 #define MM_PROT_NONE   0x0
@@ -81,15 +92,6 @@ struct {
 
 /* --fault-sample: one fault in this many on average is walked, with this weight */
 const volatile __u32 fault_sample = 1;
-
-/* traced_proc() without its counters: these tracepoints fire in every process, a miss is no news */
-static __always_inline struct mt_proc *mm_traced_proc(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct mt_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
-
-	return proc && current_in_target_cgroup() ? proc : NULL;
-}
 
 static __always_inline struct pt_regs *user_regs(void)
 {
@@ -249,7 +251,7 @@ static __always_inline void record_mapping(__u32 aspace_id, __u64 start,
  * A new range by the calling thread: counted on the caller's stack, or, made by the allocator
  * inside a traced call, recorded without a stack (mmap) or not at all (brk).
  */
-static __always_inline void map_new(struct pt_regs *regs, struct mt_proc *proc, __u64 start,
+static __always_inline void map_new(struct pt_regs *regs, struct mt_traced_proc *proc, __u64 start,
 				    __u64 size, __u32 kind)
 {
 	struct mt_mapping_info map = {.size = size, .kind = kind};
@@ -305,7 +307,7 @@ static __always_inline struct mm_thread *end_op(__u32 op)
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	__u64 start = ctx->ret, len, prot, flags;
 	struct pt_regs *regs;
 
@@ -328,7 +330,7 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_munmap")
 int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	__u64 start = ctx->args[0];
 
 	if (!proc || start & (MM_PAGE_SIZE - 1))
@@ -340,7 +342,7 @@ int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_mremap")
 int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	struct mt_alloc_key key = {.addr = ctx->args[0]};
 	struct mt_mapping_info *map;
 	struct mm_thread *mt;
@@ -367,7 +369,7 @@ int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_mremap")
 int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	struct mt_mapping_info map;
 	struct mm_thread *mt;
 	__u64 new_len;
@@ -398,7 +400,7 @@ int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_brk")
 int brk_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	struct mm_thread *mt;
 
 	if (!proc)
@@ -413,7 +415,7 @@ int brk_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_brk")
 int brk_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	__u64 now = ctx->ret;
 	struct mm_thread *mt;
 
@@ -453,18 +455,17 @@ static __always_inline int fault_sampled(void)
 }
 
 /* The kernel's uretprobe trampoline page is memtide's own: its first use faults it in. */
-static __always_inline int on_trampoline_page(struct mt_proc *proc, __u64 ip)
+static __always_inline int on_trampoline_page(struct mt_traced_proc *proc, __u64 ip)
 {
-	if (!proc->xol_vaddr)
-		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
-						uprobes_state.xol_area, vaddr);
-	return proc->xol_vaddr && (ip & ~(MM_PAGE_SIZE - 1)) == proc->xol_vaddr;
+	__u64 page = trampoline_page(proc);
+
+	return page && (ip & ~(MM_PAGE_SIZE - 1)) == page;
 }
 
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	struct mt_proc *proc = mm_traced_proc();
+	struct mt_traced_proc *proc = traced_proc_quiet();
 	struct mt_stack_stats *stats;
 	struct thread_state *ts;
 	__u64 stack_id;

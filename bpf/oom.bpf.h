@@ -9,7 +9,15 @@
 #ifndef MEMTIDE_OOM_BPF_H
 #define MEMTIDE_OOM_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
 #include "memtide/abi_oom.h"
+#include "counters.bpf.h"
+#include "procs.bpf.h"
+#include "rss.bpf.h"
 
 /* Older kernels: kernfs_node.__parent was `parent` before "kernfs: Use RCU to access
  * kernfs_node::parent". */
@@ -73,7 +81,7 @@ int BPF_PROG(oom_mark_victim, struct task_struct *task, uid_t uid)
 	__u32 tgid = task->tgid;
 	struct mt_oom_event *event;
 	struct mm_struct *mm;
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)

@@ -7,12 +7,17 @@
  * block: it is the thread's own even while it has released the GIL (a C call, I/O), unlike
  * 3.11's tstate_current (the GIL holder) or 3.12's _Py_tss_tstate (NULL while detached). Each
  * frame is one read of the frame struct; the fields are picked from that copy by the offsets
- * user/python.c found for the interpreter's version.
+ * user/python/detect.c found for the interpreter's version.
  */
 #ifndef MEMTIDE_PYTHON_BPF_H
 #define MEMTIDE_PYTHON_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
 #include "memtide/abi_python.h"
+#include "stack_hash.bpf.h"
 
 #define PY_FRAME_READ 112 /* covers every field used, up to 3.8's f_lasti at 104 */
 

@@ -17,7 +17,13 @@
 #ifndef MEMTIDE_RSS_BPF_H
 #define MEMTIDE_RSS_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "memtide/abi.h"
 #include "memtide/abi_rss.h"
+#include "counters.bpf.h"
+#include "procs.bpf.h"
 
 /* Keyed by address-space id; sized by the loader like procs, entries removed at exit. */
 struct {
@@ -33,12 +39,9 @@ __u64 rss_epoch;
 /*
  * Nearly every change is in an untraced process, and page faults come in runs from one mm, so
  * each CPU remembers the last mm it found untraced and skips the owner and procs lookups for
- * it. procs_gen is bumped whenever a process starts being traced (the loader, fork, exec: after
- * its procs entry is written), which drops every remembered miss; a miss is remembered with
- * the generation read before its lookup.
+ * it. A bump of procs_gen (a process started being traced) drops every remembered miss; a miss
+ * is remembered with the generation read before its lookup.
  */
-__u64 procs_gen;
-
 struct rss_miss {
 	struct mm_struct *mm;
 	__u64 gen;
@@ -50,11 +53,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rss_miss);
 } rss_misses SEC(".maps");
-
-static __always_inline void procs_changed(void)
-{
-	__sync_fetch_and_add(&procs_gen, 1);
-}
 
 static __always_inline __u64 rss_pages(struct percpu_counter *counter)
 {
@@ -95,7 +93,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	struct task_struct *owner;
 	struct rss_miss *miss;
 	__u64 pages[MT_RSS_NR];
-	struct mt_proc *proc;
+	struct mt_traced_proc *proc;
 	struct mt_rss *entry;
 	__u32 zero = 0, tgid;
 

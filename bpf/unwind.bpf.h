@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The native stack unwinder: .eh_frame tables built in userspace (user/unwind_table.c), applied
+ * The native stack unwinder: .eh_frame tables built in userspace (user/unwind/table.c), applied
  * here one frame at a time, with a frame-pointer step for code that has no table.
  *
  * Per frame: find the executable mapping holding the PC (binary search in the process image's
@@ -16,7 +16,13 @@
 #ifndef MEMTIDE_UNWIND_BPF_H
 #define MEMTIDE_UNWIND_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
 #include "memtide/abi_unwind.h"
+#include "stack_hash.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -307,7 +313,7 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 			},
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
-		.hash = 0xcbf29ce484222325ULL,
+		.hash = STACK_HASH_SEED,
 		.frame_cnt = 1,
 		.stop = MT_STOP_MAX_DEPTH,
 		.last_mapping = -1,

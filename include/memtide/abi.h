@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Layout shared by the BPF programs (bpf/) and the loader (user/). This header is an ABI between
- * the two sides: fixed-width fields only, explicit padding, no logic.
+ * the two sides: fixed-width fields only, explicit padding, no logic. Both sides compile it, so
+ * the size asserted after each struct is checked on both: a layout change, or padding one compiler
+ * adds and the other does not, fails the build instead of misreading maps and events. Sizes are
+ * spelled out so that changing a shared layout (or a constant sizing one) is a deliberate edit.
  */
-#ifndef MEMTIDE_MEMTIDE_H
-#define MEMTIDE_MEMTIDE_H
+#ifndef MEMTIDE_ABI_H
+#define MEMTIDE_ABI_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -35,26 +38,24 @@
 #define MT_KIND_NR    4
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
-#define MT_CNT_ALLOCS_FULL   0	/* live allocation not recorded: allocs map full */
-#define MT_CNT_STACKS_FULL   1	/* stack not stored: stacks map full */
-#define MT_CNT_BY_STACK_FULL 2	/* aggregate not updated: by_stack map full */
-#define MT_CNT_UNKNOWN_FREES 3	/* free of an address never seen (allocated before attach) */
-#define MT_CNT_UNTRACKED     4	/* probe hit in a process memtide does not track */
-#define MT_CNT_NESTED	     5	/* allocator call made by the allocator itself, counted once */
-#define MT_CNT_SCRATCH_FAIL  6	/* no per-thread scratch space: event lost */
-#define MT_CNT_EVENTS_LOST   7	/* process event (fork/exec/exit) lost: ring buffer full */
-#define MT_CNT_UNMATCHED_RET 8	/* return probe without its entry (attached mid-call) */
-#define MT_CNT_FAILED_ALLOCS 9	/* allocation that returned NULL: not counted */
-#define MT_CNT_STALE_ADDR    10 /* address handed out again while still recorded: old record freed */
-#define MT_CNT_OUTSIDE_CGROUP                                                                      \
-	11			/* probe hit in a thread outside the traced cgroup (-c): ignored   \
-				 */
-#define MT_CNT_MAPPINGS_FULL 12 /* mapping not recorded: mappings map full */
-#define MT_CNT_ALLOCATOR_MAP 13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
-#define MT_CNT_MAPPING_SCAN  14 /* unmapped range matching no single record: mappings scanned */
-#define MT_CNT_RSS_FULL	     15 /* RSS change of a traced process not kept: rss map full */
-#define MT_CNT_OOM_LOST	     16 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_NR	     17
+#define MT_CNT_ALLOCS_FULL    0	 /* live allocation not recorded: allocs map full */
+#define MT_CNT_STACKS_FULL    1	 /* stack not stored: stacks map full */
+#define MT_CNT_BY_STACK_FULL  2	 /* aggregate not updated: by_stack map full */
+#define MT_CNT_UNKNOWN_FREES  3	 /* free of an address never seen (allocated before attach) */
+#define MT_CNT_UNTRACKED      4	 /* probe hit in a process memtide does not track */
+#define MT_CNT_NESTED	      5	 /* allocator call made by the allocator itself, counted once */
+#define MT_CNT_SCRATCH_FAIL   6	 /* no per-thread scratch space: event lost */
+#define MT_CNT_EVENTS_LOST    7	 /* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_UNMATCHED_RET  8	 /* return probe without its entry (attached mid-call) */
+#define MT_CNT_FAILED_ALLOCS  9	 /* allocation that returned NULL: not counted */
+#define MT_CNT_STALE_ADDR     10 /* address handed out again while recorded: old record freed */
+#define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c) */
+#define MT_CNT_MAPPINGS_FULL  12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP  13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN   14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_RSS_FULL	      15 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	      16 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_NR	      17
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -81,6 +82,7 @@ struct mt_alloc_key {
 	__u32 pad;
 	__u64 addr;
 };
+_Static_assert(sizeof(struct mt_alloc_key) == 16, "struct mt_alloc_key: ABI size");
 
 /*
  * A live allocation. Sampled (--sample), size and count are the sample's unbiased weights, the
@@ -92,6 +94,7 @@ struct mt_alloc_info {
 	__u64 timestamp_ns;
 	__u64 count;
 };
+_Static_assert(sizeof(struct mt_alloc_info) == 32, "struct mt_alloc_info: ABI size");
 
 /*
  * A live mapping (mappings map, keyed like allocations by address space and start address).
@@ -103,6 +106,7 @@ struct mt_mapping_info {
 	__u32 kind; /* MT_KIND_MMAP or MT_KIND_BRK */
 	__u32 pad;
 };
+_Static_assert(sizeof(struct mt_mapping_info) == 24, "struct mt_mapping_info: ABI size");
 
 /* Sampling tables, 16.16 fixed point (BPF has no floating point): filled by the loader. */
 #define MT_SAMPLE_DRAWS	       1024 /* exponential draws with mean 1, by uniform bucket */
@@ -117,12 +121,14 @@ struct mt_stack {
 	__u32 py_flags; /* MT_PYSTACK_* */
 	struct mt_py_frame py[MT_PY_MAX_FRAMES];
 };
+_Static_assert(sizeof(struct mt_stack) == 3080, "struct mt_stack: ABI size");
 
 struct mt_stack_key {
 	__u32 aspace_id;
 	__u32 kind;
 	__u64 stack_id;
 };
+_Static_assert(sizeof(struct mt_stack_key) == 16, "struct mt_stack_key: ABI size");
 
 struct mt_stack_stats {
 	__s64 outstanding_bytes;
@@ -131,17 +137,20 @@ struct mt_stack_stats {
 	__u64 total_frees;
 	__u64 total_alloc_bytes;
 };
+_Static_assert(sizeof(struct mt_stack_stats) == 40, "struct mt_stack_stats: ABI size");
 
 /*
- * A traced process. An address space id is assigned per process image: a new one at fork and at
- * exec, so stacks recorded before an exec keep pointing at the mappings they were taken in.
+ * A traced process: the value of the BPF `procs` map, keyed by tgid. An address space id is
+ * assigned per process image: a new one at fork and at exec, so stacks recorded before an exec
+ * keep pointing at the mappings they were taken in.
  */
-struct mt_proc {
+struct mt_traced_proc {
 	__u32 aspace_id;
 	__u32 pad;
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
 	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
 };
+_Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI size");
 
 #define MT_EV_FORK    1
 #define MT_EV_EXEC    2
@@ -160,5 +169,6 @@ struct mt_proc_event {
 	__u32 pad;
 	char comm[MT_COMM_LEN];
 };
+_Static_assert(sizeof(struct mt_proc_event) == 40, "struct mt_proc_event: ABI size");
 
-#endif /* MEMTIDE_MEMTIDE_H */
+#endif /* MEMTIDE_ABI_H */

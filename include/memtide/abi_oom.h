@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The OOM killer chose a traced process (oom:mark_victim): what bpf/oom.bpf.h captures at once,
- * before the victim and possibly its cgroup are gone. An ABI: fixed-width fields only.
+ * before the victim and possibly its cgroup are gone. An ABI: fixed-width fields only, each
+ * struct's size asserted (see abi.h).
  */
-#ifndef MEMTIDE_OOM_H
-#define MEMTIDE_OOM_H
+#ifndef MEMTIDE_ABI_OOM_H
+#define MEMTIDE_ABI_OOM_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -27,5 +28,6 @@ struct mt_oom_event {
 	__u32 path_depth; /* components in path; MT_OOM_PATH_DEPTH + 1 if cut */
 	char path[MT_OOM_PATH_DEPTH][MT_OOM_NAME_LEN];
 };
+_Static_assert(sizeof(struct mt_oom_event) == 632, "struct mt_oom_event: ABI size");
 
-#endif /* MEMTIDE_OOM_H */
+#endif /* MEMTIDE_ABI_OOM_H */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Python stacks: what the BPF walker needs to find and walk a CPython thread's frames (filled per
- * process image by user/python.c), and the frames it records. An ABI: fixed-width fields only.
+ * process image by user/python/detect.c), and the frames it records. An ABI: fixed-width fields
+ * only, each struct's size asserted (see abi.h).
  */
-#ifndef MEMTIDE_PYTHON_H
-#define MEMTIDE_PYTHON_H
+#ifndef MEMTIDE_ABI_PYTHON_H
+#define MEMTIDE_ABI_PYTHON_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -31,6 +32,7 @@ struct mt_py_proc {
 	__u8 owner_shim;	/* owner value of C-stack shim frames (3 on 3.12, 3.13), or 0xff */
 	__u64 none_addr;	/* address of Py_None: a 3.13 shim frame's f_executable */
 };
+_Static_assert(sizeof(struct mt_py_proc) == 40, "struct mt_py_proc: ABI size");
 
 /* Frame flags */
 #define MT_PY_ENTRY 0x1 /* the first frame its _PyEval_EvalFrameDefault call pushed */
@@ -40,5 +42,6 @@ struct mt_py_frame {
 	__s32 lasti; /* instruction: bytes (3.8, 3.9), index (3.10), code units (3.11+); -1 none */
 	__u32 flags;
 };
+_Static_assert(sizeof(struct mt_py_frame) == 16, "struct mt_py_frame: ABI size");
 
-#endif /* MEMTIDE_PYTHON_H */
+#endif /* MEMTIDE_ABI_PYTHON_H */

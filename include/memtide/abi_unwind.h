@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Unwind tables shared by the table builder (user/unwind_table.c), the loader that fills the BPF
- * maps (user/unwind.c) and the BPF unwinder (bpf/unwind.bpf.h). An ABI: fixed-width fields only.
+ * Unwind tables shared by the table builder (user/unwind/table.c), the loader that fills the BPF
+ * maps (user/unwind/loader.c) and the BPF unwinder (bpf/unwind.bpf.h). An ABI: fixed-width fields
+ * only, each struct's size asserted (see abi.h).
  *
  * Each ELF file gets one sorted slice of rows in a global rows array: row i covers ELF virtual
  * addresses [rows[i].pc, rows[i + 1].pc) with rule rows[i].rule_id, an index into one global,
  * de-duplicated rules array. Rows and rules are 8 bytes: BPF array elements are padded to 8.
  */
-#ifndef MEMTIDE_UNWIND_H
-#define MEMTIDE_UNWIND_H
+#ifndef MEMTIDE_ABI_UNWIND_H
+#define MEMTIDE_ABI_UNWIND_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -27,6 +28,7 @@ struct mt_unwind_row {
 	__u32 pc; /* ELF virtual address where the rule starts to apply */
 	__u32 rule_id;
 };
+_Static_assert(sizeof(struct mt_unwind_row) == 8, "struct mt_unwind_row: ABI size");
 
 /* How the canonical frame address (the caller's rsp) is found. */
 #define MT_CFA_END	   0 /* no unwind info here: a gap between functions */
@@ -47,6 +49,7 @@ struct mt_unwind_rule {
 	__u8 cfa_type;
 	__u8 flags;
 };
+_Static_assert(sizeof(struct mt_unwind_rule) == 8, "struct mt_unwind_rule: ABI size");
 
 /* One executable mapping of a process: ip - bias is the ELF virtual address. */
 struct mt_unwind_mapping {
@@ -60,6 +63,7 @@ struct mt_unwind_mapping {
 	__u32 page_base; /* ELF address of page 0 */
 	__u32 pad;
 };
+_Static_assert(sizeof(struct mt_unwind_mapping) == 48, "struct mt_unwind_mapping: ABI size");
 
 /* The executable mappings of one process image, sorted by start. Keyed by address-space id. */
 struct mt_unwind_proc {
@@ -67,5 +71,6 @@ struct mt_unwind_proc {
 	__u32 pad;
 	struct mt_unwind_mapping maps[MT_UNWIND_MAX_MAPS];
 };
+_Static_assert(sizeof(struct mt_unwind_proc) == 12296, "struct mt_unwind_proc: ABI size");
 
-#endif /* MEMTIDE_UNWIND_H */
+#endif /* MEMTIDE_ABI_UNWIND_H */

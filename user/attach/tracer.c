@@ -239,7 +239,7 @@ const struct tracer_progs *tracer__progs(const struct tracer *t)
 
 int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id)
 {
-	struct mt_proc proc = {};
+	struct mt_traced_proc proc = {};
 	__u32 key = tgid;
 	int err;
 

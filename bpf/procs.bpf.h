@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The traced processes and what the kernel side tells userspace about them. `procs` is written by
+ * the loader for the processes it starts or finds and by the lifecycle tracepoints for their
+ * descendants; every program that must know whether a process is traced looks it up there.
+ * Process events (fork, exec, exit, cgroup moves, requests to re-read maps, OOM kills) share the
+ * one `events` ring buffer, so userspace hears them in the order they happened: an OOM kill before
+ * the victim's exit.
+ */
+#ifndef MEMTIDE_PROCS_BPF_H
+#define MEMTIDE_PROCS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
+#include "counters.bpf.h"
+
+/* Sizes are set by the loader before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_traced_proc);
+} procs SEC(".maps");
+
+/*
+ * Bumped whenever a process starts being traced (the loader, fork, exec: after its procs entry
+ * is written), so that a remembered failed lookup in procs (rss.bpf.h keeps one per CPU) is known
+ * to be stale.
+ */
+__u64 procs_gen;
+
+static __always_inline void procs_changed(void)
+{
+	__sync_fetch_and_add(&procs_gen, 1);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
+				 __u32 aspace_id, __u32 prev_aspace_id)
+{
+	struct mt_proc_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	event->type = type;
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->parent_tgid = parent_tgid;
+	event->aspace_id = aspace_id;
+	event->prev_aspace_id = prev_aspace_id;
+	event->pad = 0;
+	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	bpf_ringbuf_submit(event, 0);
+}
+
+#endif /* MEMTIDE_PROCS_BPF_H */

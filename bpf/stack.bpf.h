@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Call stacks and their counters, shared by every kind of memory memtide follows (heap, mappings,
+ * brk, page faults). A probe walks the calling thread's native and Python frames into its
+ * task-storage scratch; each distinct stack is stored once in `stacks`, under its hash, so that an
+ * allocation records eight bytes of stack id instead of the stack. `by_stack` keeps the counters
+ * per (address space, kind, stack).
+ */
+#ifndef MEMTIDE_STACK_BPF_H
+#define MEMTIDE_STACK_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "memtide/abi.h"
+#include "counters.bpf.h"
+#include "procs.bpf.h"
+#include "thread.bpf.h"
+#include "unwind.bpf.h"
+#include "python.bpf.h"
+
+/* Sizes are set by the loader before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct mt_stack_key);
+	__type(value, struct mt_stack_stats);
+} by_stack SEC(".maps");
+
+/*
+ * Code outside the known mappings: a library loaded after memtide last read the process's maps,
+ * most often right after an exec, when the dynamic loader maps the libraries. Userspace re-reads
+ * them; asking at most every REFRESH_NS keeps a busy process from flooding the ring buffer.
+ */
+#define REFRESH_NS 20000000ULL
+
+static __always_inline void request_refresh(struct mt_traced_proc *proc)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - proc->refresh_requested_ns < REFRESH_NS)
+		return;
+	proc->refresh_requested_ns = now;
+	emit(MT_EV_REFRESH, bpf_get_current_task_btf(), 0, proc->aspace_id, 0);
+}
+
+/*
+ * The page of the kernel's uretprobe trampoline in this address space (0 while there is none). It
+ * is fixed for the life of an address space: read it once.
+ */
+static __always_inline __u64 trampoline_page(struct mt_traced_proc *proc)
+{
+	if (!proc->xol_vaddr)
+		proc->xol_vaddr = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
+						uprobes_state.xol_area, vaddr);
+	return proc->xol_vaddr;
+}
+
+static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts,
+					   struct mt_traced_proc *proc)
+{
+	bool unknown_code = false;
+	__u64 stack_id;
+	long err;
+
+	stack_id =
+		unwind_stack(regs, &ts->stack, ts->aspace_id, trampoline_page(proc), &unknown_code);
+	stack_id = walk_python(&ts->stack, ts->py_frame, ts->aspace_id, stack_id) | 1;
+
+	if (unknown_code)
+		request_refresh(proc);
+
+	if (bpf_map_lookup_elem(&stacks, &stack_id))
+		return stack_id;
+	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
+		count(MT_CNT_STACKS_FULL);
+	return stack_id;
+}
+
+static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32 kind,
+							  __u64 stack_id)
+{
+	struct mt_stack_key key = {.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
+	struct mt_stack_stats zero = {};
+	struct mt_stack_stats *stats;
+
+	stats = bpf_map_lookup_elem(&by_stack, &key);
+	if (stats)
+		return stats;
+	bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&by_stack, &key);
+}
+
+#endif /* MEMTIDE_STACK_BPF_H */
