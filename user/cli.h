@@ -6,13 +6,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "symbolize/pyframes.h"
 
 #define MT_MAX_TARGET_PIDS 64
-
-/* Which frames a stack through Python code shows. */
-#define MT_FRAMES_MIXED	 0 /* Python frames, then the native frames below the innermost one */
-#define MT_FRAMES_ALL	 1 /* every native frame, eval frames replaced by their Python frames */
-#define MT_FRAMES_PYTHON 2 /* Python frames only */
 
 struct memtide_config {
 	pid_t pids[MT_MAX_TARGET_PIDS];
@@ -38,7 +34,7 @@ struct memtide_config {
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
 	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
-	__u32 leak_window;	/* intervals per low-water window (user/verdict.h) */
+	__u32 leak_window;	/* intervals per low-water window (view/verdict.h) */
 	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */

@@ -74,7 +74,7 @@ int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
 int tracer__stacks_fd(const struct tracer *t);
-/* The per-image RSS map, and the epoch the RSS program writes its window by (user/rss.h). */
+/* The per-image RSS map, and the epoch the RSS program writes its window by (collect/rss.h). */
 int tracer__rss_fd(const struct tracer *t);
 __u64 *tracer__rss_epoch(const struct tracer *t);
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Code objects are read through process_vm_readv; offsets come from pylayout.c and string and
- * line-table formats from ../shared/docs/python-stacks.md, sections 2.6 and 4.1.
+ * Code objects are read through process_vm_readv; offsets come from python/layout.c, the string
+ * formats are in docs/python-stacks.md ("Strings"), line tables are decoded by linetable.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include "util/log.h"
 #include "python/code.h"
+#include "python/linetable.h"
+#include "util/log.h"
 #include "util/strpool.h"
 
 #define QUALNAME_CAP  256
@@ -27,32 +28,13 @@
 #define OB_TYPE 8
 #define OB_SIZE 16
 
-/* PyASCIIObject: length (code points) at 16, state at 32 (section 4.1) */
+/* PyASCIIObject: length (code points) at 16, state at 32 (docs/python-stacks.md, "Strings") */
 #define STR_LENGTH	16
 #define STR_STATE	32
 #define STR_KIND(state) (((state) >> 2) & 7)
 #define STR_COMPACT	(1u << 5)
 #define STR_ASCII	(1u << 6)
 #define BYTES_DATA	32
-
-/* 3.11+ location table (Objects/locations.md in CPython) */
-#define LOC_NO_LOCATION 15
-#define LOC_LONG	14
-#define LOC_NO_COLUMNS	13
-#define LOC_ONE_LINE0	10
-#define LOC_ONE_LINE2	12
-
-/* 3.10 co_linetable: a line delta of -128 marks a range without a line */
-#define LT310_NO_LINE (-128)
-
-/*
- * Instructions from the previous range's end (0 for the first) to `end` are on `line`, 0 for
- * none. Units are those of the line table: bytes on <= 3.10, code units on 3.11+.
- */
-struct line_range {
-	__u32 end;
-	int line;
-};
 
 struct entry {
 	struct pycode pub;
@@ -61,9 +43,8 @@ struct entry {
 	pid_t pid;
 	__u64 addr;
 	__u64 check;
-	__u64 used;		  /* c->tick at the last resolve that returned it */
-	struct line_range *lines; /* ascending, contiguous from instruction 0 */
-	__u32 nlines;
+	__u64 used; /* c->tick at the last resolve that returned it */
+	struct py_lines lines;
 };
 
 struct pycode_cache {
@@ -129,7 +110,7 @@ static void lru_push(struct pycode_cache *c, struct entry *e)
 
 static void entry_free(struct entry *e)
 {
-	free(e->lines);
+	py_lines__free(&e->lines);
 	free(e);
 }
 
@@ -352,124 +333,6 @@ static int resolve_str(struct pycode_cache *c, pid_t pid, const struct py_layout
 	return *s ? 0 : -ENOMEM;
 }
 
-struct ranges {
-	struct line_range *r;
-	__u32 n, cap;
-};
-
-/* Appends [previous end, end) on line, merged into the previous range when on the same line. */
-static int add_range(struct ranges *rs, __u64 end, int line)
-{
-	struct line_range *r;
-
-	if (rs->n && rs->r[rs->n - 1].line == line) {
-		rs->r[rs->n - 1].end = end;
-		return 0;
-	}
-	if (rs->n == rs->cap) {
-		r = realloc(rs->r, (rs->cap ? 2 * rs->cap : 16) * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		rs->r = r;
-		rs->cap = rs->cap ? 2 * rs->cap : 16;
-	}
-	rs->r[rs->n].end = end;
-	rs->r[rs->n++].line = line;
-	return 0;
-}
-
-/*
- * 3.8/3.9 co_lnotab: (address increment, signed line increment) byte pairs. CPython applies a
- * pair's line increment only to addresses at or past its address, and gives every address past
- * the table the last line.
- */
-static int decode_lnotab(const __u8 *t, __u32 len, bool cut, int line, struct ranges *rs)
-{
-	__u64 addr = 0;
-	int err = 0;
-	__u32 i;
-
-	for (i = 0; !err && i + 1 < len; i += 2) {
-		if (t[i]) {
-			addr += t[i];
-			err = add_range(rs, addr, line);
-		}
-		line += (__s8)t[i + 1];
-	}
-	/* Past a cut, the last line may be wrong: leave those addresses without one. */
-	if (!err && !cut)
-		err = add_range(rs, UINT32_MAX, line);
-	return err;
-}
-
-/*
- * 3.10 co_linetable: (byte length, signed line delta) pairs. A delta of -128 marks a range
- * without a line and leaves the running line as it is; empty ranges still move it.
- */
-static int decode_linetable310(const __u8 *t, __u32 len, int line, struct ranges *rs)
-{
-	__u64 end = 0;
-	int err = 0;
-	__u32 i;
-
-	for (i = 0; !err && i + 1 < len; i += 2) {
-		end += t[i];
-		if ((__s8)t[i + 1] != LT310_NO_LINE)
-			line += (__s8)t[i + 1];
-		if (t[i])
-			err = add_range(rs, end, (__s8)t[i + 1] == LT310_NO_LINE ? 0 : line);
-	}
-	return err;
-}
-
-/* Reads a 3.11+ varint at *i: 6-bit chunks, least significant first, bit 6 = more follow. */
-static int read_varint(const __u8 *t, __u32 len, __u32 *i, __u32 *val)
-{
-	unsigned int shift = 0;
-	__u8 b;
-
-	*val = 0;
-	do {
-		if (*i >= len || shift > 30)
-			return -EINVAL;
-		b = t[(*i)++];
-		*val |= (__u32)(b & 63) << shift;
-		shift += 6;
-	} while (b & 64);
-	return 0;
-}
-
-/*
- * 3.11+ location table: entries of a header byte 0x80 | code << 3 | (length - 1), length in code
- * units, then code-dependent bytes without bit 7. Only the line delta matters here: the columns
- * are skipped by moving to the next byte with bit 7.
- */
-static int decode_loctable(const __u8 *t, __u32 len, int line, struct ranges *rs)
-{
-	__u32 i = 0, code, v;
-	__u64 end = 0;
-	int err = 0;
-	__u8 b;
-
-	while (!err && i < len) {
-		b = t[i++];
-		if (!(b & 0x80))
-			continue;
-		code = (b >> 3) & 15;
-		end += (b & 7) + 1;
-		if (code == LOC_LONG || code == LOC_NO_COLUMNS) {
-			/* A varint cut off with the table leaves the rest without lines. */
-			if (read_varint(t, len, &i, &v))
-				break;
-			line += (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
-		} else if (code >= LOC_ONE_LINE0 && code <= LOC_ONE_LINE2) {
-			line += code - LOC_ONE_LINE0;
-		}
-		err = add_range(rs, end, code == LOC_NO_LOCATION ? 0 : line);
-	}
-	return err;
-}
-
 /*
  * Reads the line table (a bytes object at addr) and decodes it into e->lines, so that a line
  * lookup is a binary search. An unreadable table leaves e without lines.
@@ -477,8 +340,6 @@ static int decode_loctable(const __u8 *t, __u32 len, int line, struct ranges *rs
 static int read_lines(pid_t pid, const struct py_layout *l, __u64 addr, struct entry *e)
 {
 	__u8 hdr[BYTES_DATA], *t = NULL;
-	struct ranges rs = {};
-	struct line_range *r;
 	__s64 size = 0;
 	__u32 len = 0;
 	int err;
@@ -493,31 +354,15 @@ static int read_lines(pid_t pid, const struct py_layout *l, __u64 addr, struct e
 		t = malloc(len);
 		err = t ? read_mem(pid, addr + BYTES_DATA, t, len) : -ENOMEM;
 	}
-	if (!err) {
-		if (l->version < 0x030a)
-			err = decode_lnotab(t, len, len < size, e->pub.firstlineno, &rs);
-		else if (l->version == 0x030a)
-			err = decode_linetable310(t, len, e->pub.firstlineno, &rs);
-		else
-			err = decode_loctable(t, len, e->pub.firstlineno, &rs);
-	}
+	if (!err)
+		err = py_lines__decode(l->version, t, len, len < size, e->pub.firstlineno,
+				       &e->lines);
 	free(t);
-	if (err) {
-		free(rs.r);
-		if (err == -ESRCH || err == -ENOMEM)
-			return err;
+	if (err == -ESRCH || err == -ENOMEM)
+		return err;
+	if (err)
 		mt_debug("pid %d: unreadable line table at 0x%llx: %s\n", pid,
 			 (unsigned long long)addr, strerror(-err));
-		return 0;
-	}
-	e->lines = rs.r;
-	e->nlines = rs.n;
-	/* Entries live long: give back the growth slack. A failed shrink keeps the larger block. */
-	if (rs.n < rs.cap) {
-		r = realloc(rs.r, rs.n * sizeof(*r));
-		if (r)
-			e->lines = r;
-	}
 	return 0;
 }
 
@@ -589,19 +434,8 @@ int pycode__line(const struct pycode *code, const struct py_layout *layout, __s3
 {
 	const struct entry *e =
 		(const struct entry *)((const char *)code - offsetof(struct entry, pub));
-	__u32 lo = 0, hi = e->nlines, mid;
-	__u64 unit;
 
 	if (lasti < 0)
 		return code->firstlineno;
-	/* 3.10 records an instruction index; its table counts bytes. */
-	unit = layout->version == 0x030a ? (__u64)lasti * 2 : (__u64)lasti;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (e->lines[mid].end <= unit)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < e->nlines ? e->lines[lo].line : 0;
+	return py_lines__line(&e->lines, layout->version, lasti);
 }

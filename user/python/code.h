@@ -2,8 +2,9 @@
 /*
  * CPython code objects of live processes: qualified name, file, first line and the line of an
  * instruction, read with process_vm_readv (the target is never written to or stopped). BPF records
- * only (code object address, lasti) per frame (../shared/docs/python-stacks.md, section 4.2);
- * this module turns those into source locations.
+ * only (code object address, lasti) per frame: strings are variable-length and line tables need
+ * loops, both user space's work (docs/python-stacks.md, "Code objects"); this module turns those
+ * into source locations.
  *
  * Not thread-safe: use one cache per thread, or serialize calls.
  */

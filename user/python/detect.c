@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * CPython discovery (../shared/docs/python-stacks.md, sections 6 and 7). A process can map two
+ * CPython discovery (docs/python-stacks.md, "Discovery, per process image"). A process can map two
  * _PyRuntime copies (a static interpreter that dlopen()s libpython), so the running one is the
  * libpython the executable links against, else the executable itself; only when neither is a
  * CPython (an embedder that dlopen()s libpython) is every mapped ELF a candidate.

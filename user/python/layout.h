@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * CPython 3.8-3.13 object layouts on x86-64, per minor version (stable across patch releases):
- * the offsets user/python.c and user/pycode.c read through process_vm_readv. Verified with gdb
- * against 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0 and Debian's 3.11.2
- * (../shared/docs/python-stacks.md, section 3.1). 3.13+ also carries _Py_DebugOffsets.
+ * the offsets python/detect.c and python/code.c read through process_vm_readv, and those the BPF
+ * walker gets. Verified with gdb against 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0 and
+ * Debian's 3.11.2 (docs/python-stacks.md, "Frames"). 3.13+ also carries _Py_DebugOffsets.
  */
 #ifndef MEMTIDE_PYLAYOUT_H
 #define MEMTIDE_PYLAYOUT_H

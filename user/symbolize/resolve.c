@@ -8,9 +8,9 @@
 #include "procs/table.h"
 #include "python/code.h"
 #include "python/detect.h"
-#include "python/frames.h"
 #include "python/images.h"
 #include "symbolize/native.h"
+#include "symbolize/pyframes.h"
 #include "symbolize/resolve.h"
 #include "util/log.h"
 
@@ -112,15 +112,28 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 {
 	const struct python_info *python =
 		proc ? py_images__get(r->opts.pythons, proc->aspace_id) : NULL;
-	struct mt_frame_info *merged;
+	size_t py_cnt = stack->py_cnt < MT_PY_MAX_FRAMES ? stack->py_cnt : MT_PY_MAX_FRAMES;
+	struct mt_frame_info py[MT_PY_MAX_FRAMES], *merged;
+	bool eval[MT_MAX_FRAMES];
+	__u32 flags[MT_PY_MAX_FRAMES];
 	size_t merged_cnt;
 	int err;
 
 	out->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
-	if (!python)
+	if (!python || !py_cnt)
 		return 0;
-	err = pystack__merge(stack, proc->tgid, python, r->pycode, r->opts.frames_mode, out->frames,
-			     out->frame_cnt, &merged, &merged_cnt);
+	pyframes__resolve(r->pycode, proc->tgid, python->layout, stack->py, py_cnt, py);
+	for (size_t i = 0; i < py_cnt; i++)
+		flags[i] = stack->py[i].flags;
+	for (__u32 i = 0; i < out->frame_cnt; i++)
+		eval[i] = pyframes__is_eval(python, &out->frames[i], stack->ips[i] & ~MT_FRAME_FP);
+	err = pyframes__merge(&(struct pyframes_input){.native = out->frames,
+						       .native_eval = eval,
+						       .native_cnt = out->frame_cnt,
+						       .python = py,
+						       .python_flags = flags,
+						       .python_cnt = py_cnt},
+			      r->opts.frames_mode, &merged, &merged_cnt);
 	if (err || !merged)
 		return err;
 	free(out->frames);

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The merge of native and Python frames on made-up stacks, one per way CPython versions mark
+ * eval calls: every frame its own call (3.8-3.10), entry frames (3.11 is_entry, 3.12/3.13 shims),
+ * no eval frame symbol at all, more eval frames than runs and more runs than eval frames; and the
+ * three modes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "symbolize/pyframes.h"
+#include "check.h"
+
+#define MAX 16
+
+struct stack {
+	struct mt_frame_info native[MAX];
+	bool eval[MAX];
+	size_t native_cnt;
+	struct mt_frame_info python[MAX];
+	__u32 flags[MAX];
+	size_t python_cnt;
+};
+
+/* Native frames innermost first; a name starting with '*' is an eval frame. */
+static void natives(struct stack *s, const char *const *names)
+{
+	for (s->native_cnt = 0; names[s->native_cnt]; s->native_cnt++) {
+		const char *name = names[s->native_cnt];
+
+		s->eval[s->native_cnt] = name[0] == '*';
+		s->native[s->native_cnt] = (struct mt_frame_info){
+			.function = name[0] == '*' ? "_PyEval_EvalFrameDefault" : name};
+	}
+}
+
+/* Python frames innermost first; a name starting with '!' opens an eval call (MT_PY_ENTRY). */
+static void pythons(struct stack *s, const char *const *names)
+{
+	for (s->python_cnt = 0; names[s->python_cnt]; s->python_cnt++) {
+		const char *name = names[s->python_cnt];
+
+		s->flags[s->python_cnt] = name[0] == '!' ? MT_PY_ENTRY : 0;
+		s->python[s->python_cnt] =
+			(struct mt_frame_info){.function = name + (name[0] == '!'), .python = true};
+	}
+}
+
+/* Merges in mode and compares with want, innermost first, "eval" standing for an eval frame. */
+static void expect(const struct stack *s, int mode, const char *what, const char *const *want)
+{
+	struct pyframes_input in = {.native = s->native,
+				    .native_eval = s->eval,
+				    .native_cnt = s->native_cnt,
+				    .python = s->python,
+				    .python_flags = s->flags,
+				    .python_cnt = s->python_cnt};
+	struct mt_frame_info *merged;
+	size_t cnt, want_cnt = 0;
+	char got[512] = "";
+
+	CHECK(!pyframes__merge(&in, mode, &merged, &cnt), "%s: merged", what);
+	while (want[want_cnt])
+		want_cnt++;
+	for (size_t i = 0; i < cnt; i++) {
+		const char *name = merged[i].function;
+
+		strncat(got, !strcmp(name, "_PyEval_EvalFrameDefault") ? "eval" : name,
+			sizeof(got) - strlen(got) - 2);
+		strcat(got, " ");
+	}
+	CHECK(cnt == want_cnt, "%s: %zu frames (%s), want %zu", what, cnt, got, want_cnt);
+	for (size_t i = 0; i < cnt && i < want_cnt; i++) {
+		const char *name = merged[i].function;
+
+		if (!strcmp(name, "_PyEval_EvalFrameDefault"))
+			name = "eval";
+		CHECK(!strcmp(name, want[i]), "%s: frame %zu is %s, want %s (got %s)", what, i,
+		      name, want[i], got);
+	}
+	free(merged);
+}
+
+int main(void)
+{
+	struct stack s;
+
+	/* 3.8-3.10: each Python frame is its own eval call */
+	natives(&s, (const char *[]){"malloc", "PyX", "*", "call", "*", "main", NULL});
+	pythons(&s, (const char *[]){"!f2", "!f1", NULL});
+	expect(&s, MT_FRAMES_ALL, "one frame per call, all",
+	       (const char *[]){"malloc", "PyX", "f2", "call", "f1", "main", NULL});
+	expect(&s, MT_FRAMES_MIXED, "one frame per call, mixed",
+	       (const char *[]){"malloc", "PyX", "f2", "f1", NULL});
+	expect(&s, MT_FRAMES_PYTHON, "one frame per call, python",
+	       (const char *[]){"f2", "f1", NULL});
+
+	/* 3.11+: one eval call runs g1 (its entry), then g2 and g3 pushed by it */
+	natives(&s, (const char *[]){"malloc", "*", "main", NULL});
+	pythons(&s, (const char *[]){"g3", "g2", "!g1", NULL});
+	expect(&s, MT_FRAMES_ALL, "entry frames",
+	       (const char *[]){"malloc", "g3", "g2", "g1", "main", NULL});
+
+	/* two eval calls, a C callback between them (3.12 shims mark both entries) */
+	natives(&s, (const char *[]){"malloc", "*", "qsort_cb", "qsort", "*", "main", NULL});
+	pythons(&s, (const char *[]){"!cmp", "sort_it", "!run", NULL});
+	expect(&s, MT_FRAMES_ALL, "a callback from C into Python",
+	       (const char *[]){"malloc", "cmp", "qsort_cb", "qsort", "sort_it", "run", "main",
+				NULL});
+	expect(&s, MT_FRAMES_MIXED, "a callback, mixed",
+	       (const char *[]){"malloc", "cmp", "sort_it", "run", NULL});
+
+	/* no eval frame found (an interpreter without the symbol): Python goes above the leaf */
+	natives(&s, (const char *[]){"malloc", "x", "main", NULL});
+	pythons(&s, (const char *[]){"!p2", "!p1", NULL});
+	expect(&s, MT_FRAMES_ALL, "no eval frame",
+	       (const char *[]){"malloc", "p2", "p1", "x", "main", NULL});
+
+	/* more eval frames than runs: the outermost takes the run, the others stay native */
+	natives(&s, (const char *[]){"malloc", "*", "*", "*", "main", NULL});
+	pythons(&s, (const char *[]){"!a", NULL});
+	expect(&s, MT_FRAMES_ALL, "more eval frames than runs",
+	       (const char *[]){"malloc", "eval", "eval", "a", "main", NULL});
+
+	/* more runs than eval frames: the last eval frame takes every run left */
+	natives(&s, (const char *[]){"malloc", "*", "main", NULL});
+	pythons(&s, (const char *[]){"!c", "!b", "!a", NULL});
+	expect(&s, MT_FRAMES_ALL, "more runs than eval frames",
+	       (const char *[]){"malloc", "c", "b", "a", "main", NULL});
+
+	/* no Python frames: nothing to merge */
+	{
+		struct pyframes_input in = {
+			.native = s.native, .native_eval = s.eval, .native_cnt = s.native_cnt};
+		struct mt_frame_info *merged = (struct mt_frame_info *)&s;
+		size_t cnt = 1;
+
+		CHECK(!pyframes__merge(&in, MT_FRAMES_ALL, &merged, &cnt) && !merged && !cnt,
+		      "no Python frames: no merged stack");
+	}
+	return check_summary("test_pyframes");
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Merging a native stack with the Python frames recorded beside it.
+ *
+ * Each native _PyEval_EvalFrameDefault frame evaluated a run of Python frames: the one its call
+ * pushed first (flagged ENTRY by the BPF walker) and those it pushed after, until the next ENTRY.
+ * Walking both from the outermost frame, each eval frame is replaced by its run (memray pairs
+ * them the same way). Runs left when the eval frames are used up (an interpreter whose eval
+ * function has no symbol) go where the last eval frame stood, or above the native frames.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "python/code.h"
+#include "python/detect.h"
+#include "symbolize/pyframes.h"
+
+bool pyframes__is_eval(const struct python_info *python, const struct mt_frame_info *frame,
+		       __u64 ip)
+{
+	if (ip >= python->eval_start && ip < python->eval_end)
+		return true;
+	return frame->function && !strncmp(frame->function, "_PyEval_EvalFrameDefault", 24);
+}
+
+void pyframes__resolve(struct pycode_cache *cache, pid_t pid, const struct py_layout *layout,
+		       const struct mt_py_frame *py, size_t cnt, struct mt_frame_info *out)
+{
+	for (size_t i = 0; i < cnt; i++) {
+		const struct pycode *code = pycode__resolve(cache, pid, layout, py[i].code);
+
+		out[i] = (struct mt_frame_info){.python = true, .module_offset = py[i].code};
+		if (!code) {
+			out[i].function = "<unknown Python frame>";
+			continue;
+		}
+		out[i].function = code->qualname;
+		out[i].file = code->filename;
+		out[i].line = pycode__line(code, layout, py[i].lasti);
+	}
+}
+
+/* Appends the Python frames of one eval call, outermost first, from the run at *next on. */
+static size_t append_run(const struct pyframes_input *in, size_t *next, struct mt_frame_info *out,
+			 size_t cnt)
+{
+	/* in->python is innermost first: outermost index i is python[python_cnt - 1 - i] */
+	do {
+		out[cnt++] = in->python[in->python_cnt - 1 - *next];
+		(*next)++;
+	} while (*next < in->python_cnt &&
+		 !(in->python_flags[in->python_cnt - 1 - *next] & MT_PY_ENTRY));
+	return cnt;
+}
+
+/* Keeps the Python frames, and with mixed the native ones below the innermost Python frame. */
+static size_t cut_to_mode(struct mt_frame_info *out, size_t cnt, size_t innermost_python, int mode)
+{
+	size_t kept = 0;
+
+	if (mode == MT_FRAMES_ALL)
+		return cnt;
+	for (size_t i = 0; i < cnt; i++) {
+		if (out[i].python || (mode == MT_FRAMES_MIXED && i >= innermost_python))
+			out[kept++] = out[i];
+	}
+	return kept;
+}
+
+int pyframes__merge(const struct pyframes_input *in, int mode, struct mt_frame_info **merged,
+		    size_t *merged_cnt)
+{
+	size_t cnt = 0, next = 0, innermost_python = 0, evals = 0, evals_seen = 0;
+	struct mt_frame_info *out;
+
+	*merged = NULL;
+	*merged_cnt = 0;
+	if (!in->python_cnt)
+		return 0;
+	out = calloc(in->python_cnt + in->native_cnt, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->native_cnt; i++)
+		evals += in->native_eval[i];
+	/* outermost first */
+	for (size_t i = in->native_cnt; i-- > 0;) {
+		bool eval = in->native_eval[i];
+
+		/*
+		 * Each eval frame takes its run; the last one also takes the runs left over, and
+		 * with no eval frame at all the Python frames go above the leaf.
+		 */
+		if ((eval && next < in->python_cnt) || (!evals && i == 0)) {
+			bool last = !eval || ++evals_seen == evals;
+
+			do
+				cnt = append_run(in, &next, out, cnt);
+			while (last && next < in->python_cnt);
+			innermost_python = cnt;
+			if (eval)
+				continue;
+		}
+		out[cnt++] = in->native[i];
+	}
+	cnt = cut_to_mode(out, cnt, innermost_python, mode);
+	/* innermost first, as native stacks are stored */
+	for (size_t i = 0; i < cnt / 2; i++) {
+		struct mt_frame_info tmp = out[i];
+
+		out[i] = out[cnt - 1 - i];
+		out[cnt - 1 - i] = tmp;
+	}
+	*merged = out;
+	*merged_cnt = cnt;
+	return 0;
+}
