@@ -323,8 +323,9 @@ static int on_fork(struct lifecycle *lc, const struct mt_proc_event *event)
 }
 
 /*
- * A process image is gone (exit, exec, left the cgroup): its live-allocation records and RSS
- * entry go; its stacks' counters stay, as what it held then. Returns its record, if known.
+ * A process image is gone (exit, exec, left the cgroup): its live-allocation records go at the
+ * next sweep, its RSS entry now; its stacks' counters stay, as what it held then. Returns its
+ * record, if known.
  */
 static struct mt_process *end_image(struct lifecycle *lc, __u32 aspace_id, enum mt_proc_state state)
 {
@@ -332,7 +333,8 @@ static struct mt_process *end_image(struct lifecycle *lc, __u32 aspace_id, enum 
 
 	if (proc)
 		proc->state = state;
-	tracer__forget_aspace(lc->parts.tracer, aspace_id);
+	if (tracer__end_aspace(lc->parts.tracer, aspace_id))
+		mt_warn("out of memory: the records of ended process image %u stay\n", aspace_id);
 	if (lc->parts.rss)
 		rss__forget(lc->parts.rss, aspace_id);
 	return proc;

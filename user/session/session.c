@@ -287,6 +287,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	m->config = config;
 	m->settings = (struct view_settings){
 		.per_process = config->per_process,
+		.include_exited = config->include_exited,
 		.top_n = config->top_n,
 		.sample_bytes = config->sample_bytes,
 		.faults = config->faults && !config->bench_floor,
@@ -322,7 +323,11 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	__u64 counters[MT_CNT_NR];
 	int err;
 
-	err = collector__poll(m->collector);
+	/* Exits and execs first: an image that ended is read once more, then its records go. */
+	err = tracer__poll(m->tracer, 0);
+	err = err < 0 ? err : collector__poll(m->collector);
+	if (!err && tracer__sweep(m->tracer) < 0)
+		mt_warn("records of ended processes stay until the next interval\n");
 	if (!err && m->rss)
 		err = rss__poll(m->rss);
 	if (!err)
