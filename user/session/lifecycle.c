@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
+#include "attach/uprobes.h"
 #include "cli.h"
 #include "collect/rss.h"
 #include "procs/cgroup.h"
@@ -29,6 +30,8 @@ struct lifecycle {
 	struct launch launch;
 	bool launched;
 	bool cgroup_gone;
+	bool attaching; /* in lifecycle__attach: many processes at once open a uprobes batch */
+	bool batched;
 };
 
 struct lifecycle *lifecycle__new(const struct lifecycle_parts *parts)
@@ -112,6 +115,8 @@ static struct mt_process *adopt(struct lifecycle *lc, pid_t tgid, pid_t parent, 
 		errno = -err;
 		return NULL;
 	}
+	if (lc->attaching && !lc->batched && procs__count(lc->parts.procs) == UPROBES_BATCH_AFTER)
+		lc->batched = !uprobes__batch_begin(lc->parts.uprobes);
 	proc = procs__add(lc->parts.procs, aspace_id, tgid, parent, comm);
 	if (!proc)
 		return NULL;
@@ -277,7 +282,7 @@ static int scan_cgroup(struct lifecycle *lc)
 	return err;
 }
 
-int lifecycle__attach(struct lifecycle *lc)
+static int attach_targets(struct lifecycle *lc)
 {
 	int err;
 
@@ -292,6 +297,19 @@ int lifecycle__attach(struct lifecycle *lc)
 		return attach_pids(lc);
 	err = attach_command(lc);
 	return err ?: launch__release(&lc->launch);
+}
+
+int lifecycle__attach(struct lifecycle *lc)
+{
+	int err;
+
+	lc->attaching = true;
+	err = attach_targets(lc);
+	lc->attaching = false;
+	if (lc->batched)
+		uprobes__batch_end(lc->parts.uprobes);
+	lc->batched = false;
+	return err;
 }
 
 /* A new process image: look at its mappings, probe allocators it brings. */

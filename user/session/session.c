@@ -12,10 +12,12 @@
  * go to the lifecycle (session/lifecycle.h), an OOM kill to the post-mortem path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
@@ -268,6 +270,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		.unwind = m->unwind,
 		.pythons = m->pythons,
 		.allocators = m->allocators,
+		.uprobes = m->uprobes,
 		.resolver = m->resolver,
 		.rss = m->rss,
 	});
@@ -457,18 +460,54 @@ int memtide__finish(struct memtide *m)
 	return ret;
 }
 
+/*
+ * Closing the probes is the slow part of stopping: each holder's close waits for a tracepoint
+ * grace period (about 90 ms here, serialized), each per-process event's close can walk the
+ * address spaces mapping the file. A child that inherits every descriptor does it once memtide
+ * is gone, whose own exit then only drops references; the watchdog (attach/uprobes.h) removes
+ * the definitions if the child cannot. True in memtide when the child took it over; the child
+ * never returns.
+ */
+static bool detach_in_background(struct memtide *m)
+{
+	pid_t pid;
+	int devnull;
+
+	if (!m->uprobes)
+		return false;
+	fflush(NULL);
+	pid = fork();
+	if (pid)
+		return pid > 0;
+	setsid();
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	uprobes__free(m->uprobes);
+	tracer__free(m->tracer);
+	_exit(0);
+}
+
 void memtide__free(struct memtide *m)
 {
+	bool detached;
+
 	if (!m)
 		return;
 	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
-	uprobes__free(m->uprobes);
+	detached = detach_in_background(m);
+	if (!detached)
+		uprobes__free(m->uprobes);
 	lifecycle__free(m->lifecycle);
 	resolver__free(m->resolver);
 	collector__free(m->collector);
 	py_images__free(m->pythons);
 	allocators__free(m->allocators);
-	tracer__free(m->tracer);
+	if (!detached)
+		tracer__free(m->tracer);
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
 	oom__free(m->oom);
