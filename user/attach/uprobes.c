@@ -270,12 +270,12 @@ static void remove_event(struct uprobes *u, struct probe_event *event)
 			strerror(-err));
 }
 
-void uprobes__free(struct uprobes *u)
+void uprobes__free(struct uprobes *u, size_t processes)
 {
 	if (!u)
 		return;
 	/* Perf events first: the kernel refuses to delete an event that is still open. */
-	if (u->filter_cnt > UPROBES_BATCH_AFTER)
+	if (processes > UPROBES_BATCH_AFTER)
 		uprobes__batch_begin(u);
 	for (size_t i = 0; i < u->filter_cnt; i++)
 		close(u->filter_fds[i]);

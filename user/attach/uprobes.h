@@ -41,8 +41,11 @@ struct uprobes_opts {
  * gone, however it ends.
  */
 struct uprobes *uprobes__new(const struct uprobes_opts *opts);
-/* Closes every perf event and removes memtide's tracefs events. NULL-safe. */
-void uprobes__free(struct uprobes *u);
+/*
+ * Closes every perf event and removes memtide's tracefs events. `processes`: how many traced
+ * processes hold inherited events, which the kernel tears down with them. NULL-safe.
+ */
+void uprobes__free(struct uprobes *u, size_t processes);
 
 /*
  * Places and creates the probes of an allocator family (MT_FAMILY_*) in a file and attaches the

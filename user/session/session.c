@@ -13,11 +13,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
@@ -470,8 +472,8 @@ int memtide__finish(struct memtide *m)
  */
 static bool detach_in_background(struct memtide *m)
 {
-	pid_t pid;
-	int devnull;
+	pid_t memtide = getpid(), pid;
+	int devnull, pidfd;
 
 	if (!m->uprobes)
 		return false;
@@ -479,6 +481,13 @@ static bool detach_in_background(struct memtide *m)
 	pid = fork();
 	if (pid)
 		return pid > 0;
+	/*
+	 * Only once memtide has exited do these descriptors hold the last references: closed
+	 * earlier, memtide's exit would release the events itself, slowly, outside the batch.
+	 */
+	pidfd = syscall(SYS_pidfd_open, memtide, 0);
+	if (pidfd >= 0 && getppid() == memtide)
+		poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, -1);
 	setsid();
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0) {
@@ -486,7 +495,7 @@ static bool detach_in_background(struct memtide *m)
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 	}
-	uprobes__free(m->uprobes);
+	uprobes__free(m->uprobes, procs__live_count(m->procs));
 	tracer__free(m->tracer);
 	_exit(0);
 }
@@ -500,7 +509,7 @@ void memtide__free(struct memtide *m)
 	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
 	detached = detach_in_background(m);
 	if (!detached)
-		uprobes__free(m->uprobes);
+		uprobes__free(m->uprobes, procs__live_count(m->procs));
 	lifecycle__free(m->lifecycle);
 	resolver__free(m->resolver);
 	collector__free(m->collector);
