@@ -113,7 +113,7 @@ def storm_round(args, tmp, storm_argv, interval, duration):
 
 
 def storm_table(args, tmp):
-    interval, duration = 4, 12
+    interval, duration = 4, args.duration
     print()
     print(f"| storm (memtide -p PID -i {interval} -d {duration}) | storm s | memtide exit s "
           "| user s | system s | max RSS MiB | interval reports |")
@@ -133,6 +133,7 @@ def main():
     parser.add_argument("--forks", type=int, default=1000)
     parser.add_argument("--execs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=12)
     parser.add_argument("--only", choices=["attach", "storm"])
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]

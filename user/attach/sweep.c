@@ -10,7 +10,7 @@
 
 /* Keys per bpf() call: a pass over a million live allocations is about 250 calls. */
 #define SWEEP_BATCH    4096
-#define MAX_SWEPT_MAPS 2
+#define MAX_SWEPT_MAPS 3
 
 struct sweep {
 	int fds[MAX_SWEPT_MAPS];
@@ -18,11 +18,13 @@ struct sweep {
 	__u32 *ended; /* noted since the last sweep, sorted at the sweep */
 	size_t ended_cnt;
 	size_t ended_cap;
+	__u32 *swept; /* those of the last sweep, sorted */
+	size_t swept_cnt;
+	size_t swept_cap;
 	struct mt_alloc_key *keys;
 	struct mt_alloc_key *doomed;
 	void *values;
 	size_t value_size;
-	struct sweep_stats stats;
 };
 
 struct sweep *sweep__new(const int *fds, size_t fd_cnt)
@@ -38,6 +40,7 @@ struct sweep *sweep__new(const int *fds, size_t fd_cnt)
 		memset(&info, 0, sizeof(info));
 		if (bpf_obj_get_info_by_fd(fds[i], &info, &len))
 			goto fail;
+		/* struct mt_alloc_key and struct mt_stack_key: the address space first */
 		if (info.key_size != sizeof(struct mt_alloc_key)) {
 			errno = EINVAL;
 			goto fail;
@@ -62,6 +65,7 @@ void sweep__free(struct sweep *s)
 	if (!s)
 		return;
 	free(s->ended);
+	free(s->swept);
 	free(s->keys);
 	free(s->doomed);
 	free(s->values);
@@ -132,10 +136,27 @@ static long sweep_map(struct sweep *s, int fd)
 	}
 }
 
+static void swap_ids(__u32 **a, __u32 **b)
+{
+	__u32 *tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+static void swap_sizes(size_t *a, size_t *b)
+{
+	size_t tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
 long sweep__run(struct sweep *s)
 {
 	long deleted = 0;
 
+	s->swept_cnt = 0;
 	if (!s->ended_cnt)
 		return 0;
 	qsort(s->ended, s->ended_cnt, sizeof(*s->ended), cmp_id);
@@ -149,14 +170,16 @@ long sweep__run(struct sweep *s)
 		}
 		deleted += swept;
 	}
-	s->stats.sweeps++;
-	s->stats.images += s->ended_cnt;
-	s->stats.records += deleted;
+	/* the noted ids become the swept ones; the old swept array takes the next notes */
+	swap_ids(&s->ended, &s->swept);
+	swap_sizes(&s->ended_cap, &s->swept_cap);
+	s->swept_cnt = s->ended_cnt;
 	s->ended_cnt = 0;
 	return deleted;
 }
 
-void sweep__stats(const struct sweep *s, struct sweep_stats *stats)
+const __u32 *sweep__swept(const struct sweep *s, size_t *cnt)
 {
-	*stats = s->stats;
+	*cnt = s->swept_cnt;
+	return s->swept;
 }

@@ -126,8 +126,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		.floor_probe = t->skel->progs.floor_probe,
 	};
 	t->sweep = sweep__new((const int[]){bpf_map__fd(t->skel->maps.allocs),
-					    bpf_map__fd(t->skel->maps.mappings)},
-			      2);
+					    bpf_map__fd(t->skel->maps.mappings),
+					    bpf_map__fd(t->skel->maps.by_stack)},
+			      3);
 	if (!t->sweep) {
 		err = -errno;
 		mt_error("Failed to set up the sweep of ended processes: %s\n", strerror(-err));
@@ -290,9 +291,9 @@ long tracer__sweep(struct tracer *t)
 	return sweep__run(t->sweep);
 }
 
-void tracer__sweep_stats(const struct tracer *t, struct sweep_stats *stats)
+const __u32 *tracer__swept(const struct tracer *t, size_t *cnt)
 {
-	sweep__stats(t->sweep, stats);
+	return sweep__swept(t->sweep, cnt);
 }
 
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)

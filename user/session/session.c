@@ -321,6 +321,19 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	return m;
 }
 
+/*
+ * Images the sweep just forgot were read and resolved for the last time: what only a live image
+ * needs (histories, mappings) goes, what it held when it went stays.
+ */
+static void retire_swept(struct memtide *m)
+{
+	size_t cnt;
+	const __u32 *swept = tracer__swept(m->tracer, &cnt);
+
+	collector__retire(m->collector, swept, cnt);
+	procs__retire(m->procs, swept, cnt);
+}
+
 /* Closes an interval and builds what the outputs show; view__free() undoes it. 0 or -errno. */
 static int build_view(struct memtide *m, struct view *view, double interval_s)
 {
@@ -339,6 +352,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
 	if (err)
 		return err;
+	retire_swept(m);
 	tracer__counters(m->tracer, counters);
 	unwind_loader__stats(m->unwind, &tables);
 	m->settings.elapsed_s = now_s() - m->start_s;
