@@ -10,14 +10,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <poll.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "util/grow.h"
 #include "memtide/abi.h"
+#include "util/background.h"
 #include "util/log.h"
 #include "attach/placement.h"
 #include "attach/tracer.h"
@@ -198,20 +197,11 @@ static bool own_events_left(const struct uprobes *u)
 static void run_watchdog(struct uprobes *u, pid_t memtide)
 {
 	struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
-	int pidfd, devnull;
 
+	/* nothing of memtide's: its BPF objects and events must not outlive it here */
 	syscall(SYS_close_range, 3, ~0U, 0);
-	devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-	}
-	/* out of the terminal's process group: Ctrl-C stops memtide, not its cleanup */
-	setsid();
-	pidfd = syscall(SYS_pidfd_open, memtide, 0);
-	if (pidfd >= 0 && getppid() == memtide)
-		poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, -1);
+	mt_background();
+	mt_wait_for_parent(memtide);
 	for (int i = 0; i < WATCHDOG_TRIES_S * 20 && own_events_left(u); i++) {
 		remove_events(u, true);
 		nanosleep(&pause, NULL);

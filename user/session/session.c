@@ -12,14 +12,11 @@
  * go to the lifecycle (session/lifecycle.h), an OOM kill to the post-mortem path.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
@@ -40,6 +37,7 @@
 #include "symbolize/native.h"
 #include "symbolize/resolve.h"
 #include "unwind/loader.h"
+#include "util/background.h"
 #include "util/log.h"
 #include "view/postmortem.h"
 #include "view/view.h"
@@ -489,7 +487,6 @@ int memtide__finish(struct memtide *m)
 static bool detach_in_background(struct memtide *m)
 {
 	pid_t memtide = getpid(), pid;
-	int devnull, pidfd;
 
 	if (!m->uprobes)
 		return false;
@@ -497,20 +494,12 @@ static bool detach_in_background(struct memtide *m)
 	pid = fork();
 	if (pid)
 		return pid > 0;
+	mt_background();
 	/*
 	 * Only once memtide has exited do these descriptors hold the last references: closed
 	 * earlier, memtide's exit would release the events itself, slowly, outside the batch.
 	 */
-	pidfd = syscall(SYS_pidfd_open, memtide, 0);
-	if (pidfd >= 0 && getppid() == memtide)
-		poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, -1);
-	setsid();
-	devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-	}
+	mt_wait_for_parent(memtide);
 	uprobes__free(m->uprobes, procs__live_count(m->procs));
 	tracer__free(m->tracer);
 	_exit(0);
