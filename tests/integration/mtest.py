@@ -115,7 +115,8 @@ class Processes:
     def memtide(self, memtide_bin, args, name="memtide"):
         """Starts memtide and waits until it has attached."""
         proc = self.spawn([memtide_bin] + args, name)
-        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc)
+        # loading and verifying the BPF object takes seconds on a busy 2-core machine
+        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc, timeout=90)
         return proc
 
     def stop_memtide(self, proc, name="memtide", timeout=30):
