@@ -18,7 +18,7 @@ def storm(args, extra):
         memtide = procs.memtide(args.memtide, ["-p", str(pid), "-i", "2", "--folded", folded,
                                                "--json", js] + extra)
         target.send_signal(mtest.signal.SIGUSR1)
-        procs.wait_for_line("target", "storm done", proc=target, timeout=120)
+        procs.wait_for_line("target", "storm done", proc=target, timeout=600)
         # two more intervals after the storm: the exits are all seen and swept
         start = procs.read("memtide").count("== memtide interval")
         deadline = mtest.time.monotonic() + 60
