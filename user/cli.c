@@ -98,10 +98,12 @@ static const struct argp_option options[] = {
 	 "fault)",
 	 2},
 	{"leak-window", OPT_LEAK_WINDOW, "N", 0,
-	 "Intervals per low-water window of the leak-or-spike verdict (default 4)", 2},
+	 "Intervals per low-water window of the leak-or-spike verdict (default: sized from the "
+	 "intervals seen, 2 to 8)",
+	 2},
 	{"leak-windows", OPT_LEAK_WINDOWS, "K", 0,
 	 "Windows compared: a stack whose low-water mark rises over the last K windows is a leak "
-	 "(default 4)",
+	 "(default: as many as the intervals seen fill, 3 to 8)",
 	 2},
 	{"no-rss", OPT_NO_RSS, NULL, 0,
 	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
@@ -306,8 +308,6 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.faults = true,
 		.fault_sample = 1,
 		.max_mappings = 65536,
-		.leak_window = MT_VERDICT_WINDOW,
-		.leak_windows = MT_VERDICT_WINDOWS,
 	};
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, config) ? 2 : 0;
 }

@@ -34,8 +34,8 @@ struct memtide_config {
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
 	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
-	__u32 leak_window;	/* intervals per low-water window (view/verdict.h) */
-	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
+	__u32 leak_window;	/* intervals per low-water window (view/verdict.h); 0: adaptive */
+	__u32 leak_windows;	/* windows compared for a verdict; 0: adaptive */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
 };

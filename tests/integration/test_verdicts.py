@@ -92,4 +92,5 @@ def main():
                 "the final report's process line says leak")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -85,7 +85,7 @@ int main(void)
 		      config.fault_sample == 16,
 	      "--no-mappings, --no-faults, --fault-sample");
 
-	CHECK(config.leak_window == 4 && config.leak_windows == 4 && !config.no_rss &&
+	CHECK(config.leak_window == 0 && config.leak_windows == 0 && !config.no_rss &&
 		      !config.oom_path,
 	      "verdict windows, RSS and OOM defaults");
 

@@ -84,7 +84,7 @@ static struct stack_record *find_or_add(struct stack_table *t, const struct mt_s
 }
 
 int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
-			const struct mt_stack_stats *stats)
+			const struct mt_stack_stats *stats, const struct tide_sample *range)
 {
 	struct stack_record *rec = find_or_add(t, key);
 
@@ -97,7 +97,9 @@ int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 	}
 	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
 	rec->stats = *stats;
-	return history__push(&rec->history, rec->stats.outstanding_bytes);
+	if (!range)
+		return history__push(&rec->history, rec->stats.outstanding_bytes);
+	return history__push_sample(&rec->history, range);
 }
 
 struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt)

@@ -106,7 +106,7 @@ static void print_stacks(FILE *out, const struct postmortem *pm)
 		fprintf(out, "  #%-3zu", i + 1);
 		text__stack_figures(out, stack->key.kind, &stack->stats, 0, false);
 		fprintf(out, "  %s\n",
-			verdict__format(&stack->verdict, &pm->verdict, judged, sizeof(judged)));
+			verdict__format(&stack->verdict, judged, sizeof(judged)));
 		text__frames(out, stack->stack);
 	}
 }

@@ -99,8 +99,7 @@ static void print_stack(FILE *out, const struct view *view, const struct view_ro
 		fprintf(out, "  %s\n", owner);
 	else
 		fprintf(out, "  %s  %s\n", owner,
-			verdict__format(&row->verdict, &view->settings.verdict, judged,
-					sizeof(judged)));
+			verdict__format(&row->verdict, judged, sizeof(judged)));
 	text__frames(out, row->stack);
 }
 
@@ -181,7 +180,7 @@ static void print_processes(FILE *out, const struct view *view, size_t max_shown
 		const struct mt_process *proc = process->proc;
 
 		mt_format_bytes(process->figures.outstanding_bytes, 0, held, sizeof(held));
-		verdict__format(&process->verdict, &view->settings.verdict, judged, sizeof(judged));
+		verdict__format(&process->verdict, judged, sizeof(judged));
 		if (proc->state == MT_PROC_LIVE)
 			fprintf(out, "  %7d %-16s outstanding %10s  growth %10s  RSS %10s  %s\n",
 				proc->tgid, proc->comm, held,

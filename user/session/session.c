@@ -221,6 +221,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 {
 	const struct memtide_config *config = m->config;
 	struct tracer_opts tracer_opts;
+	struct tracer_tide tide;
 	int err;
 
 	err = setup_loader_parts(m, &tracer_opts);
@@ -249,7 +250,13 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		return -errno;
 	m->allocators = allocators__new(m->uprobes, config->python_allocators);
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
-	m->collector = collector__new(tracer__by_stack_fd(m->tracer), m->procs);
+	tracer__tide(m->tracer, &tide);
+	m->collector = collector__new(
+		&(struct collector_opts){.by_stack_fd = tracer__by_stack_fd(m->tracer),
+					 .peaks_fd = tide.peaks_fd,
+					 .stack_epoch = tide.epoch,
+					 .start_mono_ns = (__u64)(now_s() * 1e9)},
+		m->procs);
 	m->resolver = resolver__new(&(struct resolver_opts){
 		.stacks_fd = tracer__stacks_fd(m->tracer),
 		.procs = m->procs,
@@ -293,7 +300,8 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		.fault_sample = config->fault_sample,
 		.verdict = {.window = config->leak_window,
 			    .windows = config->leak_windows,
-			    .interval_s = config->interval_s},
+			    .interval_s = config->interval_s,
+			    .sample_bytes = config->sample_bytes},
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);

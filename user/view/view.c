@@ -17,7 +17,7 @@ static void judge_image(const struct stack_table *stacks, __u32 aspace_id,
 			const struct verdict_params *params, struct verdict *out)
 {
 	struct stack_record *const *records;
-	__s64 sum[MT_HISTORY_LEN];
+	struct tide_sample sum[MT_HISTORY_LEN];
 	__u32 sum_cnt = 0;
 	size_t cnt;
 
