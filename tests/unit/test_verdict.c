@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include "view/forecast.h"
 #include "view/verdict.h"
 #include "check.h"
 
@@ -225,6 +226,54 @@ static void test_sampled(void)
 	       MT_VERDICT_LEAK);
 }
 
+/*
+ * Time to the limit from a resident series: 2 MiB a second (resident lows rising) with 100 MiB
+ * used of 256 MiB reaches it in 78 s; a spike gets no forecast, nor does a step then flat.
+ */
+static void test_forecast(void)
+{
+	struct verdict_params per_second = {.interval_s = 1};
+	struct tide_sample samples[N];
+	struct verdict leak_a = {.kind = MT_VERDICT_LEAK, .low_water_rate_per_min = 90 * MIB};
+	struct verdict leak_b = {.kind = MT_VERDICT_LEAK, .low_water_rate_per_min = 30 * MIB};
+	struct verdict spike = {.kind = MT_VERDICT_SPIKE, .low_water_rate_per_min = 0};
+	int a, b, c;
+	struct forecast f;
+
+	for (int i = 0; i < N; i++)
+		samples[i] = (struct tide_sample){.low = (__s64)(2 * i) * MIB,
+						  .high = (__s64)(2 * i + 2) * MIB,
+						  .end = (__s64)(2 * i + 2) * MIB};
+	forecast__judge(samples, N, &per_second, 256 * MIB, 100 * MIB, 80 * MIB, &f);
+	CHECK(f.finite && fabs(f.time_to_limit_s - 78) < 0.5,
+	      "2 MiB/s with 156 MiB to go: %.1f s, want 78", f.time_to_limit_s);
+	forecast__offer(&f, &b, &leak_b);
+	forecast__offer(&f, &c, &spike);
+	forecast__offer(&f, &a, &leak_a);
+	CHECK(f.contributor_cnt == 2 && f.contributors[0].stack == &a &&
+		      fabs(f.contributors[0].share - 0.75) < 1e-9 && f.contributors[1].stack == &b,
+	      "contributors: the leaks, largest first, 75%% and 25%% (%zu)", f.contributor_cnt);
+	/* two processes charged to one cgroup: the group's summed rate */
+	forecast__set_rate(&f, 240.0 * MIB);
+	CHECK(f.finite && fabs(f.time_to_limit_s - 39) < 0.5, "at 4 MiB/s: %.1f s, want 39",
+	      f.time_to_limit_s);
+	forecast__judge(samples, N, &per_second, 256 * MIB, 300 * MIB, 80 * MIB, &f);
+	CHECK(f.finite && f.time_to_limit_s == 0, "over the limit already: now");
+
+	for (int i = 0; i < N; i++)
+		samples[i] =
+			(struct tide_sample){.low = 10 * MIB, .high = 90 * MIB, .end = 10 * MIB};
+	forecast__judge(samples, N, &per_second, 256 * MIB, 10 * MIB, 90 * MIB, &f);
+	CHECK(!f.finite && f.resident.kind == MT_VERDICT_SPIKE && f.peak_bytes == 90 * MIB,
+	      "a spike: no forecast, its peak kept (%s)", verdict__name(f.resident.kind));
+	for (int i = 0; i < N; i++)
+		samples[i] = flat(i < 10 ? (__s64)i * 4 * MIB : 40 * MIB);
+	forecast__judge(samples, N, &per_second, 256 * MIB, 40 * MIB, 40 * MIB, &f);
+	CHECK(!f.finite, "a step then flat: no forecast (%s)", verdict__name(f.resident.kind));
+	forecast__judge(samples, 3, &per_second, 256 * MIB, 12 * MIB, 12 * MIB, &f);
+	CHECK(!f.finite && f.resident.kind == MT_VERDICT_TOO_EARLY, "too early: no forecast");
+}
+
 int main(void)
 {
 	test_leak();
@@ -234,5 +283,6 @@ int main(void)
 	test_steady();
 	test_leak_stops();
 	test_sampled();
+	test_forecast();
 	return check_summary("test_verdict");
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include "collect/history.h"
+#include "collect/limits.h"
 #include "collect/stacks.h"
 #include "output/json.h"
 #include "output/jsonfmt.h"
@@ -60,6 +61,41 @@ static json_t *rss_json(const struct rss_record *rec)
 	return rss;
 }
 
+/*
+ * limit_bytes, limit_source, limit_usage_bytes, time_to_limit_s (null without a forecast), the
+ * contributors, and the resident verdict the forecast comes from; nothing without a limit.
+ */
+static void set_limit(json_t *obj, const struct view_process *process)
+{
+	const struct forecast *forecast = &process->forecast;
+	json_t *contributors = json_array();
+
+	if (!process->limit)
+		return;
+	for (size_t i = 0; i < forecast->contributor_cnt; i++)
+		json_array_append_new(
+			contributors,
+			json_pack("{s:o, s:f, s:I}", "frames",
+				  jsonfmt__frames(forecast->contributors[i].stack), "share",
+				  forecast->contributors[i].share, "low_water_rate_bytes_per_min",
+				  (json_int_t)forecast->contributors[i].rate_per_min));
+	json_object_set_new(obj, "limit_bytes",
+			    json_integer((json_int_t)process->limit->limit.bytes));
+	json_object_set_new(obj, "limit_source", json_string(process->limit->limit.source));
+	json_object_set_new(obj, "limit_usage_bytes",
+			    json_integer((json_int_t)process->limit->limit.usage_bytes));
+	json_object_set_new(obj, "time_to_limit_s",
+			    forecast->finite ? json_real(forecast->time_to_limit_s) : json_null());
+	json_object_set_new(obj, "time_to_limit_rate_bytes_per_min",
+			    json_integer((json_int_t)forecast->rate_per_min));
+	json_object_set_new(obj, "time_to_limit_contributors", contributors);
+	json_object_set_new(obj, "resident_verdict",
+			    json_string(verdict__name(forecast->resident.kind)));
+	json_object_set_new(obj, "resident_low_water_rate_bytes_per_min",
+			    json_integer((json_int_t)forecast->resident.low_water_rate_per_min));
+	json_object_set_new(obj, "peak_rss_bytes", json_integer((json_int_t)forecast->peak_bytes));
+}
+
 /* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct view *view)
 {
@@ -77,6 +113,7 @@ static json_t *processes_json(const struct view *view)
 				(json_int_t)process->figures.growth, "rss_bytes",
 				(json_int_t)process->figures.rss_bytes);
 		jsonfmt__set_verdict(obj, &process->verdict);
+		set_limit(obj, process);
 		if (process->rss)
 			json_object_set_new(obj, "rss", rss_json(process->rss));
 		json_array_append_new(processes, obj);

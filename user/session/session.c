@@ -21,6 +21,7 @@
 #include "attach/uprobes.h"
 #include "cli.h"
 #include "collect/collect.h"
+#include "collect/limits.h"
 #include "collect/rss.h"
 #include "collect/victim.h"
 #include "output/flamegraph.h"
@@ -57,6 +58,7 @@ struct memtide {
 	struct resolver *resolver;
 	struct collector *collector;
 	struct rss_table *rss; /* NULL with --no-rss */
+	struct limits *limits;
 	struct lifecycle *lifecycle;
 	struct oom_reporter *oom;
 	struct view_settings settings;
@@ -133,7 +135,8 @@ static void report_oom(struct memtide *m, const struct mt_oom_event *event)
 	if (!err)
 		err = postmortem__build(&pm, &victim, collector__stacks(m->collector),
 					resolver__stacks(m->resolver), &m->settings.verdict,
-					m->config->top_n, now_s() - m->start_s);
+					m->config->top_n, now_s() - m->start_s,
+					limits__get(m->limits, event->head.aspace_id));
 	if (err) {
 		mt_error("Failed to read the stacks of OOM victim %u: %s\n", event->head.tgid,
 			 strerror(-err));
@@ -264,7 +267,8 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		.pythons = m->pythons,
 		.frames_mode = config->frames,
 	});
-	if (!m->allocators || !m->pythons || !m->collector || !m->resolver)
+	m->limits = limits__new(m->procs);
+	if (!m->allocators || !m->pythons || !m->collector || !m->resolver || !m->limits)
 		return -ENOMEM;
 	m->lifecycle = lifecycle__new(&(struct lifecycle_parts){
 		.config = config,
@@ -334,6 +338,8 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	if (!err && m->rss)
 		err = rss__poll(m->rss);
 	if (!err)
+		err = limits__poll(m->limits, now_s());
+	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
 	if (err)
 		return err;
@@ -341,16 +347,28 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	unwind_loader__stats(m->unwind, &tables);
 	m->settings.elapsed_s = now_s() - m->start_s;
 	m->settings.interval_s = interval_s;
-	return view__build(view, &m->settings,
-			   &(struct view_sources){
-				   .stacks = collector__stacks(m->collector),
-				   .accounts = collector__accounts(m->collector),
-				   .resolved = resolver__stacks(m->resolver),
-				   .procs = m->procs,
-				   .rss = m->rss,
-				   .counters = counters,
-				   .tables = &tables,
-			   });
+	err = view__build(view, &m->settings,
+			  &(struct view_sources){
+				  .stacks = collector__stacks(m->collector),
+				  .accounts = collector__accounts(m->collector),
+				  .resolved = resolver__stacks(m->resolver),
+				  .procs = m->procs,
+				  .rss = m->rss,
+				  .limits = m->limits,
+				  .tide = collector__tide(m->collector),
+				  .counters = counters,
+				  .tables = &tables,
+			  });
+	/* the latest forecasts, for an OOM post-mortem to say how close they were */
+	for (size_t i = 0; !err && i < view->process_cnt; i++) {
+		const struct view_process *process = &view->processes[i];
+
+		if (process->forecast.finite)
+			limits__note_forecast(
+				m->limits, process->proc->aspace_id, m->settings.elapsed_s,
+				m->settings.elapsed_s + process->forecast.time_to_limit_s);
+	}
+	return err;
 }
 
 static int report_interval(struct memtide *m)
@@ -474,6 +492,7 @@ void memtide__free(struct memtide *m)
 	tracer__free(m->tracer);
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
+	limits__free(m->limits);
 	oom__free(m->oom);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
