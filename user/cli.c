@@ -48,6 +48,7 @@ enum {
 	OPT_LEAK_WINDOWS,
 	OPT_NO_RSS,
 	OPT_OOM_REPORT,
+	OPT_FOLDED_PEAK,
 };
 
 static const struct argp_option options[] = {
@@ -112,6 +113,10 @@ static const struct argp_option options[] = {
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
 	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
+	{"folded-peak", OPT_FOLDED_PEAK, "FILE", 0,
+	 "The stacks holding memory at the trace's highest outstanding total, folded, with what "
+	 "each held then",
+	 3},
 	{"json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3},
 	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
 	 3},
@@ -182,6 +187,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLDED:
 		config->folded_path = arg;
+		break;
+	case OPT_FOLDED_PEAK:
+		config->folded_peak_path = arg;
 		break;
 	case OPT_JSON:
 		config->json_path = arg;

@@ -19,6 +19,7 @@ struct memtide_config {
 	double duration_s; /* 0: until Ctrl-C or the targets exit */
 	__u32 top_n;
 	const char *folded_path;
+	const char *folded_peak_path; /* --folded-peak: the stacks at the trace's peak */
 	const char *json_path;
 	const char *flamegraph_path;
 	int verbosity;

@@ -31,7 +31,7 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 	c->procs = procs;
 	c->stacks = stack_table__new();
 	c->accounts = accounts__new();
-	c->tide = tide__new(opts->peaks_fd, opts->stack_epoch, opts->start_mono_ns);
+	c->tide = tide__new(opts->peaks_fd, opts->stack_epoch);
 	if (!c->stacks || !c->accounts || !c->tide) {
 		collector__free(c);
 		return NULL;
@@ -156,4 +156,9 @@ const struct accounts *collector__accounts(const struct collector *c)
 const struct tide *collector__tide(const struct collector *c)
 {
 	return c->tide;
+}
+
+void collector__set_start(struct collector *c, __u64 start_mono_ns)
+{
+	tide__set_start(c->tide, start_mono_ns);
 }

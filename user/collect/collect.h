@@ -26,14 +26,13 @@ struct stack_reading {
 };
 
 /*
- * The process table says which images are live; it must outlive the collector. tide: the
- * kernel's peaks map and stack_epoch (collect/tide.h), and when memtide started.
+ * The process table says which images are live; it must outlive the collector. The kernel's
+ * peaks map and stack_epoch go to the tide (collect/tide.h).
  */
 struct collector_opts {
 	int by_stack_fd;
 	int peaks_fd;
 	__u64 *stack_epoch;
-	__u64 start_mono_ns;
 };
 struct collector *collector__new(const struct collector_opts *opts, const struct proc_table *procs);
 void collector__free(struct collector *c); /* NULL-safe */
@@ -49,5 +48,7 @@ const struct stack_table *collector__stacks(const struct collector *c);
 const struct accounts *collector__accounts(const struct collector *c);
 /* The peaks (collect/tide.h). */
 const struct tide *collector__tide(const struct collector *c);
+/* When tracing started (CLOCK_MONOTONIC ns), for the peaks' elapsed time. */
+void collector__set_start(struct collector *c, __u64 start_mono_ns);
 
 #endif /* MEMTIDE_COLLECT_COLLECT_H */

@@ -26,7 +26,7 @@ struct tide {
 	struct mt_idtab images; /* struct tide_image by aspace_id, MT_PEAK_TRACE included */
 };
 
-struct tide *tide__new(int peaks_fd, __u64 *epoch, __u64 start_mono_ns)
+struct tide *tide__new(int peaks_fd, __u64 *epoch)
 {
 	struct tide *t = calloc(1, sizeof(*t));
 
@@ -34,9 +34,13 @@ struct tide *tide__new(int peaks_fd, __u64 *epoch, __u64 start_mono_ns)
 		return NULL;
 	t->peaks_fd = peaks_fd;
 	t->epoch = epoch;
-	t->start_mono_ns = start_mono_ns;
 	t->images = MT_IDTAB_INIT(struct tide_image);
 	return t;
+}
+
+void tide__set_start(struct tide *t, __u64 start_mono_ns)
+{
+	t->start_mono_ns = start_mono_ns;
 }
 
 void tide__free(struct tide *t)

@@ -39,11 +39,10 @@ struct peak_capture {
 	size_t dropped; /* stacks left out (MT_PEAK_MAX_STACKS) */
 };
 
-/*
- * peaks_fd: the kernel's peaks map; epoch: its stack_epoch; start_mono_ns: when memtide started
- * (CLOCK_MONOTONIC). NULL on ENOMEM.
- */
-struct tide *tide__new(int peaks_fd, __u64 *epoch, __u64 start_mono_ns);
+/* peaks_fd: the kernel's peaks map; epoch: its stack_epoch. NULL on ENOMEM. */
+struct tide *tide__new(int peaks_fd, __u64 *epoch);
+/* When tracing started (CLOCK_MONOTONIC ns): the captures' elapsed_s count from it. */
+void tide__set_start(struct tide *t, __u64 start_mono_ns);
 void tide__free(struct tide *t); /* NULL-safe */
 /*
  * Before the stacks are read: closes the kernel's interval windows and reads the peaks (read

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <jansson.h>
 #include "collect/history.h"
 #include "collect/limits.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "output/json.h"
 #include "output/jsonfmt.h"
 #include "procs/table.h"
@@ -96,6 +99,39 @@ static void set_limit(json_t *obj, const struct view_process *process)
 	json_object_set_new(obj, "peak_rss_bytes", json_integer((json_int_t)forecast->peak_bytes));
 }
 
+/* {time, elapsed_s, total_bytes, stacks: [{pid, comm, kind, frames, outstanding_bytes}]}, or null
+ */
+static json_t *peak_json(const struct view_peak *peak)
+{
+	json_t *stacks = json_array();
+	char when[64];
+	time_t wall;
+	struct tm tm;
+
+	if (!peak->capture) {
+		json_decref(stacks);
+		return json_null();
+	}
+	wall = (time_t)peak->capture->wall_s;
+	if (!gmtime_r(&wall, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(when, sizeof(when), "?");
+	for (size_t i = 0; i < peak->cnt; i++) {
+		const struct view_peak_stack *stack = &peak->stacks[i];
+
+		json_array_append_new(stacks,
+				      json_pack("{s:i, s:s, s:s, s:o, s:I}", "pid",
+						stack->proc ? stack->proc->tgid : 0, "comm",
+						stack->proc ? stack->proc->comm : "?", "kind",
+						mt_kind_name(stack->key.kind), "frames",
+						jsonfmt__frames(stack->stack), "outstanding_bytes",
+						(json_int_t)stack->bytes));
+	}
+	return json_pack("{s:s, s:f, s:f, s:I, s:I, s:o}", "time", when, "wall_s",
+			 peak->capture->wall_s, "elapsed_s", peak->capture->elapsed_s,
+			 "total_bytes", (json_int_t)peak->capture->total, "dropped_stacks",
+			 (json_int_t)peak->capture->dropped, "stacks", stacks);
+}
+
 /* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct view *view)
 {
@@ -114,6 +150,7 @@ static json_t *processes_json(const struct view *view)
 				(json_int_t)process->figures.rss_bytes);
 		jsonfmt__set_verdict(obj, &process->verdict);
 		set_limit(obj, process);
+		json_object_set_new(obj, "peak", peak_json(&process->peak));
 		if (process->rss)
 			json_object_set_new(obj, "rss", rss_json(process->rss));
 		json_array_append_new(processes, obj);
@@ -176,6 +213,7 @@ int json__write(FILE *out, const struct view *view)
 			"unwind", unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
+	json_object_set_new(doc, "peak", peak_json(&view->peak));
 	json_object_set_new(doc, "resident_bytes",
 			    json_integer((json_int_t)totals->resident_bytes));
 	json_object_set_new(doc, "fault_sample",

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include "collect/limits.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "memtide/abi_unwind.h"
 #include "output/report.h"
 #include "output/text.h"
@@ -277,6 +279,66 @@ static void print_limits(FILE *out, const struct view *view)
 	}
 }
 
+/* "13:18:25" local time, from seconds since the epoch */
+static const char *clock_text(double wall_s, char *buf, size_t buf_sz)
+{
+	time_t when = (time_t)wall_s;
+	struct tm tm;
+
+	if (!localtime_r(&when, &tm) || !strftime(buf, buf_sz, "%H:%M:%S", &tm))
+		snprintf(buf, buf_sz, "?");
+	return buf;
+}
+
+/*
+ * What the peaks were made of: the whole trace's stacks at its highest outstanding total, then
+ * each process's peak in one line with the stack holding most of it.
+ */
+static void print_peaks(FILE *out, const struct view *view)
+{
+	const struct view_peak *peak = &view->peak;
+	size_t shown = peak->cnt < view->settings.top_n ? peak->cnt : view->settings.top_n;
+	char total[32], when[32], held[32], owner[64], culprit[512];
+
+	if (!peak->capture)
+		return;
+	fprintf(out, "At the peak of %s outstanding, %s (%.1f s in), the stacks held:\n",
+		mt_format_bytes(peak->capture->total, 0, total, sizeof(total)),
+		clock_text(peak->capture->wall_s, when, sizeof(when)), peak->capture->elapsed_s);
+	for (size_t i = 0; i < shown; i++) {
+		const struct view_peak_stack *stack = &peak->stacks[i];
+
+		fprintf(out, "  #%-3zu %10s  %s (%d)%s%s%s\n", i + 1,
+			mt_format_bytes(stack->bytes, 0, held, sizeof(held)),
+			stack->proc ? stack->proc->comm : "?", stack->proc ? stack->proc->tgid : 0,
+			stack->key.kind != MT_KIND_HEAP ? " [" : "",
+			stack->key.kind != MT_KIND_HEAP ? mt_kind_name(stack->key.kind) : "",
+			stack->key.kind != MT_KIND_HEAP ? "]" : "");
+		text__frames(out, stack->stack);
+	}
+	if (peak->cnt + peak->capture->dropped > shown)
+		fprintf(out, "  ... %zu more stacks\n", peak->cnt + peak->capture->dropped - shown);
+	if (view->process_cnt < 2)
+		return;
+	fprintf(out, "Peaks by process:\n");
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		const struct view_peak *own = &view->processes[i].peak;
+
+		if (!own->capture)
+			continue;
+		snprintf(owner, sizeof(owner), "%s (%d)", view->processes[i].proc->comm,
+			 view->processes[i].proc->tgid);
+		fprintf(out, "  %-24s peak %s at %s", owner,
+			mt_format_bytes(own->capture->total, 0, total, sizeof(total)),
+			clock_text(own->capture->wall_s, when, sizeof(when)));
+		if (own->cnt && own->capture->total > 0)
+			fprintf(out, ", %.0f%% in %s",
+				100.0 * own->stacks[0].bytes / own->capture->total,
+				text__culprit(own->stacks[0].stack, culprit, sizeof(culprit)));
+		fprintf(out, "\n");
+	}
+}
+
 void report__interval(FILE *out, const struct view *view)
 {
 	const struct view_settings *settings = &view->settings;
@@ -349,6 +411,7 @@ void report__final(FILE *out, const struct view *view)
 	}
 	print_processes(out, view, SIZE_MAX);
 	print_limits(out, view);
+	print_peaks(out, view);
 	print_unwinding(out, view);
 	print_counters(out, view);
 	fflush(out);

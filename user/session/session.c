@@ -63,6 +63,7 @@ struct memtide {
 	struct oom_reporter *oom;
 	struct view_settings settings;
 	FILE *folded_out;
+	FILE *folded_peak_out;
 	FILE *json_out;
 	FILE *flamegraph_out;
 	double start_s;
@@ -167,6 +168,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 	if (!m->oom)
 		return -errno;
 	err = open_output(config->folded_path, "--folded", &m->folded_out) ?:
+	      open_output(config->folded_peak_path, "--folded-peak", &m->folded_peak_out) ?:
 	      open_output(config->json_path, "--json", &m->json_out) ?:
 	      open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
@@ -257,8 +259,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 	m->collector = collector__new(
 		&(struct collector_opts){.by_stack_fd = tracer__by_stack_fd(m->tracer),
 					 .peaks_fd = tide.peaks_fd,
-					 .stack_epoch = tide.epoch,
-					 .start_mono_ns = (__u64)(now_s() * 1e9)},
+					 .stack_epoch = tide.epoch},
 		m->procs);
 	m->resolver = resolver__new(&(struct resolver_opts){
 		.stacks_fd = tracer__stacks_fd(m->tracer),
@@ -318,6 +319,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		return NULL;
 	}
 	m->start_s = m->last_report_s = now_s();
+	collector__set_start(m->collector, (__u64)(m->start_s * 1e9));
 	traced = procs__process_count(m->procs);
 	fprintf(stderr,
 		"memtide: tracing %zu process%s%s%s (attached in %.3f s); report every %.1f s%s\n",
@@ -454,6 +456,14 @@ static int write_stack_outputs(struct memtide *m, const struct view *view)
 		ret = close_output(&m->flamegraph_out, config->flamegraph_path, err) ?: ret;
 	}
 	folded__free(stacks, cnt);
+	if (!m->folded_peak_out)
+		return ret;
+	err = folded__collect_peak(view, &stacks, &cnt);
+	if (err)
+		return err;
+	err = folded__write(m->folded_peak_out, stacks, cnt);
+	ret = close_output(&m->folded_peak_out, config->folded_peak_path, err) ?: ret;
+	folded__free(stacks, cnt);
 	return ret;
 }
 
@@ -468,7 +478,7 @@ int memtide__finish(struct memtide *m)
 	if (err)
 		return err;
 	report__final(stdout, &view);
-	if (m->folded_out || m->flamegraph_out)
+	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {
 		err = json__write(m->json_out, &view);
@@ -498,6 +508,8 @@ void memtide__free(struct memtide *m)
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)
 		fclose(m->folded_out);
+	if (m->folded_peak_out)
+		fclose(m->folded_peak_out);
 	if (m->json_out)
 		fclose(m->json_out);
 	if (m->flamegraph_out)

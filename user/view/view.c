@@ -7,6 +7,7 @@
 #include "collect/limits.h"
 #include "collect/rss.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "procs/table.h"
 #include "util/idtab.h"
 #include "view/names.h"
@@ -205,6 +206,42 @@ static int build_forecasts(struct view *view, const struct view_sources *src)
 	return err;
 }
 
+/* A peak's stacks with their frames and processes. 0 or -ENOMEM. */
+static int build_peak(struct view_peak *peak, const struct peak_capture *capture,
+		      const struct view_sources *src)
+{
+	peak->capture = capture;
+	if (!capture)
+		return 0;
+	peak->stacks = calloc(capture->cnt ? capture->cnt : 1, sizeof(*peak->stacks));
+	if (!peak->stacks)
+		return -ENOMEM;
+	for (size_t i = 0; i < capture->cnt; i++) {
+		const struct peak_stack *at = &capture->stacks[i];
+
+		peak->stacks[peak->cnt++] = (struct view_peak_stack){
+			.key = at->key,
+			.bytes = at->bytes,
+			.stack = resolved_stacks__get(src->resolved, at->key.aspace_id,
+						      at->key.stack_id),
+			.proc = procs__get(src->procs, at->key.aspace_id),
+		};
+	}
+	return 0;
+}
+
+static int build_peaks(struct view *view, const struct view_sources *src)
+{
+	int err = 0;
+
+	if (!src->tide)
+		return 0;
+	for (size_t i = 0; !err && i < view->process_cnt; i++)
+		err = build_peak(&view->processes[i].peak,
+				 tide__peak(src->tide, view->processes[i].proc->aspace_id), src);
+	return err ?: build_peak(&view->peak, tide__peak(src->tide, MT_PEAK_TRACE), src);
+}
+
 /* How complete the stacks holding memory are, record by record. */
 static void summarize_unwinding(struct view *view, const struct view_sources *src)
 {
@@ -264,7 +301,8 @@ int view__build(struct view *view, const struct view_settings *settings,
 	view->settings = *settings;
 	err = view_stacks__build(&view->stacks, src->stacks, src->resolved, src->procs,
 				 settings->per_process, &settings->verdict)
-		      ?: build_processes(view, src) ?: build_forecasts(view, src);
+		      ?: build_processes(view, src) ?: build_forecasts(view, src)
+		      ?: build_peaks(view, src);
 	if (err) {
 		view__free(view);
 		return err;
@@ -283,6 +321,9 @@ int view__build(struct view *view, const struct view_settings *settings,
 void view__free(struct view *view)
 {
 	view_stacks__free(&view->stacks);
+	for (size_t i = 0; view->processes && i < view->process_cnt; i++)
+		free(view->processes[i].peak.stacks);
+	free(view->peak.stacks);
 	free(view->processes);
 	memset(view, 0, sizeof(*view));
 }

@@ -31,6 +31,20 @@ struct rss_table;
 struct stack_table;
 struct tide;
 
+/* The stacks holding memory at a peak (collect/tide.h), most first, with frames and owners. */
+struct view_peak_stack {
+	struct mt_stack_key key;
+	__s64 bytes;
+	const struct resolved_stack *stack; /* NULL when it could not be resolved */
+	const struct mt_process *proc;	    /* NULL if unknown */
+};
+
+struct view_peak {
+	const struct peak_capture *capture; /* NULL: no memory was ever held */
+	struct view_peak_stack *stacks;
+	size_t cnt;
+};
+
 struct view_process {
 	const struct mt_process *proc;
 	struct proc_figures figures;
@@ -44,6 +58,7 @@ struct view_process {
 	 */
 	struct forecast forecast;
 	__u32 group_processes; /* the leader: processes in its group, itself included; else 0 */
+	struct view_peak peak; /* its highest outstanding total */
 };
 
 /* What the run is: settings the outputs print beside the figures. */
@@ -90,6 +105,7 @@ struct view {
 	struct unwind_loader_stats tables;
 	bool rss_timelines;
 	struct view_rss rss;
+	struct view_peak peak; /* the whole trace's highest outstanding total */
 };
 
 struct view_sources {
