@@ -9,7 +9,8 @@ import signal
 import time
 
 import mtest
-from test_verdicts import PYTHON, SCRIPT, main_stack, last_verdict_in_report, rate_of
+from test_verdicts import (PYTHON, SCRIPT, main_stack, last_verdict_in_report, rate_of,
+                           without_peaks)
 
 SECONDS = 26
 MIB = 1 << 20
@@ -21,7 +22,7 @@ TOO_EARLY = re.compile(r"too early: (\d+) of (\d+) intervals")
 def verdicts_in_report(report, function):
     """The verdicts on the report's heap stack lines with `function` among their frames."""
     verdicts = []
-    for block in re.split(r"\n(?=  #\d+ )", report):
+    for block in re.split(r"\n(?=  #\d+ )", without_peaks(report)):
         header, _, frames = block.partition("\n")
         if "made resident" not in header and re.search(rf"^\s+{function} \(", frames, re.M):
             verdicts.append(header.rsplit(")  ", 1)[-1])

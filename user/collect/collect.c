@@ -94,8 +94,11 @@ static int update_record(void *ctx, const struct mt_stack_key *key,
 
 int collector__poll(struct collector *c)
 {
-	int err = tide__begin(c->tide) ?: read_all(c, update_record, c) ?:
-						 tide__capture(c->tide, c->stacks, c->procs);
+	int err;
+
+	stack_table__begin_interval(c->stacks);
+	err = tide__begin(c->tide) ?: read_all(c, update_record, c) ?:
+					 tide__capture(c->tide, c->stacks, c->procs);
 
 	for (size_t i = 0; !err && i < procs__count(c->procs); i++) {
 		const struct mt_process *proc = procs__at(c->procs, i);
@@ -141,6 +144,11 @@ int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_rea
 	*out = image.readings;
 	*cnt = image.cnt;
 	return 0;
+}
+
+void collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt)
+{
+	stack_table__retire(c->stacks, aspace_ids, cnt);
 }
 
 const struct stack_table *collector__stacks(const struct collector *c)

@@ -56,21 +56,29 @@ static int compare_stacks(const void *a, const void *b)
 		      ((const struct folded_stack *)b)->stack);
 }
 
-/* One line of a stack of a process holding bytes of kind, if it fits. 0 or -ENOMEM. */
-static int add_line(const struct view *view, const struct mt_process *proc,
-		    const struct resolved_stack *stack, __u32 kind, __s64 bytes,
+/* "comm", "comm (pid)" with --per-process; "comm [exited]" for what a gone process held */
+static void format_root(const struct view *view, const struct mt_process *proc, bool gone,
+			char *buf, size_t buf_sz)
+{
+	char state[24] = "";
+
+	if (gone && proc)
+		snprintf(state, sizeof(state), " [%s]", mt_proc_state_name(proc->state));
+	if (view->settings.per_process && proc)
+		snprintf(buf, buf_sz, "%s (%d)%s", proc->comm, proc->tgid, state);
+	else
+		snprintf(buf, buf_sz, "%s%s", proc ? proc->comm : "?", state);
+}
+
+/* One line of a stack holding bytes of kind under root, if it fits. 0 or -ENOMEM. */
+static int add_line(const char *root, const struct resolved_stack *stack, __u32 kind, __s64 bytes,
 		    struct folded_stack *stacks, size_t *cnt, char *buf)
 {
-	char root[MT_COMM_LEN + 32];
 	bool frames = stack && stack->stored;
 	int len;
 
 	if (!mt_kind_outstanding(kind) || bytes <= 0)
 		return 0;
-	if (view->settings.per_process && proc)
-		snprintf(root, sizeof(root), "%s (%d)", proc->comm, proc->tgid);
-	else
-		snprintf(root, sizeof(root), "%s", proc ? proc->comm : "?");
 	len = folded__format(root, frames ? stack->frames : NULL, frames ? stack->frame_cnt : 0, 0,
 			     buf, MAX_LINE);
 	if (len < 0)
@@ -88,26 +96,30 @@ static int add_line(const struct view *view, const struct mt_process *proc,
 
 static int add_rows(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
 {
+	char root[MT_COMM_LEN + 48];
 	int err = 0;
 
 	for (size_t i = 0; !err && i < view->stacks.row_cnt; i++) {
 		const struct view_row *row = &view->stacks.rows[i];
 
-		err = add_line(view, row->proc, row->stack, row->key.kind,
-			       row->stats.outstanding_bytes, stacks, cnt, buf);
+		format_root(view, row->proc, row->gone, root, sizeof(root));
+		err = add_line(root, row->stack, row->key.kind, row->stats.outstanding_bytes,
+			       stacks, cnt, buf);
 	}
 	return err;
 }
 
+/* The peak's stacks, named as their processes were then. */
 static int add_peak(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
 {
+	char root[MT_COMM_LEN + 48];
 	int err = 0;
 
 	for (size_t i = 0; !err && i < view->peak.cnt; i++) {
 		const struct view_peak_stack *at = &view->peak.stacks[i];
 
-		err = add_line(view, at->proc, at->stack, at->key.kind, at->bytes, stacks, cnt,
-			       buf);
+		format_root(view, at->proc, false, root, sizeof(root));
+		err = add_line(root, at->stack, at->key.kind, at->bytes, stacks, cnt, buf);
 	}
 	return err;
 }
