@@ -46,8 +46,9 @@ int limits__poll(struct limits *l, double now_s)
 				rec->known = true;
 				rec->read_s = now_s;
 			}
-		} else {
-			cgroup__read_usage(&rec->limit);
+		} else if (cgroup__read_usage(&rec->limit)) {
+			rec->read_s =
+				0; /* the cgroup went (the process moved): walk again next time */
 		}
 	}
 	return 0;

@@ -14,7 +14,8 @@
 /* The peak of one image (or MT_PEAK_TRACE) as last read, and its capture. */
 struct tide_image {
 	struct mt_peak read;
-	bool pending; /* read.seq differs from the capture's: capture at the next tide__capture */
+	bool pending;  /* read.seq differs from the capture's: capture at the next tide__capture */
+	bool released; /* the kernel's entry was deleted: the image is gone, its peak captured */
 	struct peak_capture capture;
 };
 
@@ -203,9 +204,13 @@ int tide__capture(struct tide *t, const struct stack_table *stacks, const struct
 			      sizeof(*image->capture.stacks), by_bytes);
 			image->pending = false;
 		}
-		/* bounded: the kernel map holds live images; ENOENT means released already */
-		if (image->capture.seen && releasable(procs, id))
-			bpf_map_delete_elem(t->peaks_fd, &key);
+		/* bounded: the kernel map holds live images only */
+		if (image->released || !image->capture.seen || !releasable(procs, id))
+			continue;
+		if (bpf_map_delete_elem(t->peaks_fd, &key) && errno != ENOENT)
+			mt_warn("Failed to release the peak of image %u: %s\n", key,
+				strerror(errno));
+		image->released = true;
 	}
 	return err;
 }
