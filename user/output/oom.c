@@ -188,7 +188,7 @@ static json_t *postmortem_json(const struct postmortem *pm)
 {
 	const struct oom_victim *victim = pm->victim;
 	const struct mt_oom_event *event = victim->event;
-	json_t *stacks = json_array(), *kinds = json_object();
+	json_t *stacks = json_array(), *kinds = json_object(), *doc;
 	__u64 page_sz = victim->page_sz;
 
 	for (__u32 kind = 0; kind < MT_KIND_NR; kind++) {
@@ -213,23 +213,25 @@ static json_t *postmortem_json(const struct postmortem *pm)
 		jsonfmt__set_verdict(obj, &stack->verdict);
 		json_array_append_new(stacks, obj);
 	}
-	return json_pack(
-		"{s:f, s:i, s:s, s:i, s:{s:s, s:I, s:i, s:o, s:s?, s:o, s:I}, "
-		"s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o, s:I, s:o, s:o}",
-		"elapsed_s", pm->elapsed_s, "pid", (int)event->head.tgid, "comm", event->head.comm,
-		"uid", (int)event->uid, "cgroup", "path", victim->cgroup_path, "id",
-		(json_int_t)event->cgroup_id, "version", victim->cgroup_version,
-		"memory_limit_bytes", limit_json(victim->limit_bytes), "limit_file",
-		victim->limit_file[0] ? victim->limit_file : NULL, "effective_limit_bytes",
-		limit_json(victim->effective_limit_bytes), "usage_bytes",
-		(json_int_t)victim->usage_bytes, "rss", "anon_bytes",
-		(json_int_t)(event->rss_pages[MT_RSS_ANON] * page_sz), "file_bytes",
-		(json_int_t)(event->rss_pages[MT_RSS_FILE] * page_sz), "shmem_bytes",
-		(json_int_t)(event->rss_pages[MT_RSS_SHMEM] * page_sz), "total_bytes",
-		(json_int_t)(event->rss_pages[MT_RSS_TOTAL] * page_sz), "total_vm_bytes",
-		(json_int_t)(event->total_vm_pages * page_sz), "outstanding_bytes",
-		(json_int_t)pm->outstanding_bytes, "outstanding_by_kind", kinds, "stack_count",
-		(json_int_t)pm->stack_cnt, "stacks", stacks, "forecast", forecast_json(pm));
+	doc = json_pack("{s:f, s:i, s:s, s:i, s:{s:s, s:I, s:i, s:o, s:s?, s:o, s:I}, "
+			"s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o, s:I, s:o}",
+			"elapsed_s", pm->elapsed_s, "pid", (int)event->head.tgid, "comm",
+			event->head.comm, "uid", (int)event->uid, "cgroup", "path",
+			victim->cgroup_path, "id", (json_int_t)event->cgroup_id, "version",
+			victim->cgroup_version, "memory_limit_bytes",
+			limit_json(victim->limit_bytes), "limit_file",
+			victim->limit_file[0] ? victim->limit_file : NULL, "effective_limit_bytes",
+			limit_json(victim->effective_limit_bytes), "usage_bytes",
+			(json_int_t)victim->usage_bytes, "rss", "anon_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_ANON] * page_sz), "file_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_FILE] * page_sz), "shmem_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_SHMEM] * page_sz), "total_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_TOTAL] * page_sz), "total_vm_bytes",
+			(json_int_t)(event->total_vm_pages * page_sz), "outstanding_bytes",
+			(json_int_t)pm->outstanding_bytes, "outstanding_by_kind", kinds,
+			"stack_count", (json_int_t)pm->stack_cnt, "stacks", stacks);
+	json_object_set_new(doc, "forecast", forecast_json(pm));
+	return doc;
 }
 
 /* Adds the post-mortem to the array in path.json, which stays valid JSON in between. */
