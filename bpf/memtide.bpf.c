@@ -23,6 +23,7 @@
 #include "target.bpf.h"
 #include "thread.bpf.h"
 #include "stack.bpf.h"
+#include "tide.bpf.h"
 /* The other parts, which the allocation path does not use: here for the single object. */
 #include "mm.bpf.h"
 #include "rss.bpf.h"
@@ -56,7 +57,7 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 		return -1;
 	stats = stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
 	if (stats) {
-		__sync_fetch_and_add(&stats->outstanding_bytes, -(__s64)copy.size);
+		stack_add(stats, aspace_id, -(__s64)copy.size);
 		__sync_fetch_and_add(&stats->outstanding_count, -(__s64)copy.count);
 		__sync_fetch_and_add(&stats->total_frees, copy.count);
 	}
@@ -86,7 +87,7 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 		count(MT_CNT_BY_STACK_FULL);
 		return;
 	}
-	__sync_fetch_and_add(&stats->outstanding_bytes, info->size);
+	stack_add(stats, aspace_id, info->size);
 	__sync_fetch_and_add(&stats->outstanding_count, info->count);
 	if (is_new) {
 		__sync_fetch_and_add(&stats->total_allocs, info->count);

@@ -45,6 +45,7 @@
 #include "target.bpf.h"
 #include "thread.bpf.h"
 #include "stack.bpf.h"
+#include "tide.bpf.h"
 
 #define MM_PAGE_SIZE   4096ULL
 #define MM_PROT_NONE   0x0
@@ -163,7 +164,7 @@ static __always_inline void trim_mapping(const struct mt_alloc_key *key,
 		return;
 	stats = stack_stats(key->aspace_id, copy.kind, copy.stack_id);
 	if (stats) {
-		__sync_fetch_and_add(&stats->outstanding_bytes, -(__s64)(hi - lo));
+		stack_add(stats, key->aspace_id, -(__s64)(hi - lo));
 		__sync_fetch_and_add(&stats->outstanding_count, pieces);
 		if (pieces < 0)
 			__sync_fetch_and_add(&stats->total_frees, 1);
@@ -236,7 +237,7 @@ static __always_inline void record_mapping(__u32 aspace_id, __u64 start,
 		count(MT_CNT_BY_STACK_FULL);
 		return;
 	}
-	__sync_fetch_and_add(&stats->outstanding_bytes, map->size);
+	stack_add(stats, aspace_id, map->size);
 	__sync_fetch_and_add(&stats->outstanding_count, 1);
 	if (is_new) {
 		__sync_fetch_and_add(&stats->total_allocs, 1);

@@ -49,6 +49,7 @@ enum {
 	OPT_LEAK_WINDOWS,
 	OPT_NO_RSS,
 	OPT_OOM_REPORT,
+	OPT_FOLDED_PEAK,
 };
 
 static const struct argp_option options[] = {
@@ -104,10 +105,12 @@ static const struct argp_option options[] = {
 	 "fault)",
 	 2},
 	{"leak-window", OPT_LEAK_WINDOW, "N", 0,
-	 "Intervals per low-water window of the leak-or-spike verdict (default 4)", 2},
+	 "Intervals per low-water window of the leak-or-spike verdict (default: sized from the "
+	 "intervals seen, 2 to 8)",
+	 2},
 	{"leak-windows", OPT_LEAK_WINDOWS, "K", 0,
 	 "Windows compared: a stack whose low-water mark rises over the last K windows is a leak "
-	 "(default 4)",
+	 "(default: as many as the intervals seen fill, 3 to 8)",
 	 2},
 	{"no-rss", OPT_NO_RSS, NULL, 0,
 	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
@@ -116,6 +119,10 @@ static const struct argp_option options[] = {
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
 	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
+	{"folded-peak", OPT_FOLDED_PEAK, "FILE", 0,
+	 "The stacks holding memory at the trace's highest outstanding total, folded, with what "
+	 "each held then",
+	 3},
 	{"json", OPT_JSON, "FILE", 0, "Final state: stacks, history, processes, drops", 3},
 	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0, "SVG flamegraph of outstanding bytes by stack",
 	 3},
@@ -186,6 +193,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLDED:
 		config->folded_path = arg;
+		break;
+	case OPT_FOLDED_PEAK:
+		config->folded_peak_path = arg;
 		break;
 	case OPT_JSON:
 		config->json_path = arg;
@@ -318,8 +328,6 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.faults = true,
 		.fault_sample = 1,
 		.max_mappings = 65536,
-		.leak_window = MT_VERDICT_WINDOW,
-		.leak_windows = MT_VERDICT_WINDOWS,
 	};
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, config) ? 2 : 0;
 }

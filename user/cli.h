@@ -19,6 +19,7 @@ struct memtide_config {
 	double duration_s; /* 0: until Ctrl-C or the targets exit */
 	__u32 top_n;
 	const char *folded_path;
+	const char *folded_peak_path; /* --folded-peak: the stacks at the trace's peak */
 	const char *json_path;
 	const char *flamegraph_path;
 	int verbosity;
@@ -35,8 +36,8 @@ struct memtide_config {
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
 	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
-	__u32 leak_window;	/* intervals per low-water window (view/verdict.h) */
-	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
+	__u32 leak_window;	/* intervals per low-water window (view/verdict.h); 0: adaptive */
+	__u32 leak_windows;	/* windows compared for a verdict; 0: adaptive */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
 };

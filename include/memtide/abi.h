@@ -55,7 +55,8 @@
 #define MT_CNT_MAPPING_SCAN   14 /* unmapped range matching no single record: mappings scanned */
 #define MT_CNT_RSS_FULL	      15 /* RSS change of a traced process not kept: rss map full */
 #define MT_CNT_OOM_LOST	      16 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_NR	      17
+#define MT_CNT_PEAKS_FULL     17 /* image's total not kept for its peak: peaks map full */
+#define MT_CNT_NR	      18
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -130,14 +131,57 @@ struct mt_stack_key {
 };
 _Static_assert(sizeof(struct mt_stack_key) == 16, "struct mt_stack_key: ABI size");
 
+/*
+ * The lowest and highest outstanding bytes of a stack within one interval, so that what happens
+ * between two reads is seen. As the RSS windows (abi_rss.h): the loader bumps the global
+ * stack_epoch at each interval end, the programs keep the extremes in window[epoch & 1], and a
+ * window whose epoch is not the one just closed saw no change: low = high = outstanding.
+ */
+struct mt_stack_window {
+	__u64 epoch;
+	__s64 low;
+	__s64 high;
+};
+_Static_assert(sizeof(struct mt_stack_window) == 24, "struct mt_stack_window: ABI size");
+
+/*
+ * A stack's outstanding bytes at the highest total of its image (peak_*) and of the whole trace
+ * (trace_peak_*), snapshotted lazily (bpf/tide.bpf.h): at its first change after that peak, a
+ * stack records the bytes it held before the change and the peak's sequence number. A stack whose
+ * seq is not the peak's current one has not changed since: it holds now what it held then.
+ */
+struct mt_peak_snapshot {
+	__u64 seq;
+	__s64 bytes;
+};
+_Static_assert(sizeof(struct mt_peak_snapshot) == 16, "struct mt_peak_snapshot: ABI size");
+
 struct mt_stack_stats {
 	__s64 outstanding_bytes;
 	__s64 outstanding_count;
 	__u64 total_allocs;
 	__u64 total_frees;
 	__u64 total_alloc_bytes;
+	struct mt_stack_window window[2];
+	struct mt_peak_snapshot peak;	    /* at the image's peak (peaks map) */
+	struct mt_peak_snapshot trace_peak; /* at the whole trace's peak (MT_PEAK_TRACE) */
 };
-_Static_assert(sizeof(struct mt_stack_stats) == 40, "struct mt_stack_stats: ABI size");
+_Static_assert(sizeof(struct mt_stack_stats) == 120, "struct mt_stack_stats: ABI size");
+
+/*
+ * The outstanding total (heap, mmap, brk) of an image (peaks map, keyed by aspace_id) or of the
+ * whole trace (key MT_PEAK_TRACE), its highest value so far, when that was (CLOCK_MONOTONIC)
+ * and how many times it rose: the sequence number the stacks' snapshots refer to.
+ */
+#define MT_PEAK_TRACE 0 /* peaks key of the whole trace: image ids start at 1 */
+
+struct mt_peak {
+	__s64 total;
+	__s64 peak_bytes;
+	__u64 seq;
+	__u64 time_ns;
+};
+_Static_assert(sizeof(struct mt_peak) == 32, "struct mt_peak: ABI size");
 
 /*
  * A traced process: the value of the BPF `procs` map, keyed by tgid. An address space id is

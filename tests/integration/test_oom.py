@@ -152,4 +152,5 @@ def main():
                 "the final JSON has the other process's 8192000 bytes in leak_alpha")
 
 
-main()
+if __name__ == "__main__":
+    main()

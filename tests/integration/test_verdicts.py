@@ -29,11 +29,16 @@ def main_stack(doc, function):
     return max(stacks, key=lambda s: s["total_alloc_bytes"])
 
 
+def without_peaks(report):
+    """The reports without their peak sections, whose stacks carry no verdict."""
+    return re.sub(r"^At the peak of .*?(?=^== memtide |\Z)", "", report, flags=re.M | re.S)
+
+
 def last_verdict_in_report(report, function):
     """The verdict on the line of the last heap stack printed with `function` among its frames
     (page-fault stacks through it count bytes made resident and have no verdict)."""
     verdict = None
-    for block in re.split(r"\n(?=  #\d+ )", report):
+    for block in re.split(r"\n(?=  #\d+ )", without_peaks(report)):
         header, _, frames = block.partition("\n")
         if "[fault]" not in header and re.search(rf"^\s+{function} \(", frames, re.M):
             verdict = header.rsplit(")  ", 1)[-1]
@@ -92,4 +97,5 @@ def main():
                 "the final report's process line says leak")
 
 
-main()
+if __name__ == "__main__":
+    main()

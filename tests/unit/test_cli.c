@@ -33,17 +33,10 @@ int main(void)
 			"-n",	   "3",	 "--folded", "out.f", NULL};
 	char *command[] = {"memtide", "-d", "7", "--", "python3", "-c", "pass", NULL};
 	char *defaults[] = {"memtide", "-p", "1", NULL};
-	char *verdict_opts[] = {"memtide",
-				"-p",
-				"1",
-				"--leak-window",
-				"2",
-				"--leak-windows",
-				"10",
-				"--no-rss",
-				"--oom-report",
-				"oom.txt",
-				NULL};
+	char *verdict_opts[] = {
+		"memtide",	  "-p",		 "1",	     "--leak-window", "2",
+		"--leak-windows", "10",		 "--no-rss", "--oom-report",  "oom.txt",
+		"--folded-peak",  "peak.folded", NULL};
 	char *bad_span[] = {"memtide",	      "-p", "1", "--leak-window", "60",
 			    "--leak-windows", "5",  NULL};
 	char *bad[][4] = {
@@ -85,14 +78,15 @@ int main(void)
 		      config.fault_sample == 16,
 	      "--no-mappings, --no-faults, --fault-sample");
 
-	CHECK(config.leak_window == 4 && config.leak_windows == 4 && !config.no_rss &&
-		      !config.oom_path,
+	CHECK(config.leak_window == 0 && config.leak_windows == 0 && !config.no_rss &&
+		      !config.oom_path && !config.folded_peak_path,
 	      "verdict windows, RSS and OOM defaults");
 
-	CHECK(parse(&config, 10, verdict_opts) == 0, "parse the verdict, RSS and OOM options");
+	CHECK(parse(&config, 12, verdict_opts) == 0, "parse the verdict, RSS and OOM options");
 	CHECK(config.leak_window == 2 && config.leak_windows == 10 && config.no_rss &&
-		      config.oom_path && !strcmp(config.oom_path, "oom.txt"),
-	      "verdict windows, --no-rss, --oom-report");
+		      config.oom_path && !strcmp(config.oom_path, "oom.txt") &&
+		      config.folded_peak_path && !strcmp(config.folded_peak_path, "peak.folded"),
+	      "verdict windows, --no-rss, --oom-report, --folded-peak");
 	CHECK(parse_exit_status(7, bad_span) == 2, "windows spanning more than the history exit 2");
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -19,7 +19,7 @@ static void update(struct stack_table *t, __u32 aspace_id, __u32 kind, __s64 out
 	struct mt_stack_stats stats = {.outstanding_bytes = outstanding,
 				       .total_alloc_bytes = alloc_bytes};
 
-	CHECK(!stack_table__update(t, &key, &stats), "update %u/%u", aspace_id, kind);
+	CHECK(!stack_table__update(t, &key, &stats, NULL), "update %u/%u", aspace_id, kind);
 }
 
 static const struct stack_record *find(const struct stack_table *t, __u32 aspace_id, __u32 kind)
@@ -69,7 +69,7 @@ static void test_records(void)
 static void test_aligned_sum(void)
 {
 	struct mt_ring longer = MT_HISTORY_INIT, shorter = MT_HISTORY_INIT;
-	__s64 sum[MT_HISTORY_LEN];
+	struct tide_sample sum[MT_HISTORY_LEN];
 	__u32 cnt = 0;
 
 	for (int i = 1; i <= 4; i++)
@@ -79,9 +79,10 @@ static void test_aligned_sum(void)
 	/* the shorter one first: what was summed moves to the newest end */
 	history__add_aligned(sum, &cnt, &shorter);
 	history__add_aligned(sum, &cnt, &longer);
-	CHECK(cnt == 4 && sum[0] == 10 && sum[1] == 20 && sum[2] == 31 && sum[3] == 42,
-	      "sum %lld %lld %lld %lld", (long long)sum[0], (long long)sum[1], (long long)sum[2],
-	      (long long)sum[3]);
+	CHECK(cnt == 4 && sum[0].end == 10 && sum[1].end == 20 && sum[2].end == 31 &&
+		      sum[3].end == 42 && sum[3].low == 42 && sum[3].high == 42,
+	      "sum %lld %lld %lld %lld", (long long)sum[0].end, (long long)sum[1].end,
+	      (long long)sum[2].end, (long long)sum[3].end);
 	mt_ring__free(&longer);
 	mt_ring__free(&shorter);
 }

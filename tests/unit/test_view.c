@@ -68,7 +68,7 @@ static void hold(struct fixture *f, __u32 aspace_id, __u32 kind, __u64 stack_id,
 		stats.outstanding_bytes = bytes;
 		stats.outstanding_count = count;
 	}
-	CHECK(!stack_table__update(f->stacks, &key, &stats), "update");
+	CHECK(!stack_table__update(f->stacks, &key, &stats, NULL), "update");
 }
 
 static void close_interval(struct fixture *f)

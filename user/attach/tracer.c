@@ -41,6 +41,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.unwind_rules, opts->unwind_rules},
 		{skel->maps.mappings, opts->max_mappings},
 		{skel->maps.mapping_images, opts->max_procs},
+		{skel->maps.peaks, opts->max_procs + 1}, /* and MT_PEAK_TRACE */
 	};
 	int err;
 
@@ -327,4 +328,10 @@ int tracer__rss_fd(const struct tracer *t)
 __u64 *tracer__rss_epoch(const struct tracer *t)
 {
 	return &t->skel->bss->rss_epoch;
+}
+
+void tracer__tide(const struct tracer *t, struct tracer_tide *tide)
+{
+	tide->peaks_fd = bpf_map__fd(t->skel->maps.peaks);
+	tide->epoch = &t->skel->bss->stack_epoch;
 }

@@ -83,4 +83,11 @@ int tracer__stacks_fd(const struct tracer *t);
 int tracer__rss_fd(const struct tracer *t);
 __u64 *tracer__rss_epoch(const struct tracer *t);
 
+/* What the kernel keeps of the stacks' tide between reads (memtide/abi.h, bpf/tide.bpf.h). */
+struct tracer_tide {
+	int peaks_fd; /* aspace_id or MT_PEAK_TRACE -> struct mt_peak */
+	__u64 *epoch; /* stack_epoch: bumped at each interval end */
+};
+void tracer__tide(const struct tracer *t, struct tracer_tide *tide);
+
 #endif /* MEMTIDE_TRACER_H */

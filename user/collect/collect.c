@@ -23,6 +23,7 @@ struct collector {
 	const struct proc_table *procs;
 	struct stack_table *stacks;
 	struct accounts *accounts;
+	struct tide *tide;
 	__u32 retired[KEPT_RETIRED]; /* oldest first from retired_head, a ring */
 	size_t retired_cnt;
 	size_t retired_head;
@@ -32,17 +33,18 @@ struct collector {
 	struct mt_stack_stats values[BATCH_CNT];
 };
 
-struct collector *collector__new(int by_stack_fd, const struct proc_table *procs)
+struct collector *collector__new(const struct collector_opts *opts, const struct proc_table *procs)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->by_stack_fd = by_stack_fd;
+	c->by_stack_fd = opts->by_stack_fd;
 	c->procs = procs;
 	c->stacks = stack_table__new();
 	c->accounts = accounts__new();
-	if (!c->stacks || !c->accounts) {
+	c->tide = tide__new(opts->peaks_fd, opts->stack_epoch);
+	if (!c->stacks || !c->accounts || !c->tide) {
 		collector__free(c);
 		return NULL;
 	}
@@ -55,6 +57,7 @@ void collector__free(struct collector *c)
 		return;
 	stack_table__free(c->stacks);
 	accounts__free(c->accounts);
+	tide__free(c->tide);
 	free(c->dropping);
 	free(c);
 }
@@ -95,7 +98,11 @@ static int read_all(struct collector *c, reading_fn fn, void *ctx)
 static int update_record(void *ctx, const struct mt_stack_key *key,
 			 const struct mt_stack_stats *stats)
 {
-	return stack_table__update(ctx, key, stats);
+	struct collector *c = ctx;
+	struct tide_sample range;
+
+	tide__range(c->tide, stats, &range);
+	return stack_table__update(c->stacks, key, stats, &range);
 }
 
 int collector__poll(struct collector *c)
@@ -103,7 +110,8 @@ int collector__poll(struct collector *c)
 	int err;
 
 	stack_table__begin_interval(c->stacks);
-	err = read_all(c, update_record, c->stacks);
+	err = tide__begin(c->tide) ?: read_all(c, update_record, c) ?:
+					 tide__capture(c->tide, c->stacks, c->procs);
 
 	for (size_t i = 0; !err && i < procs__count(c->procs); i++) {
 		const struct mt_process *proc = procs__at(c->procs, i);
@@ -185,4 +193,14 @@ const struct stack_table *collector__stacks(const struct collector *c)
 const struct accounts *collector__accounts(const struct collector *c)
 {
 	return c->accounts;
+}
+
+const struct tide *collector__tide(const struct collector *c)
+{
+	return c->tide;
+}
+
+void collector__set_start(struct collector *c, __u64 start_mono_ns)
+{
+	tide__set_start(c->tide, start_mono_ns);
 }

@@ -2,7 +2,8 @@
 /*
  * The collector: the one reader of the kernel's per-stack aggregates (by_stack). Each poll reads
  * the whole map in batches and closes an interval: every stack record's growth and history
- * (collect/stacks.h), every image's figures and the totals (collect/account.h). A post-mortem
+ * (collect/stacks.h) with its low and high over the interval, the peaks (collect/tide.h), every
+ * image's figures and the totals (collect/account.h). A post-mortem
  * reads one image's stacks with the same reader, without closing an interval. Symbolizing is
  * the next stage's work: nothing here knows what a frame is.
  */
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include "collect/account.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "memtide/abi.h"
 
 struct collector;
@@ -23,8 +25,16 @@ struct stack_reading {
 	struct mt_stack_stats stats;
 };
 
-/* The process table says which images are live; it must outlive the collector. */
-struct collector *collector__new(int by_stack_fd, const struct proc_table *procs);
+/*
+ * The process table says which images are live; it must outlive the collector. The kernel's
+ * peaks map and stack_epoch go to the tide (collect/tide.h).
+ */
+struct collector_opts {
+	int by_stack_fd;
+	int peaks_fd;
+	__u64 *stack_epoch;
+};
+struct collector *collector__new(const struct collector_opts *opts, const struct proc_table *procs);
 void collector__free(struct collector *c); /* NULL-safe */
 /* Reads every aggregate and closes an interval. 0 or -errno (message logged). */
 int collector__poll(struct collector *c);
@@ -43,5 +53,9 @@ size_t collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cn
 			 const __u32 **dropped);
 const struct stack_table *collector__stacks(const struct collector *c);
 const struct accounts *collector__accounts(const struct collector *c);
+/* The peaks (collect/tide.h). */
+const struct tide *collector__tide(const struct collector *c);
+/* When tracing started (CLOCK_MONOTONIC ns), for the peaks' elapsed time. */
+void collector__set_start(struct collector *c, __u64 start_mono_ns);
 
 #endif /* MEMTIDE_COLLECT_COLLECT_H */

@@ -93,7 +93,7 @@ void stack_table__begin_interval(struct stack_table *t)
 }
 
 int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
-			const struct mt_stack_stats *stats)
+			const struct mt_stack_stats *stats, const struct tide_sample *range)
 {
 	struct stack_record *rec = find_or_add(t, key);
 
@@ -106,7 +106,9 @@ int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 	}
 	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
 	rec->stats = *stats;
-	return history__push(&rec->history, rec->stats.outstanding_bytes);
+	if (!range)
+		return history__push(&rec->history, rec->stats.outstanding_bytes);
+	return history__push_sample(&rec->history, range);
 }
 
 void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)

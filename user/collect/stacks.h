@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "memtide/abi.h"
+#include "collect/history.h"
 #include "util/ring.h"
 
 struct stack_table;
@@ -39,10 +40,11 @@ void stack_table__free(struct stack_table *t); /* NULL-safe */
 void stack_table__begin_interval(struct stack_table *t);
 /*
  * Closes an interval for the record of key (added when new): its growth and a history sample
- * from the counters read now. 0 or -ENOMEM.
+ * from the counters read now, with the interval's low and high outstanding bytes from range (NULL:
+ * it stayed at what it holds now). 0 or -ENOMEM.
  */
 int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
-			const struct mt_stack_stats *stats);
+			const struct mt_stack_stats *stats, const struct tide_sample *range);
 /* The record of key, or NULL. */
 const struct stack_record *stack_table__find(const struct stack_table *t,
 					     const struct mt_stack_key *key);

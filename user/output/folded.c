@@ -57,13 +57,12 @@ static int compare_stacks(const void *a, const void *b)
 }
 
 /* "comm", "comm (pid)" with --per-process; "comm [exited]" for what a gone process held */
-static void format_root(const struct view *view, const struct view_row *row, char *buf,
-			size_t buf_sz)
+static void format_root(const struct view *view, const struct mt_process *proc, bool gone,
+			char *buf, size_t buf_sz)
 {
-	const struct mt_process *proc = row->proc;
 	char state[24] = "";
 
-	if (row->gone && proc)
+	if (gone && proc)
 		snprintf(state, sizeof(state), " [%s]", mt_proc_state_name(proc->state));
 	if (view->settings.per_process && proc)
 		snprintf(buf, buf_sz, "%s (%d)%s", proc->comm, proc->tgid, state);
@@ -71,34 +70,58 @@ static void format_root(const struct view *view, const struct view_row *row, cha
 		snprintf(buf, buf_sz, "%s%s", proc ? proc->comm : "?", state);
 }
 
+/* One line of a stack holding bytes of kind under root, if it fits. 0 or -ENOMEM. */
+static int add_line(const char *root, const struct resolved_stack *stack, __u32 kind, __s64 bytes,
+		    struct folded_stack *stacks, size_t *cnt, char *buf)
+{
+	bool frames = stack && stack->stored;
+	int len;
+
+	if (!mt_kind_outstanding(kind) || bytes <= 0)
+		return 0;
+	len = folded__format(root, frames ? stack->frames : NULL, frames ? stack->frame_cnt : 0, 0,
+			     buf, MAX_LINE);
+	if (len < 0)
+		return 0;
+	*strrchr(buf, ' ') = '\0';
+	if (kind != MT_KIND_HEAP && snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
+					     mt_kind_name(kind)) >= (int)(MAX_LINE - strlen(buf)))
+		return 0;
+	stacks[*cnt].stack = strdup(buf);
+	if (!stacks[*cnt].stack)
+		return -ENOMEM;
+	stacks[(*cnt)++].bytes = bytes;
+	return 0;
+}
+
 static int add_rows(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
 {
-	char root[MT_COMM_LEN + 32];
+	char root[MT_COMM_LEN + 48];
+	int err = 0;
 
-	for (size_t i = 0; i < view->stacks.row_cnt; i++) {
+	for (size_t i = 0; !err && i < view->stacks.row_cnt; i++) {
 		const struct view_row *row = &view->stacks.rows[i];
-		const struct resolved_stack *stack = row->stack;
-		bool frames = stack && stack->stored;
-		int len;
 
-		if (!mt_kind_outstanding(row->key.kind) || row->stats.outstanding_bytes <= 0)
-			continue;
-		format_root(view, row, root, sizeof(root));
-		len = folded__format(root, frames ? stack->frames : NULL,
-				     frames ? stack->frame_cnt : 0, 0, buf, MAX_LINE);
-		if (len < 0)
-			continue;
-		*strrchr(buf, ' ') = '\0';
-		if (row->key.kind != MT_KIND_HEAP &&
-		    snprintf(buf + strlen(buf), MAX_LINE - strlen(buf), ";[%s]",
-			     mt_kind_name(row->key.kind)) >= (int)(MAX_LINE - strlen(buf)))
-			continue;
-		stacks[*cnt].stack = strdup(buf);
-		if (!stacks[*cnt].stack)
-			return -ENOMEM;
-		stacks[(*cnt)++].bytes = row->stats.outstanding_bytes;
+		format_root(view, row->proc, row->gone, root, sizeof(root));
+		err = add_line(root, row->stack, row->key.kind, row->stats.outstanding_bytes,
+			       stacks, cnt, buf);
 	}
-	return 0;
+	return err;
+}
+
+/* The peak's stacks, named as their processes were then. */
+static int add_peak(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
+{
+	char root[MT_COMM_LEN + 48];
+	int err = 0;
+
+	for (size_t i = 0; !err && i < view->peak.cnt; i++) {
+		const struct view_peak_stack *at = &view->peak.stacks[i];
+
+		format_root(view, at->proc, false, root, sizeof(root));
+		err = add_line(root, at->stack, at->key.kind, at->bytes, stacks, cnt, buf);
+	}
+	return err;
 }
 
 /* Lines that read the same (per process: two call sites in one function) fold into one. */
@@ -117,15 +140,17 @@ static size_t merge_sorted(struct folded_stack *stacks, size_t cnt)
 	return kept;
 }
 
-int folded__collect(const struct view *view, struct folded_stack **out, size_t *out_cnt)
+typedef int (*add_fn)(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf);
+
+static int collect(const struct view *view, size_t most, add_fn add, struct folded_stack **out,
+		   size_t *out_cnt)
 {
-	struct folded_stack *stacks =
-		calloc(view->stacks.row_cnt ? view->stacks.row_cnt : 1, sizeof(*stacks));
+	struct folded_stack *stacks = calloc(most ? most : 1, sizeof(*stacks));
 	char *buf = malloc(MAX_LINE);
 	size_t cnt = 0;
 	int err;
 
-	err = stacks && buf ? add_rows(view, stacks, &cnt, buf) : -ENOMEM;
+	err = stacks && buf ? add(view, stacks, &cnt, buf) : -ENOMEM;
 	free(buf);
 	if (err) {
 		folded__free(stacks, cnt);
@@ -135,6 +160,16 @@ int folded__collect(const struct view *view, struct folded_stack **out, size_t *
 	*out = stacks;
 	*out_cnt = merge_sorted(stacks, cnt);
 	return 0;
+}
+
+int folded__collect(const struct view *view, struct folded_stack **out, size_t *out_cnt)
+{
+	return collect(view, view->stacks.row_cnt, add_rows, out, out_cnt);
+}
+
+int folded__collect_peak(const struct view *view, struct folded_stack **out, size_t *out_cnt)
+{
+	return collect(view, view->peak.cnt, add_peak, out, out_cnt);
 }
 
 void folded__free(struct folded_stack *stacks, size_t cnt)

@@ -26,6 +26,8 @@ struct folded_stack {
  * result with folded__free(). 0 or -ENOMEM.
  */
 int folded__collect(const struct view *view, struct folded_stack **stacks, size_t *cnt);
+/* The same of the stacks at the whole trace's peak (view->peak), as they held then. */
+int folded__collect_peak(const struct view *view, struct folded_stack **stacks, size_t *cnt);
 void folded__free(struct folded_stack *stacks, size_t cnt);
 /* Writes collected stacks in folded format. 0 or -EIO. */
 int folded__write(FILE *out, const struct folded_stack *stacks, size_t cnt);

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <jansson.h>
 #include "collect/history.h"
+#include "collect/limits.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "output/json.h"
 #include "output/jsonfmt.h"
 #include "procs/table.h"
@@ -60,6 +64,74 @@ static json_t *rss_json(const struct rss_record *rec)
 	return rss;
 }
 
+/*
+ * limit_bytes, limit_source, limit_usage_bytes, time_to_limit_s (null without a forecast), the
+ * contributors, and the resident verdict the forecast comes from; nothing without a limit.
+ */
+static void set_limit(json_t *obj, const struct view_process *process)
+{
+	const struct forecast *forecast = &process->forecast;
+	json_t *contributors = json_array();
+
+	if (!process->limit)
+		return;
+	for (size_t i = 0; i < forecast->contributor_cnt; i++)
+		json_array_append_new(
+			contributors,
+			json_pack("{s:o, s:f, s:I}", "frames",
+				  jsonfmt__frames(forecast->contributors[i].stack), "share",
+				  forecast->contributors[i].share, "low_water_rate_bytes_per_min",
+				  (json_int_t)forecast->contributors[i].rate_per_min));
+	json_object_set_new(obj, "limit_bytes",
+			    json_integer((json_int_t)process->limit->limit.bytes));
+	json_object_set_new(obj, "limit_source", json_string(process->limit->limit.source));
+	json_object_set_new(obj, "limit_usage_bytes",
+			    json_integer((json_int_t)process->limit->limit.usage_bytes));
+	json_object_set_new(obj, "time_to_limit_s",
+			    forecast->finite ? json_real(forecast->time_to_limit_s) : json_null());
+	json_object_set_new(obj, "time_to_limit_rate_bytes_per_min",
+			    json_integer((json_int_t)forecast->rate_per_min));
+	json_object_set_new(obj, "time_to_limit_contributors", contributors);
+	json_object_set_new(obj, "resident_verdict",
+			    json_string(verdict__name(forecast->resident.kind)));
+	json_object_set_new(obj, "resident_low_water_rate_bytes_per_min",
+			    json_integer((json_int_t)forecast->resident.low_water_rate_per_min));
+	json_object_set_new(obj, "peak_rss_bytes", json_integer((json_int_t)forecast->peak_bytes));
+}
+
+/* {time, elapsed_s, total_bytes, stacks: [{pid, comm, kind, frames, outstanding_bytes}]}, or null
+ */
+static json_t *peak_json(const struct view_peak *peak)
+{
+	json_t *stacks = json_array();
+	char when[64];
+	time_t wall;
+	struct tm tm;
+
+	if (!peak->capture) {
+		json_decref(stacks);
+		return json_null();
+	}
+	wall = (time_t)peak->capture->wall_s;
+	if (!gmtime_r(&wall, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(when, sizeof(when), "?");
+	for (size_t i = 0; i < peak->cnt; i++) {
+		const struct view_peak_stack *stack = &peak->stacks[i];
+
+		json_array_append_new(stacks,
+				      json_pack("{s:i, s:s, s:s, s:o, s:I}", "pid",
+						stack->proc ? stack->proc->tgid : 0, "comm",
+						stack->proc ? stack->proc->comm : "?", "kind",
+						mt_kind_name(stack->key.kind), "frames",
+						jsonfmt__frames(stack->stack), "outstanding_bytes",
+						(json_int_t)stack->bytes));
+	}
+	return json_pack("{s:s, s:f, s:f, s:I, s:I, s:o}", "time", when, "wall_s",
+			 peak->capture->wall_s, "elapsed_s", peak->capture->elapsed_s,
+			 "total_bytes", (json_int_t)peak->capture->total, "dropped_stacks",
+			 (json_int_t)peak->capture->dropped, "stacks", stacks);
+}
+
 /* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct view *view)
 {
@@ -77,6 +149,8 @@ static json_t *processes_json(const struct view *view)
 				(json_int_t)process->figures.growth, "rss_bytes",
 				(json_int_t)process->figures.rss_bytes);
 		jsonfmt__set_verdict(obj, &process->verdict);
+		set_limit(obj, process);
+		json_object_set_new(obj, "peak", peak_json(&process->peak));
 		if (process->rss)
 			json_object_set_new(obj, "rss", rss_json(process->rss));
 		json_array_append_new(processes, obj);
@@ -139,6 +213,7 @@ int json__write(FILE *out, const struct view *view)
 			"unwind", unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
+	json_object_set_new(doc, "peak", peak_json(&view->peak));
 	json_object_set_new(doc, "include_exited", json_boolean(settings->include_exited));
 	json_object_set_new(doc, "gone_dropped_bytes", json_integer(totals->dropped_bytes));
 	json_object_set_new(doc, "gone_dropped_stacks",

@@ -26,4 +26,9 @@ void jsonfmt__set_verdict(json_t *obj, const struct verdict *verdict)
 	json_object_set_new(obj, "low_water_rate_bytes_per_min",
 			    json_integer((json_int_t)verdict->low_water_rate_per_min));
 	json_object_set_new(obj, "low_water_windows", json_integer(verdict->windows));
+	json_object_set_new(obj, "low_water_window_intervals", json_integer(verdict->window));
+	json_object_set_new(obj, "verdict_intervals", json_integer(verdict->samples));
+	json_object_set_new(obj, "verdict_intervals_needed", json_integer(verdict->needed));
+	if (verdict->leak_stopped_s > 0)
+		json_object_set_new(obj, "leak_stopped_s", json_real(verdict->leak_stopped_s));
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "collect/limits.h"
 #include "collect/stacks.h"
 #include "collect/victim.h"
 #include "output/jsonfmt.h"
@@ -105,10 +106,30 @@ static void print_stacks(FILE *out, const struct postmortem *pm)
 
 		fprintf(out, "  #%-3zu", i + 1);
 		text__stack_figures(out, stack->key.kind, &stack->stats, 0, false);
-		fprintf(out, "  %s\n",
-			verdict__format(&stack->verdict, &pm->verdict, judged, sizeof(judged)));
+		fprintf(out, "  %s\n", verdict__format(&stack->verdict, judged, sizeof(judged)));
 		text__frames(out, stack->stack);
 	}
+}
+
+/* How close the last forecast of the victim's limit was, when one was made. */
+static void print_forecast(FILE *out, const struct postmortem *pm)
+{
+	const struct limit_record *limit = pm->limit;
+	double error_s;
+
+	if (!limit || !limit->forecast)
+		return;
+	error_s = pm->elapsed_s - limit->forecast_hit_s;
+	fprintf(out,
+		"  forecast: at %.1f s memtide said the limit would be reached at %.1f s; the kill "
+		"came %.1f s %s (%.0f%% of the %.1f s forecast)\n",
+		limit->forecast_made_s, limit->forecast_hit_s, error_s < 0 ? -error_s : error_s,
+		error_s < 0 ? "earlier" : "later",
+		100.0 * (error_s < 0 ? -error_s : error_s) /
+			(limit->forecast_hit_s - limit->forecast_made_s > 0
+				 ? limit->forecast_hit_s - limit->forecast_made_s
+				 : 1),
+		limit->forecast_hit_s - limit->forecast_made_s);
 }
 
 static void print_postmortem(FILE *out, const struct postmortem *pm)
@@ -142,6 +163,7 @@ static void print_postmortem(FILE *out, const struct postmortem *pm)
 		mt_format_bytes(event->rss_pages[MT_RSS_SHMEM] * page_sz, 0, text[3],
 				sizeof(text[3])),
 		mt_format_bytes(event->total_vm_pages * page_sz, 0, text[4], sizeof(text[4])));
+	print_forecast(out, pm);
 	print_stacks(out, pm);
 	fflush(out);
 }
@@ -151,11 +173,22 @@ static json_t *limit_json(__u64 bytes)
 	return bytes >= MT_CGROUP_UNLIMITED ? json_null() : json_integer((json_int_t)bytes);
 }
 
+/* {made_s, limit_reached_s, error_s}: the last forecast, against the kill's elapsed_s; or null. */
+static json_t *forecast_json(const struct postmortem *pm)
+{
+	const struct limit_record *limit = pm->limit;
+
+	if (!limit || !limit->forecast)
+		return json_null();
+	return json_pack("{s:f, s:f, s:f}", "made_s", limit->forecast_made_s, "limit_reached_s",
+			 limit->forecast_hit_s, "error_s", pm->elapsed_s - limit->forecast_hit_s);
+}
+
 static json_t *postmortem_json(const struct postmortem *pm)
 {
 	const struct oom_victim *victim = pm->victim;
 	const struct mt_oom_event *event = victim->event;
-	json_t *stacks = json_array(), *kinds = json_object();
+	json_t *stacks = json_array(), *kinds = json_object(), *doc;
 	__u64 page_sz = victim->page_sz;
 
 	for (__u32 kind = 0; kind < MT_KIND_NR; kind++) {
@@ -180,23 +213,25 @@ static json_t *postmortem_json(const struct postmortem *pm)
 		jsonfmt__set_verdict(obj, &stack->verdict);
 		json_array_append_new(stacks, obj);
 	}
-	return json_pack("{s:f, s:i, s:s, s:i, s:{s:s, s:I, s:i, s:o, s:s?, s:o, s:I}, "
-			 "s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o, s:I, s:o}",
-			 "elapsed_s", pm->elapsed_s, "pid", (int)event->head.tgid, "comm",
-			 event->head.comm, "uid", (int)event->uid, "cgroup", "path",
-			 victim->cgroup_path, "id", (json_int_t)event->cgroup_id, "version",
-			 victim->cgroup_version, "memory_limit_bytes",
-			 limit_json(victim->limit_bytes), "limit_file",
-			 victim->limit_file[0] ? victim->limit_file : NULL, "effective_limit_bytes",
-			 limit_json(victim->effective_limit_bytes), "usage_bytes",
-			 (json_int_t)victim->usage_bytes, "rss", "anon_bytes",
-			 (json_int_t)(event->rss_pages[MT_RSS_ANON] * page_sz), "file_bytes",
-			 (json_int_t)(event->rss_pages[MT_RSS_FILE] * page_sz), "shmem_bytes",
-			 (json_int_t)(event->rss_pages[MT_RSS_SHMEM] * page_sz), "total_bytes",
-			 (json_int_t)(event->rss_pages[MT_RSS_TOTAL] * page_sz), "total_vm_bytes",
-			 (json_int_t)(event->total_vm_pages * page_sz), "outstanding_bytes",
-			 (json_int_t)pm->outstanding_bytes, "outstanding_by_kind", kinds,
-			 "stack_count", (json_int_t)pm->stack_cnt, "stacks", stacks);
+	doc = json_pack("{s:f, s:i, s:s, s:i, s:{s:s, s:I, s:i, s:o, s:s?, s:o, s:I}, "
+			"s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o, s:I, s:o}",
+			"elapsed_s", pm->elapsed_s, "pid", (int)event->head.tgid, "comm",
+			event->head.comm, "uid", (int)event->uid, "cgroup", "path",
+			victim->cgroup_path, "id", (json_int_t)event->cgroup_id, "version",
+			victim->cgroup_version, "memory_limit_bytes",
+			limit_json(victim->limit_bytes), "limit_file",
+			victim->limit_file[0] ? victim->limit_file : NULL, "effective_limit_bytes",
+			limit_json(victim->effective_limit_bytes), "usage_bytes",
+			(json_int_t)victim->usage_bytes, "rss", "anon_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_ANON] * page_sz), "file_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_FILE] * page_sz), "shmem_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_SHMEM] * page_sz), "total_bytes",
+			(json_int_t)(event->rss_pages[MT_RSS_TOTAL] * page_sz), "total_vm_bytes",
+			(json_int_t)(event->total_vm_pages * page_sz), "outstanding_bytes",
+			(json_int_t)pm->outstanding_bytes, "outstanding_by_kind", kinds,
+			"stack_count", (json_int_t)pm->stack_cnt, "stacks", stacks);
+	json_object_set_new(doc, "forecast", forecast_json(pm));
+	return doc;
 }
 
 /* Adds the post-mortem to the array in path.json, which stays valid JSON in between. */

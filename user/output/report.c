@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
+#include "collect/limits.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "memtide/abi_unwind.h"
 #include "output/report.h"
 #include "output/text.h"
@@ -106,8 +110,7 @@ static void print_stack(FILE *out, const struct view *view, const struct view_ro
 		fprintf(out, "  %s\n", owner);
 	else
 		fprintf(out, "  %s  %s\n", owner,
-			verdict__format(&row->verdict, &view->settings.verdict, judged,
-					sizeof(judged)));
+			verdict__format(&row->verdict, judged, sizeof(judged)));
 	text__frames(out, row->stack);
 }
 
@@ -188,7 +191,7 @@ static void print_processes(FILE *out, const struct view *view, size_t max_shown
 		const struct mt_process *proc = process->proc;
 
 		mt_format_bytes(process->figures.outstanding_bytes, 0, held, sizeof(held));
-		verdict__format(&process->verdict, &view->settings.verdict, judged, sizeof(judged));
+		verdict__format(&process->verdict, judged, sizeof(judged));
 		if (proc->state == MT_PROC_LIVE)
 			fprintf(out, "  %7d %-16s outstanding %10s  growth %10s  RSS %10s  %s\n",
 				proc->tgid, proc->comm, held,
@@ -202,6 +205,145 @@ static void print_processes(FILE *out, const struct view *view, size_t max_shown
 	}
 	if (view->process_cnt > max_shown)
 		fprintf(out, "  ... %zu more\n", view->process_cnt - max_shown);
+}
+
+/* "in about 14 min", "in about 50 s", "now" */
+static const char *duration_text(double seconds, char *buf, size_t buf_sz)
+{
+	if (seconds < 1)
+		snprintf(buf, buf_sz, "now");
+	else if (seconds < 120)
+		snprintf(buf, buf_sz, "in about %.0f s", seconds);
+	else if (seconds < 2 * 3600)
+		snprintf(buf, buf_sz, "in about %.1f min", seconds / 60);
+	else
+		snprintf(buf, buf_sz, "in about %.1f h", seconds / 3600);
+	return buf;
+}
+
+/* "python3 (1234)", "cgroup /app (3 processes)", "the machine (python3 (1234) and 2 more)" */
+static void format_group(const struct view_process *process, char *buf, size_t buf_sz)
+{
+	const struct mt_memory_limit *limit = &process->limit->limit;
+	const struct mt_process *proc = process->proc;
+
+	if (process->group_processes <= 1)
+		snprintf(buf, buf_sz, "%s (%d)", proc->comm, proc->tgid);
+	else if (limit->machine)
+		snprintf(buf, buf_sz, "the machine's traced processes (%s (%d) and %u more)",
+			 proc->comm, proc->tgid, process->group_processes - 1);
+	else
+		snprintf(buf, buf_sz, "cgroup %s (%u processes)", limit->cgroup,
+			 process->group_processes);
+}
+
+/* One line: when the limit is reached at this rate, and by which stack. */
+static void print_forecast(FILE *out, const struct view_process *process)
+{
+	const struct forecast *forecast = &process->forecast;
+	const struct mt_memory_limit *limit = &process->limit->limit;
+	char who[PATH_MAX / 2 + 64], text[4][32], when[32], culprit[512];
+
+	format_group(process, who, sizeof(who));
+	fprintf(out, "  %s reaches its %s %s %s at %s/min", who,
+		mt_format_bytes(limit->bytes, 0, text[0], sizeof(text[0])),
+		limit->machine ? "of machine memory" : "limit",
+		duration_text(forecast->time_to_limit_s, when, sizeof(when)),
+		mt_format_bytes((__s64)forecast->rate_per_min, 1, text[1], sizeof(text[1])));
+	if (forecast->contributor_cnt)
+		fprintf(out, ", %.0f%% of the growth from %s",
+			100.0 * forecast->contributors[0].share,
+			text__culprit(forecast->contributors[0].stack, culprit, sizeof(culprit)));
+	fprintf(out, " (%s, %s used)\n", limit->source,
+		mt_format_bytes(limit->usage_bytes, 0, text[2], sizeof(text[2])));
+}
+
+/* Time to the memory limit of each process or group leaking toward one; spikes' headroom. */
+static void print_limits(FILE *out, const struct view *view)
+{
+	bool titled = false;
+	char text[2][32];
+
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		const struct view_process *process = &view->processes[i];
+		const struct forecast *forecast = &process->forecast;
+		bool spike = forecast->resident.kind == MT_VERDICT_SPIKE;
+
+		if (!process->limit || (!(forecast->finite && process->group_processes) && !spike))
+			continue;
+		if (!titled)
+			fprintf(out, "Time to the memory limit:\n");
+		titled = true;
+		if (!spike) {
+			print_forecast(out, process);
+			continue;
+		}
+		fprintf(out, "  %s (%d): spike, no forecast; peak %s of %s (%s)\n",
+			process->proc->comm, process->proc->tgid,
+			mt_format_bytes(forecast->peak_bytes, 0, text[0], sizeof(text[0])),
+			mt_format_bytes(forecast->limit_bytes, 0, text[1], sizeof(text[1])),
+			process->limit->limit.source);
+	}
+}
+
+/* "13:18:25" local time, from seconds since the epoch */
+static const char *clock_text(double wall_s, char *buf, size_t buf_sz)
+{
+	time_t when = (time_t)wall_s;
+	struct tm tm;
+
+	if (!localtime_r(&when, &tm) || !strftime(buf, buf_sz, "%H:%M:%S", &tm))
+		snprintf(buf, buf_sz, "?");
+	return buf;
+}
+
+/*
+ * What the peaks were made of: the whole trace's stacks at its highest outstanding total, then
+ * each process's peak in one line with the stack holding most of it.
+ */
+static void print_peaks(FILE *out, const struct view *view)
+{
+	const struct view_peak *peak = &view->peak;
+	size_t shown = peak->cnt < view->settings.top_n ? peak->cnt : view->settings.top_n;
+	char total[32], when[32], held[32], owner[64], culprit[512];
+
+	if (!peak->capture)
+		return;
+	fprintf(out, "At the peak of %s outstanding, %s (%.1f s in), the stacks held:\n",
+		mt_format_bytes(peak->capture->total, 0, total, sizeof(total)),
+		clock_text(peak->capture->wall_s, when, sizeof(when)), peak->capture->elapsed_s);
+	for (size_t i = 0; i < shown; i++) {
+		const struct view_peak_stack *stack = &peak->stacks[i];
+
+		fprintf(out, "  #%-3zu %10s  %s (%d)%s%s%s\n", i + 1,
+			mt_format_bytes(stack->bytes, 0, held, sizeof(held)),
+			stack->proc ? stack->proc->comm : "?", stack->proc ? stack->proc->tgid : 0,
+			stack->key.kind != MT_KIND_HEAP ? " [" : "",
+			stack->key.kind != MT_KIND_HEAP ? mt_kind_name(stack->key.kind) : "",
+			stack->key.kind != MT_KIND_HEAP ? "]" : "");
+		text__frames(out, stack->stack);
+	}
+	if (peak->cnt + peak->capture->dropped > shown)
+		fprintf(out, "  ... %zu more stacks\n", peak->cnt + peak->capture->dropped - shown);
+	if (view->process_cnt < 2)
+		return;
+	fprintf(out, "Peaks by process:\n");
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		const struct view_peak *own = &view->processes[i].peak;
+
+		if (!own->capture)
+			continue;
+		snprintf(owner, sizeof(owner), "%s (%d)", view->processes[i].proc->comm,
+			 view->processes[i].proc->tgid);
+		fprintf(out, "  %-24s peak %s at %s", owner,
+			mt_format_bytes(own->capture->total, 0, total, sizeof(total)),
+			clock_text(own->capture->wall_s, when, sizeof(when)));
+		if (own->cnt && own->capture->total > 0)
+			fprintf(out, ", %.0f%% in %s",
+				100.0 * own->stacks[0].bytes / own->capture->total,
+				text__culprit(own->stacks[0].stack, culprit, sizeof(culprit)));
+		fprintf(out, "\n");
+	}
 }
 
 void report__interval(FILE *out, const struct view *view)
@@ -222,6 +364,7 @@ void report__interval(FILE *out, const struct view *view)
 	/* one process needs no table: the header says it all */
 	if (view->traced_cnt > 1)
 		print_processes(out, view, settings->top_n);
+	print_limits(out, view);
 	fflush(out);
 }
 
@@ -274,6 +417,8 @@ void report__final(FILE *out, const struct view *view)
 		print_ranked(out, view, RANK_RESIDENT);
 	}
 	print_processes(out, view, SIZE_MAX);
+	print_limits(out, view);
+	print_peaks(out, view);
 	print_unwinding(out, view);
 	print_counters(out, view);
 	fflush(out);

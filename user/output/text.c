@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <string.h>
 #include "output/text.h"
 #include "symbolize/resolved.h"
 #include "util/units.h"
@@ -48,6 +49,27 @@ void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *sta
 	/* heap lines stay untagged: most stacks are heap stacks */
 	if (kind != MT_KIND_HEAP)
 		fprintf(out, " [%s]", mt_kind_name(kind));
+}
+
+char *text__culprit(const struct resolved_stack *stack, char *buf, size_t buf_sz)
+{
+	const struct mt_frame_info *pick = NULL;
+
+	snprintf(buf, buf_sz, "?");
+	if (!stack || !stack->stored || !stack->frame_cnt)
+		return buf;
+	for (__u32 i = 0; i < stack->frame_cnt && !pick; i++) {
+		if (stack->frames[i].python)
+			pick = &stack->frames[i];
+	}
+	for (__u32 i = 1; i < stack->frame_cnt && !pick; i++) {
+		const char *module = stack->frames[i].module, *first = stack->frames[0].module;
+
+		if (module && (!first || strcmp(module, first)))
+			pick = &stack->frames[i];
+	}
+	mt_frame_format(pick ? pick : &stack->frames[0], buf, buf_sz);
+	return buf;
 }
 
 void text__frames(FILE *out, const struct resolved_stack *stack)

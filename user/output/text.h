@@ -18,6 +18,11 @@ struct resolved_stack;
  */
 void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *stats, __s64 growth,
 			 bool by_growth);
+/*
+ * The frame that names a stack in one line, formatted into buf: its innermost Python frame, else
+ * the innermost outside the allocator's module (the first frame's). "?" when not stored.
+ */
+char *text__culprit(const struct resolved_stack *stack, char *buf, size_t buf_sz);
 /* A stack's frames, one a line, with the incomplete-stack note; NULL: not stored. */
 void text__frames(FILE *out, const struct resolved_stack *stack);
 

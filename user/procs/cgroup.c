@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -236,4 +237,143 @@ static int walk(const char *dir, int depth, cgroup_proc_fn fn, void *ctx)
 int cgroup__for_each_proc(const struct mt_cgroup *cgroup, cgroup_proc_fn fn, void *ctx)
 {
 	return walk(cgroup->path, 0, fn, ctx);
+}
+
+/* One number from a cgroup or proc file; "max" is MT_CGROUP_UNLIMITED. 0 or -errno. */
+static int read_number(const char *path, __u64 *value)
+{
+	char text[64];
+	FILE *f = fopen(path, "re");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(text, sizeof(text), f))
+		err = -EIO;
+	else if (!strncmp(text, "max", 3))
+		*value = MT_CGROUP_UNLIMITED;
+	else
+		*value = strtoull(text, NULL, 10);
+	fclose(f);
+	if (*value > MT_CGROUP_UNLIMITED)
+		*value = MT_CGROUP_UNLIMITED;
+	return err;
+}
+
+/*
+ * The process's cgroup in the memory hierarchy of that version, from /proc/PID/cgroup: v2 is the
+ * "0::/path" line, v1 the line whose controllers include memory. 0 or -errno.
+ */
+static int memory_cgroup_of(pid_t tgid, int version, char *path, size_t path_sz)
+{
+	char file[64], line[PATH_MAX + 128];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", tgid);
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		char *controllers = strchr(line, ':'), *where;
+
+		where = controllers ? strchr(controllers + 1, ':') : NULL;
+		if (!where)
+			continue;
+		*where++ = '\0';
+		where[strcspn(where, "\n")] = '\0';
+		controllers++;
+		if ((version == 2 && !strncmp(line, "0", 2) && !*controllers) ||
+		    (version == 1 && has_word(controllers, "memory"))) {
+			if (strlen(where) >= path_sz)
+				break;
+			strcpy(path, where);
+			err = 0;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* Takes the limit of file into *limit when it is tighter. */
+static void consider(struct mt_memory_limit *limit, const char *dir, const char *name,
+		     const char *cgroup)
+{
+	char file[MT_LIMIT_PATH_MAX];
+	__u64 bytes;
+
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
+	if (read_number(file, &bytes) || bytes >= limit->bytes)
+		return;
+	limit->bytes = bytes;
+	snprintf(limit->source, sizeof(limit->source), "%s", file);
+	snprintf(limit->cgroup, sizeof(limit->cgroup), "%s", *cgroup ? cgroup : "/");
+}
+
+/* MemTotal and MemAvailable from /proc/meminfo, in bytes. 0 or -errno. */
+static int machine_memory(struct mt_memory_limit *limit)
+{
+	unsigned long long total = 0, available = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "MemTotal: %llu kB", &total);
+		sscanf(line, "MemAvailable: %llu kB", &available);
+	}
+	fclose(f);
+	if (!total)
+		return -EIO;
+	limit->bytes = total * 1024;
+	limit->usage_bytes = (total - (available < total ? available : total)) * 1024;
+	limit->machine = true;
+	snprintf(limit->source, sizeof(limit->source), "/proc/meminfo");
+	snprintf(limit->usage_file, sizeof(limit->usage_file), "/proc/meminfo");
+	limit->cgroup[0] = '\0';
+	return 0;
+}
+
+int cgroup__tightest_limit(pid_t tgid, struct mt_memory_limit *limit)
+{
+	/* dir: a hierarchy and a cgroup; the files below it fit MT_LIMIT_PATH_MAX */
+	char hierarchy[PATH_MAX], cgroup[PATH_MAX / 2], dir[PATH_MAX * 2];
+	int version = cgroup__memory_hierarchy(hierarchy, sizeof(hierarchy)), err;
+
+	memset(limit, 0, sizeof(*limit));
+	limit->bytes = MT_CGROUP_UNLIMITED;
+	if (version) {
+		err = memory_cgroup_of(tgid, version, cgroup, sizeof(cgroup));
+		if (err == -ENOENT && kill(tgid, 0))
+			return -ENOENT;
+		/* from the process's cgroup up; the root has no limit file */
+		for (size_t len = err ? 0 : strlen(cgroup); len > 1;) {
+			cgroup[len] = '\0';
+			snprintf(dir, sizeof(dir), "%s%s", hierarchy, cgroup);
+			if (version == 2) {
+				consider(limit, dir, "memory.max", cgroup);
+				consider(limit, dir, "memory.high", cgroup);
+			} else {
+				consider(limit, dir, "memory.limit_in_bytes", cgroup);
+			}
+			while (len > 0 && cgroup[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--; /* drop the slash too, but keep "/" itself out of the walk */
+		}
+	}
+	if (limit->bytes >= MT_CGROUP_UNLIMITED)
+		return machine_memory(limit);
+	snprintf(limit->usage_file, sizeof(limit->usage_file), "%s%s/%s", hierarchy,
+		 strcmp(limit->cgroup, "/") ? limit->cgroup : "",
+		 version == 2 ? "memory.current" : "memory.usage_in_bytes");
+	return cgroup__read_usage(limit);
+}
+
+int cgroup__read_usage(struct mt_memory_limit *limit)
+{
+	if (limit->machine)
+		return machine_memory(limit);
+	return read_number(limit->usage_file, &limit->usage_bytes);
 }

@@ -7,6 +7,7 @@
 #define MEMTIDE_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
 
@@ -44,5 +45,26 @@ int cgroup__memory_hierarchy(char *dir, size_t dir_sz);
  */
 int cgroup__read_memory_limit(int version, const char *hierarchy, const char *path, __u64 *bytes,
 			      char *file, size_t file_sz);
+
+/* The memory a process can use before the kernel reclaims hard or kills: see below. */
+#define MT_LIMIT_PATH_MAX (PATH_MAX * 2 + 64) /* a hierarchy, a cgroup below it, a file */
+struct mt_memory_limit {
+	__u64 bytes;			/* the tightest limit; the machine's memory without one */
+	__u64 usage_bytes;		/* what is charged against it now */
+	bool machine;			/* no cgroup limit: bytes is MemTotal */
+	char source[MT_LIMIT_PATH_MAX]; /* the file the limit came from ("/proc/meminfo") */
+	char cgroup[PATH_MAX / 2];	/* the limiting cgroup, below the hierarchy's root; "" */
+	char usage_file[MT_LIMIT_PATH_MAX]; /* where usage_bytes is read ("/proc/meminfo") */
+};
+
+/*
+ * The tightest memory limit of a process: the smallest memory.max or memory.high (v2) or
+ * memory.limit_in_bytes (v1) of its cgroup and every ancestor, from /proc/PID/cgroup, with the
+ * usage of the cgroup that sets it (memory.current, memory.usage_in_bytes). Without one, the
+ * machine's MemTotal, used as MemTotal - MemAvailable. 0 or -errno (-ENOENT: the process is gone).
+ */
+int cgroup__tightest_limit(pid_t tgid, struct mt_memory_limit *limit);
+/* Reads usage_bytes again from usage_file. 0 or -errno. */
+int cgroup__read_usage(struct mt_memory_limit *limit);
 
 #endif /* MEMTIDE_CGROUP_H */

@@ -22,6 +22,7 @@
 #include "attach/uprobes.h"
 #include "cli.h"
 #include "collect/collect.h"
+#include "collect/limits.h"
 #include "collect/rss.h"
 #include "collect/victim.h"
 #include "output/flamegraph.h"
@@ -59,10 +60,12 @@ struct memtide {
 	struct resolver *resolver;
 	struct collector *collector;
 	struct rss_table *rss; /* NULL with --no-rss */
+	struct limits *limits;
 	struct lifecycle *lifecycle;
 	struct oom_reporter *oom;
 	struct view_settings settings;
 	FILE *folded_out;
+	FILE *folded_peak_out;
 	FILE *json_out;
 	FILE *flamegraph_out;
 	double start_s;
@@ -135,7 +138,8 @@ static void report_oom(struct memtide *m, const struct mt_oom_event *event)
 	if (!err)
 		err = postmortem__build(&pm, &victim, collector__stacks(m->collector),
 					resolver__stacks(m->resolver), &m->settings.verdict,
-					m->config->top_n, now_s() - m->start_s);
+					m->config->top_n, now_s() - m->start_s,
+					limits__get(m->limits, event->head.aspace_id));
 	if (err) {
 		mt_error("Failed to read the stacks of OOM victim %u: %s\n", event->head.tgid,
 			 strerror(-err));
@@ -166,6 +170,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 	if (!m->oom)
 		return -errno;
 	err = open_output(config->folded_path, "--folded", &m->folded_out) ?:
+	      open_output(config->folded_peak_path, "--folded-peak", &m->folded_peak_out) ?:
 	      open_output(config->json_path, "--json", &m->json_out) ?:
 	      open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
@@ -223,6 +228,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 {
 	const struct memtide_config *config = m->config;
 	struct tracer_opts tracer_opts;
+	struct tracer_tide tide;
 	int err;
 
 	err = setup_loader_parts(m, &tracer_opts);
@@ -251,7 +257,12 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		return -errno;
 	m->allocators = allocators__new(m->uprobes, config->python_allocators);
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
-	m->collector = collector__new(tracer__by_stack_fd(m->tracer), m->procs);
+	tracer__tide(m->tracer, &tide);
+	m->collector = collector__new(
+		&(struct collector_opts){.by_stack_fd = tracer__by_stack_fd(m->tracer),
+					 .peaks_fd = tide.peaks_fd,
+					 .stack_epoch = tide.epoch},
+		m->procs);
 	m->resolver = resolver__new(&(struct resolver_opts){
 		.stacks_fd = tracer__stacks_fd(m->tracer),
 		.procs = m->procs,
@@ -259,7 +270,8 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		.pythons = m->pythons,
 		.frames_mode = config->frames,
 	});
-	if (!m->allocators || !m->pythons || !m->collector || !m->resolver)
+	m->limits = limits__new(m->procs);
+	if (!m->allocators || !m->pythons || !m->collector || !m->resolver || !m->limits)
 		return -ENOMEM;
 	m->lifecycle = lifecycle__new(&(struct lifecycle_parts){
 		.config = config,
@@ -297,7 +309,8 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		.fault_sample = config->fault_sample,
 		.verdict = {.window = config->leak_window,
 			    .windows = config->leak_windows,
-			    .interval_s = config->interval_s},
+			    .interval_s = config->interval_s,
+			    .sample_bytes = config->sample_bytes},
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
@@ -310,6 +323,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		return NULL;
 	}
 	m->start_s = m->last_report_s = now_s();
+	collector__set_start(m->collector, (__u64)(m->start_s * 1e9));
 	traced = procs__process_count(m->procs);
 	fprintf(stderr,
 		"memtide: tracing %zu process%s%s%s (attached in %.3f s); report every %.1f s%s\n",
@@ -349,6 +363,8 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	if (!err && m->rss)
 		err = rss__poll(m->rss);
 	if (!err)
+		err = limits__poll(m->limits, now_s());
+	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
 	if (err)
 		return err;
@@ -357,16 +373,28 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	unwind_loader__stats(m->unwind, &tables);
 	m->settings.elapsed_s = now_s() - m->start_s;
 	m->settings.interval_s = interval_s;
-	return view__build(view, &m->settings,
-			   &(struct view_sources){
-				   .stacks = collector__stacks(m->collector),
-				   .accounts = collector__accounts(m->collector),
-				   .resolved = resolver__stacks(m->resolver),
-				   .procs = m->procs,
-				   .rss = m->rss,
-				   .counters = counters,
-				   .tables = &tables,
-			   });
+	err = view__build(view, &m->settings,
+			  &(struct view_sources){
+				  .stacks = collector__stacks(m->collector),
+				  .accounts = collector__accounts(m->collector),
+				  .resolved = resolver__stacks(m->resolver),
+				  .procs = m->procs,
+				  .rss = m->rss,
+				  .limits = m->limits,
+				  .tide = collector__tide(m->collector),
+				  .counters = counters,
+				  .tables = &tables,
+			  });
+	/* the latest forecasts, for an OOM post-mortem to say how close they were */
+	for (size_t i = 0; !err && i < view->process_cnt; i++) {
+		const struct view_process *process = &view->processes[i];
+
+		if (process->forecast.finite)
+			limits__note_forecast(
+				m->limits, process->proc->aspace_id, m->settings.elapsed_s,
+				m->settings.elapsed_s + process->forecast.time_to_limit_s);
+	}
+	return err;
 }
 
 static int report_interval(struct memtide *m)
@@ -452,6 +480,14 @@ static int write_stack_outputs(struct memtide *m, const struct view *view)
 		ret = close_output(&m->flamegraph_out, config->flamegraph_path, err) ?: ret;
 	}
 	folded__free(stacks, cnt);
+	if (!m->folded_peak_out)
+		return ret;
+	err = folded__collect_peak(view, &stacks, &cnt);
+	if (err)
+		return err;
+	err = folded__write(m->folded_peak_out, stacks, cnt);
+	ret = close_output(&m->folded_peak_out, config->folded_peak_path, err) ?: ret;
+	folded__free(stacks, cnt);
 	return ret;
 }
 
@@ -466,7 +502,7 @@ int memtide__finish(struct memtide *m)
 	if (err)
 		return err;
 	report__final(stdout, &view);
-	if (m->folded_out || m->flamegraph_out)
+	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {
 		err = json__write(m->json_out, &view);
@@ -524,11 +560,14 @@ void memtide__free(struct memtide *m)
 		tracer__free(m->tracer);
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
+	limits__free(m->limits);
 	oom__free(m->oom);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)
 		fclose(m->folded_out);
+	if (m->folded_peak_out)
+		fclose(m->folded_peak_out);
 	if (m->json_out)
 		fclose(m->json_out);
 	if (m->flamegraph_out)

@@ -36,6 +36,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_MAPPING_SCAN] = "mapping_scans",
 	[MT_CNT_RSS_FULL] = "rss_map_full",
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
+	[MT_CNT_PEAKS_FULL] = "peaks_map_full",
 };
 
 const char *mt_counter_name(int counter)
@@ -50,7 +51,7 @@ bool mt_counter_is_drop(int counter)
 		[MT_CNT_BY_STACK_FULL] = true, [MT_CNT_SCRATCH_FAIL] = true,
 		[MT_CNT_EVENTS_LOST] = true,   [MT_CNT_UNMATCHED_RET] = true,
 		[MT_CNT_MAPPINGS_FULL] = true, [MT_CNT_RSS_FULL] = true,
-		[MT_CNT_OOM_LOST] = true,
+		[MT_CNT_OOM_LOST] = true,      [MT_CNT_PEAKS_FULL] = true,
 	};
 
 	return counter >= 0 && counter < MT_CNT_NR && drops[counter];

@@ -19,9 +19,11 @@ static int by_outstanding(const void *a, const void *b)
 
 int postmortem__build(struct postmortem *pm, const struct oom_victim *victim,
 		      const struct stack_table *stacks, const struct resolved_stacks *resolved,
-		      const struct verdict_params *verdict, __u32 top_n, double elapsed_s)
+		      const struct verdict_params *verdict, __u32 top_n, double elapsed_s,
+		      const struct limit_record *limit)
 {
 	memset(pm, 0, sizeof(*pm));
+	pm->limit = limit;
 	pm->victim = victim;
 	pm->elapsed_s = elapsed_s;
 	pm->verdict = *verdict;

@@ -10,6 +10,7 @@
 #include "memtide/abi.h"
 #include "view/verdict.h"
 
+struct limit_record;
 struct oom_victim;
 struct resolved_stack;
 struct resolved_stacks;
@@ -30,13 +31,15 @@ struct postmortem {
 	__s64 kind_bytes[MT_KIND_NR];	 /* outstanding_bytes by kind */
 	struct postmortem_stack *stacks; /* those holding memory, most first */
 	size_t stack_cnt;
-	size_t shown; /* the top ones */
+	size_t shown;			  /* the top ones */
+	const struct limit_record *limit; /* the victim's, with the last forecast; NULL */
 };
 
 /* The sources must outlive the post-mortem. 0 or -ENOMEM. */
 int postmortem__build(struct postmortem *pm, const struct oom_victim *victim,
 		      const struct stack_table *stacks, const struct resolved_stacks *resolved,
-		      const struct verdict_params *verdict, __u32 top_n, double elapsed_s);
+		      const struct verdict_params *verdict, __u32 top_n, double elapsed_s,
+		      const struct limit_record *limit);
 void postmortem__free(struct postmortem *pm);
 
 #endif /* MEMTIDE_VIEW_POSTMORTEM_H */

@@ -26,7 +26,8 @@ struct group {
 	pid_t *tgids;
 	size_t tgid_cnt;
 	size_t tgid_cap;
-	__s64 *history; /* MT_HISTORY_LEN, aligned on the newest sample; NULL until needed */
+	struct tide_sample
+		*history; /* MT_HISTORY_LEN, aligned on the newest sample; NULL until needed */
 	__u32 history_cnt;
 };
 

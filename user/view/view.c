@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collect/history.h"
+#include "collect/limits.h"
 #include "collect/rss.h"
 #include "collect/stacks.h"
+#include "collect/tide.h"
 #include "procs/table.h"
+#include "util/idtab.h"
 #include "view/names.h"
 #include "view/view.h"
 
@@ -17,7 +21,7 @@ static void judge_image(const struct stack_table *stacks, __u32 aspace_id,
 			const struct verdict_params *params, struct verdict *out)
 {
 	struct stack_record *const *records;
-	__s64 sum[MT_HISTORY_LEN];
+	struct tide_sample sum[MT_HISTORY_LEN];
 	__u32 sum_cnt = 0;
 	size_t cnt;
 
@@ -69,6 +73,173 @@ static int build_processes(struct view *view, const struct view_sources *src)
 	view->traced_cnt = procs__process_count(src->procs);
 	view->live_cnt = procs__live_count(src->procs);
 	return 0;
+}
+
+/*
+ * A live process's forecast from its resident low-water marks (its outstanding bytes' without
+ * RSS timelines) against its limit.
+ */
+static void judge_resident(struct view_process *process, const struct view_settings *settings)
+{
+	const struct rss_record *rss = process->rss;
+	struct tide_sample samples[MT_HISTORY_LEN] = {};
+	__u32 cnt = rss ? rss->history.cnt : 0;
+
+	for (__u32 i = 0; i < cnt && i < MT_HISTORY_LEN; i++) {
+		struct rss_sample sample = rss_record__history(rss, i);
+
+		samples[i] = (struct tide_sample){.low = (__s64)sample.min,
+						  .high = (__s64)sample.max,
+						  .end = (__s64)sample.cur};
+	}
+	forecast__judge(samples, cnt, &settings->verdict, process->limit->limit.bytes,
+			process->limit->limit.usage_bytes, rss ? rss->peak[MT_RSS_TOTAL] : 0,
+			&process->forecast);
+	if (!rss) {
+		process->forecast.resident = process->verdict;
+		forecast__set_rate(&process->forecast, process->verdict.low_water_rate_per_min);
+	}
+}
+
+static bool leaking(const struct view_process *process)
+{
+	return process->limit && process->forecast.resident.kind == MT_VERDICT_LEAK &&
+	       process->forecast.resident.low_water_rate_per_min > 0;
+}
+
+/*
+ * Groups the leaking processes by the limit they are charged to (its file), in report order:
+ * each gets the group's summed rate; the first leads. leader_of[i]: the index of i's leader.
+ */
+static void group_by_limit(struct view *view, size_t *leader_of)
+{
+	for (size_t i = 0; i < view->process_cnt; i++)
+		leader_of[i] = leaking(&view->processes[i]) ? SIZE_MAX : i;
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		struct view_process *lead = &view->processes[i];
+		double rate = 0;
+
+		if (leader_of[i] != SIZE_MAX)
+			continue;
+		for (size_t j = i; j < view->process_cnt; j++) {
+			struct view_process *member = &view->processes[j];
+
+			if (leader_of[j] == SIZE_MAX &&
+			    !strcmp(member->limit->limit.source, lead->limit->limit.source)) {
+				rate += member->forecast.resident.low_water_rate_per_min;
+				leader_of[j] = i;
+				lead->group_processes++;
+			}
+		}
+		for (size_t j = i; j < view->process_cnt; j++) {
+			if (leader_of[j] == i)
+				forecast__set_rate(&view->processes[j].forecast, rate);
+		}
+	}
+}
+
+/* The leaking stacks of each group, offered to its leader as contributors to the growth. */
+static int find_contributors(struct view *view, const struct view_sources *src,
+			     const size_t *leader_of)
+{
+	struct mt_idtab by_image = MT_IDTAB_INIT(size_t); /* aspace_id -> leader index + 1 */
+	struct stack_record *const *records;
+	size_t cnt;
+
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		size_t *slot;
+
+		if (!view->processes[i].forecast.finite)
+			continue;
+		slot = mt_idtab__slot(&by_image, view->processes[i].proc->aspace_id);
+		if (!slot) {
+			mt_idtab__free(&by_image);
+			return -ENOMEM;
+		}
+		*slot = leader_of[i] + 1;
+	}
+	records = stack_table__records(src->stacks, &cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		const size_t *lead = mt_idtab__get(&by_image, records[i]->key.aspace_id);
+		struct verdict verdict;
+
+		if (!lead || !*lead || !mt_kind_outstanding(records[i]->key.kind))
+			continue;
+		verdict__judge(&records[i]->history, &view->settings.verdict, &verdict);
+		forecast__offer(&view->processes[*lead - 1].forecast,
+				resolved_stacks__get(src->resolved, records[i]->key.aspace_id,
+						     records[i]->key.stack_id),
+				&verdict);
+	}
+	mt_idtab__free(&by_image);
+	return 0;
+}
+
+/* Limits, forecasts and their groups for the live processes. 0 or -ENOMEM. */
+static int build_forecasts(struct view *view, const struct view_sources *src)
+{
+	size_t *leader_of = calloc(view->process_cnt ? view->process_cnt : 1, sizeof(*leader_of));
+	int err;
+
+	if (!leader_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		struct view_process *process = &view->processes[i];
+
+		if (process->proc->state != MT_PROC_LIVE)
+			continue;
+		process->limit = limits__get(src->limits, process->proc->aspace_id);
+		if (process->limit)
+			judge_resident(process, &view->settings);
+	}
+	group_by_limit(view, leader_of);
+	err = find_contributors(view, src, leader_of);
+	for (size_t i = 0; !err && i < view->process_cnt; i++) {
+		struct view_process *process = &view->processes[i];
+		const struct forecast *lead = &view->processes[leader_of[i]].forecast;
+
+		memcpy(process->forecast.contributors, lead->contributors,
+		       sizeof(lead->contributors));
+		process->forecast.contributor_cnt = lead->contributor_cnt;
+	}
+	free(leader_of);
+	return err;
+}
+
+/* A peak's stacks with their frames and processes. 0 or -ENOMEM. */
+static int build_peak(struct view_peak *peak, const struct peak_capture *capture,
+		      const struct view_sources *src)
+{
+	peak->capture = capture;
+	if (!capture)
+		return 0;
+	peak->stacks = calloc(capture->cnt ? capture->cnt : 1, sizeof(*peak->stacks));
+	if (!peak->stacks)
+		return -ENOMEM;
+	for (size_t i = 0; i < capture->cnt; i++) {
+		const struct peak_stack *at = &capture->stacks[i];
+
+		peak->stacks[peak->cnt++] = (struct view_peak_stack){
+			.key = at->key,
+			.bytes = at->bytes,
+			.stack = resolved_stacks__get(src->resolved, at->key.aspace_id,
+						      at->key.stack_id),
+			.proc = procs__get(src->procs, at->key.aspace_id),
+		};
+	}
+	return 0;
+}
+
+static int build_peaks(struct view *view, const struct view_sources *src)
+{
+	int err = 0;
+
+	if (!src->tide)
+		return 0;
+	for (size_t i = 0; !err && i < view->process_cnt; i++)
+		err = build_peak(&view->processes[i].peak,
+				 tide__peak(src->tide, view->processes[i].proc->aspace_id), src);
+	return err ?: build_peak(&view->peak, tide__peak(src->tide, MT_PEAK_TRACE), src);
 }
 
 /* How complete the stacks holding memory are, record by record. */
@@ -131,7 +302,8 @@ int view__build(struct view *view, const struct view_settings *settings,
 	err = view_stacks__build(&view->stacks, src->stacks, src->resolved, src->procs,
 				 settings->per_process, settings->include_exited,
 				 &settings->verdict)
-		      ?: build_processes(view, src);
+		      ?: build_processes(view, src) ?: build_forecasts(view, src)
+		      ?: build_peaks(view, src);
 	if (err) {
 		view__free(view);
 		return err;
@@ -150,6 +322,9 @@ int view__build(struct view *view, const struct view_settings *settings,
 void view__free(struct view *view)
 {
 	view_stacks__free(&view->stacks);
+	for (size_t i = 0; view->processes && i < view->process_cnt; i++)
+		free(view->processes[i].peak.stacks);
+	free(view->peak.stacks);
 	free(view->processes);
 	memset(view, 0, sizeof(*view));
 }

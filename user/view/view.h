@@ -18,20 +18,47 @@
 #include "symbolize/resolved.h"
 #include "unwind/loader.h"
 #include "view/rows.h"
+#include "view/forecast.h"
 #include "view/verdict.h"
 
 struct accounts;
+struct limit_record;
+struct limits;
 struct mt_process;
 struct proc_table;
 struct resolved_stacks;
 struct rss_table;
 struct stack_table;
+struct tide;
+
+/* The stacks holding memory at a peak (collect/tide.h), most first, with frames and owners. */
+struct view_peak_stack {
+	struct mt_stack_key key;
+	__s64 bytes;
+	const struct resolved_stack *stack; /* NULL when it could not be resolved */
+	const struct mt_process *proc;	    /* NULL if unknown */
+};
+
+struct view_peak {
+	const struct peak_capture *capture; /* NULL: no memory was ever held */
+	struct view_peak_stack *stacks;
+	size_t cnt;
+};
 
 struct view_process {
 	const struct mt_process *proc;
 	struct proc_figures figures;
-	struct verdict verdict;	      /* from the sum of its stacks' histories */
-	const struct rss_record *rss; /* NULL without RSS timelines */
+	struct verdict verdict;		  /* from the sum of its stacks' histories */
+	const struct rss_record *rss;	  /* NULL without RSS timelines */
+	const struct limit_record *limit; /* NULL: no limit read (gone before a poll) */
+	/*
+	 * Time to the limit, for live processes with a limit. Processes charged to one limit (a
+	 * cgroup, or the machine) share the summed rate; the first of them in report order leads
+	 * the group, and its line stands for all of them.
+	 */
+	struct forecast forecast;
+	__u32 group_processes; /* the leader: processes in its group, itself included; else 0 */
+	struct view_peak peak; /* its highest outstanding total */
 };
 
 /* What the run is: settings the outputs print beside the figures. */
@@ -79,6 +106,7 @@ struct view {
 	struct unwind_loader_stats tables;
 	bool rss_timelines;
 	struct view_rss rss;
+	struct view_peak peak; /* the whole trace's highest outstanding total */
 };
 
 struct view_sources {
@@ -87,6 +115,8 @@ struct view_sources {
 	const struct resolved_stacks *resolved;
 	const struct proc_table *procs;
 	const struct rss_table *rss; /* NULL: no RSS timelines */
+	const struct limits *limits; /* NULL: no memory limits read */
+	const struct tide *tide;     /* the peaks */
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
 };

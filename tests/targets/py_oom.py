@@ -1,0 +1,29 @@
+"""A Python process leaking toward its cgroup's memory limit, for memtide's forecast test.
+
+    python py_oom.py
+prints "ready PID", waits for SIGUSR1, then keeps 2 MiB more every second, written (resident),
+in leak_until_killed() until the OOM killer ends it.
+"""
+import os
+import signal
+import time
+
+MIB = 1 << 20
+LEAKED = []
+
+
+def leak_until_killed():
+    start = time.monotonic()
+    for i in range(1 << 20):
+        LEAKED.append(b"\x01" * MIB)
+        time.sleep(max(0.0, start + (i + 1) / 2 - time.monotonic()))
+
+
+def main():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    print("ready", os.getpid(), flush=True)
+    signal.sigwait({signal.SIGUSR1})
+    leak_until_killed()
+
+
+main()
