@@ -89,19 +89,26 @@ bool procfs__has_exited(pid_t tgid)
 	return procfs__status(tgid, &status) || status.state == 'Z' || status.state == 'X';
 }
 
-int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
+int procfs__maps_read(FILE *f, procfs_mapping_fn fn, void *ctx)
 {
 	char line[PATH_MAX + 256], file[PATH_MAX];
 	unsigned long long start, end, pgoff, ino;
 	unsigned int major, minor;
-	FILE *f = open_proc(tgid, "maps");
 	int err = 0;
 
-	if (!f)
-		return gone_or_errno();
 	while (!err && fgets(line, sizeof(line), f)) {
 		struct mt_mapping mapping = {.path = file};
+		int c;
 
+		/*
+		 * The kernel caps a path at PATH_MAX, so a longer line is not a mapping: its rest,
+		 * text the target chose, must not be read as a line of its own.
+		 */
+		if (!strchr(line, '\n') && !feof(f)) {
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
 		file[0] = '\0';
 		if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %4095[^\n]", &start, &end,
 			   mapping.perms, &pgoff, &major, &minor, &ino, file) < 7)
@@ -113,6 +120,17 @@ int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
 		mapping.ino = ino;
 		err = fn(ctx, &mapping);
 	}
+	return err;
+}
+
+int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
+{
+	FILE *f = open_proc(tgid, "maps");
+	int err;
+
+	if (!f)
+		return gone_or_errno();
+	err = procfs__maps_read(f, fn, ctx);
 	fclose(f);
 	return err;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include "memtide/abi.h"
 
@@ -47,6 +48,8 @@ bool procfs__has_exited(pid_t tgid);
 typedef int (*procfs_mapping_fn)(void *ctx, const struct mt_mapping *mapping);
 /* Walks /proc/TGID/maps. 0, -ESRCH when the process is gone, the callback's return, or -errno. */
 int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx);
+/* The same walk over maps text from f: the callback's first nonzero return, or 0. */
+int procfs__maps_read(FILE *f, procfs_mapping_fn fn, void *ctx);
 /* An executable mapping of a file (not a vDSO or an anonymous JIT region). */
 bool procfs__is_exec_file(const struct mt_mapping *mapping);
 
