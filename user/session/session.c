@@ -12,10 +12,13 @@
  * go to the lifecycle (session/lifecycle.h), an OOM kill to the post-mortem path.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
@@ -65,6 +68,7 @@ struct memtide {
 	FILE *flamegraph_out;
 	double start_s;
 	double last_report_s;
+	bool stdout_gone; /* its reader went away: no more reports there, files still written */
 };
 
 static double now_s(void)
@@ -360,6 +364,18 @@ static int report_interval(struct memtide *m)
 	return 0;
 }
 
+/*
+ * True once stdout is a pipe whose reader has gone (memtide ... | head): Linux reports POLLERR on
+ * such a write end, so this is known without writing. SIGPIPE is ignored (main.c): the session
+ * ends as on Ctrl-C, detaching and writing the file outputs.
+ */
+static bool stdout_reader_gone(void)
+{
+	struct pollfd pfd = {.fd = STDOUT_FILENO};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
+}
+
 int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 {
 	const struct memtide_config *config = m->config;
@@ -377,6 +393,11 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 		}
 		if (lifecycle__targets_gone(m->lifecycle))
 			break;
+		if (stdout_reader_gone()) {
+			m->stdout_gone = true;
+			mt_warn("stdout was closed: stopping (file outputs are still written)\n");
+			break;
+		}
 		now = now_s();
 		if (config->duration_s && now - m->start_s >= config->duration_s)
 			break;
@@ -441,7 +462,8 @@ int memtide__finish(struct memtide *m)
 	err = build_view(m, &view, now_s() - m->last_report_s);
 	if (err)
 		return err;
-	report__final(stdout, &view);
+	if (!m->stdout_gone)
+		report__final(stdout, &view);
 	if (m->folded_out || m->flamegraph_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {
