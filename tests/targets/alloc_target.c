@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include "handshake.h"
 
@@ -160,6 +161,102 @@ static void run_exec_other(const char *program)
 	}
 }
 
+/* 1,000 threads alive at once, each leaking one 1000-byte block. */
+#define MANY_THREADS 1000
+static pthread_barrier_t all_started;
+
+NOINLINE void leak_per_thread(void)
+{
+	void *p = malloc(1000);
+
+	/* never freed; keep() is not thread-safe */
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static void *many_main(void *arg)
+{
+	leak_per_thread();
+	pthread_barrier_wait(&all_started);
+	return arg;
+}
+
+static void run_many_threads(void)
+{
+	static pthread_t threads[MANY_THREADS];
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	/* 64 KiB stacks: 1,000 threads without 8 GiB of address space */
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_barrier_init(&all_started, NULL, MANY_THREADS + 1);
+	for (int i = 0; i < MANY_THREADS; i++) {
+		if (pthread_create(&threads[i], &attr, many_main, NULL))
+			abort();
+	}
+	pthread_barrier_wait(&all_started);
+	for (int i = 0; i < MANY_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_attr_destroy(&attr);
+}
+
+/*
+ * fill_maps: under small --max-* options, fills the mapping, live-allocation, stack and
+ * aggregate maps in one run, in that order, each from stacks that got a place in the maps
+ * before: FILL_MAPPINGS mappings of two pages from one stack, leak_alpha's 2000 blocks, then
+ * one page fault on each of those pages from 2 * FILL_MAPPINGS distinct stacks.
+ */
+#define FILL_MAPPINGS 100
+#define FILL_BITS     8 /* 2^8 = 256 distinct call paths, 8 calls deep */
+
+static char *fill_regions[FILL_MAPPINGS];
+
+NOINLINE void map_regions(void)
+{
+	for (int i = 0; i < FILL_MAPPINGS; i++) {
+		fill_regions[i] = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (fill_regions[i] == MAP_FAILED)
+			abort();
+	}
+}
+
+NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page);
+NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page);
+
+/* Each bit of path picks the caller of the next level: a distinct stack per path. */
+NOINLINE void touch_along(unsigned int path, int calls, volatile char *page)
+{
+	if (!calls) {
+		*page = 1;
+		return;
+	}
+	if (path & 1)
+		touch_via_a(path >> 1, calls - 1, page);
+	else
+		touch_via_b(path >> 1, calls - 1, page);
+	__asm__ volatile("" : : : "memory"); /* no tail call: each level stays on the stack */
+}
+
+NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page)
+{
+	touch_along(path, calls, page);
+	__asm__ volatile("" : : : "memory");
+}
+
+NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page)
+{
+	touch_along(path, calls, page);
+	__asm__ volatile("" : : : "memory");
+}
+
+static void run_fill_maps(void)
+{
+	map_regions();
+	leak_alpha();
+	for (unsigned int page = 0; page < 2 * FILL_MAPPINGS; page++)
+		touch_along(page, FILL_BITS, fill_regions[page / 2] + (page % 2) * 4096);
+}
+
 static void *preallocated[1000];
 
 static void run_case(const char *name, const char *self, const char *arg)
@@ -172,6 +269,14 @@ static void run_case(const char *name, const char *self, const char *arg)
 		churn();
 	} else if (!strcmp(name, "leak_alpha")) {
 		leak_alpha();
+	} else if (!strcmp(name, "leak_beta")) {
+		leak_beta();
+	} else if (!strcmp(name, "leak_small")) {
+		leak_small();
+	} else if (!strcmp(name, "threads1000")) {
+		run_many_threads();
+	} else if (!strcmp(name, "fill_maps")) {
+		run_fill_maps();
 	} else if (!strcmp(name, "churn")) {
 		churn();
 	} else if (!strcmp(name, "threads")) {

@@ -298,6 +298,9 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		.verdict = {.window = config->leak_window,
 			    .windows = config->leak_windows,
 			    .interval_s = config->interval_s},
+		.max_allocs = config->max_allocs,
+		.max_stacks = config->max_stacks,
+		.max_mappings = config->max_mappings,
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
