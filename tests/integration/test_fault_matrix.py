@@ -3,7 +3,8 @@
 
 Covered elsewhere, exactly: a target that has exited by attach time (test_errors), the exec of
 a static binary with its own malloc (test_fork_exec), an unsupported Python 3.6 or 3.7 (native
-frames, one note: test_python), a SIGKILLed memtide's probes (test_cleanup).
+frames, one note: test_python), a SIGKILLed memtide's probes (test_cleanup), SIGINT, SIGTERM
+and a closed stdout (test_signals).
 """
 import os
 import signal
@@ -11,6 +12,12 @@ import subprocess
 import time
 
 import mtest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIBBLE = os.path.join(HERE, "..", "targets", "py_scribble.py")
+PYTHONS = ["/usr/bin/python3.11"] + [
+    f"/root/.pyenv/versions/{v}/bin/python3"
+    for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
 
 ALPHA = 2000 * 4096  # alloc_target leak_alpha: 2000 blocks of 4 KiB, kept
 BETA = 300 * 1000  # leak_beta: 300 calloc(10, 100)
@@ -47,7 +54,8 @@ def twice_at_once(args):
 def thousand_threads(args):
     """1,000 threads alive at once, one 1000-byte leak each."""
     with mtest.Processes() as procs:
-        stacks, doc, report = mtest.trace_case(args, procs, "threads1000")
+        # Traced, the threads' start takes from 0.1 s to half a minute on a loaded machine.
+        stacks, doc, report = mtest.trace_case(args, procs, "threads1000", timeout=120)
     got = mtest.json_sum(doc, "leak_per_thread", "outstanding_bytes")
     mtest.check(got == 1000 * 1000 and heap_allocs(doc, "leak_per_thread") == 1000,
                 f"1,000 threads: leak_per_thread holds 1000 x 1000 bytes (got {got})")
@@ -131,11 +139,99 @@ def pid_reused(args):
                 "PID reuse: the report counts the old process as gone, not live")
 
 
+def memtide_groups():
+    """The uprobe event groups in the kernel: memtide_<its PID>."""
+    with open("/sys/kernel/tracing/uprobe_events") as f:
+        return {line.split()[0].split(":", 1)[1].split("/")[0] for line in f if line.strip()}
+
+
+def run_to_error(procs, argv, name):
+    """Runs memtide to its end; returns (exit status, stderr lines, its uprobe group)."""
+    proc = procs.spawn(argv, name)
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        mtest.fail(f"{name}: memtide did not end within 60 s")
+    return code, procs.read(name, "err").splitlines(), f"memtide_{proc.pid}"
+
+
+def exits_during_attach(args):
+    """The target exits the moment memtide opens its executable, while attaching."""
+    with mtest.Processes() as procs:
+        for run in range(3):
+            _, pid = procs.target(args.target, "exit_on_open")
+            code, err, group = run_to_error(procs, [args.memtide, "-p", str(pid)], f"run{run}")
+            mtest.check(code == 2 and err == [f"memtide: process {pid} exited while memtide "
+                                              "was attaching"],
+                        f"exit during attach, run {run + 1}: one line, status 2 (got {code}, "
+                        f"{err})")
+            mtest.check(group not in memtide_groups(), f"run {run + 1}: no probe left behind")
+
+
+def proc_unreadable(args):
+    """Another user's process, and memtide without CAP_SYS_PTRACE: one line naming the fix."""
+    with mtest.Processes() as procs:
+        target = procs.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              args.target, "leak_alpha"], "target")
+        pid = int(procs.wait_for_line("target", "ready ", proc=target).split()[1])
+        code, err, _ = run_to_error(procs, ["setpriv", "--bounding-set", "-sys_ptrace",
+                                            "--inh-caps", "-sys_ptrace", args.memtide, "-p",
+                                            str(pid)], "memtide")
+    expected = (f"memtide: cannot read process {pid}: Permission denied: memtide needs "
+                "CAP_SYS_PTRACE to read another user's process")
+    mtest.check(code == 2 and err == [expected],
+                f"/proc unreadable: one line, status 2 (got {code}, {err})")
+
+
+def corrupted_eh_frame(args):
+    """A library whose .eh_frame is all 0xff: frame pointers there, and the file counted."""
+    found = {}
+    for tag, lib in (("intact", args.eh_lib), ("corrupted", args.eh_lib_corrupt)):
+        with mtest.Processes() as procs:
+            stacks, doc, _ = mtest.trace_program(procs, args.memtide, [args.eh_target, lib],
+                                                 "eh")
+        held = mtest.json_stacks_with(doc, "leak_in_eh_lib")
+        found[tag] = doc["unwind"]["tables"]["files_without_table"]
+        names = [[fr.get("function") for fr in s["frames"]] for s in held]
+        mtest.check(mtest.folded_bytes(stacks, "leak_in_eh_lib") == 100 * 5000 and
+                    all(s["complete"] and "main" in n for s, n in zip(held, names)),
+                    f".eh_frame {tag}: leak_in_eh_lib's 500000 bytes, stacks complete to main")
+        via_fp = {fr.get("function") for s in held for fr in s["frames"]
+                  if fr.get("via_frame_pointer")}
+        mtest.check(via_fp == (set() if tag == "intact" else {"main"}),
+                    f".eh_frame {tag}: frames found through frame pointers: {via_fp or 'none'}")
+    mtest.check(found["corrupted"] == found["intact"] + 1,
+                f"the corrupted library is counted as a file without a table "
+                f"({found['corrupted']} vs {found['intact']})")
+
+
+def scribbled_python(args):
+    """A Python target points its running code object's names and line table at garbage."""
+    for python in [p for p in PYTHONS if os.path.exists(p)]:
+        with mtest.Processes() as procs:
+            _, doc, report = mtest.trace_program(procs, args.memtide, [python, SCRIBBLE],
+                                                 "scribble")
+        tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
+        held = [s for s in doc["stacks"] if s["kind"] == "heap" and
+                s["outstanding_bytes"] == 200 * 100_000 and s["outstanding_count"] == 200]
+        frames = [(fr["function"], fr["file"]) for fr in held[0]["frames"]
+                  if fr.get("python")] if len(held) == 1 else []
+        mtest.check(frames[:1] == [("<unknown>", "<unknown>")] and
+                    [f for f, _ in frames[1:]] == ["main", "<module>"],
+                    f"{tag}: the 200 x 100000 bytes under an unknown frame, then main and "
+                    f"<module> (got {frames})")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
-    for case in (every_map_full, pid_reused, twice_at_once, thousand_threads):
-        case(args)
+    cases = (every_map_full, pid_reused, twice_at_once, thousand_threads, exits_during_attach,
+             proc_unreadable, corrupted_eh_frame, scribbled_python)
+    # MEMTIDE_FAULT_CASES=name,name runs only those (while working on one)
+    only = os.environ.get("MEMTIDE_FAULT_CASES")
+    for case in cases:
+        if not only or case.__name__ in only.split(","):
+            case(args)
 
 
 main()

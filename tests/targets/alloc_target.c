@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "handshake.h"
@@ -297,6 +298,28 @@ static void run_case(const char *name, const char *self, const char *arg)
 	}
 }
 
+/*
+ * Exits the moment another process opens this program's file: memtide does while attaching (it
+ * reads the ELF for unwind tables and probes), so the target is gone mid-attach, every time.
+ */
+static int exit_on_open(void)
+{
+	char self[4096], buf[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int fd = inotify_init1(IN_CLOEXEC);
+
+	if (len < 0 || fd < 0)
+		return 1;
+	self[len] = '\0';
+	if (inotify_add_watch(fd, self, IN_OPEN) < 0)
+		return 1;
+	printf("ready %d\n", getpid());
+	fflush(stdout);
+	if (read(fd, buf, sizeof(buf)) <= 0)
+		return 1;
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	int nowait = argc > 2 && !strcmp(argv[2], "--nowait");
@@ -310,6 +333,8 @@ int main(int argc, char **argv)
 		run_case(argv[1], argv[0], NULL);
 		return 0;
 	}
+	if (!strcmp(argv[1], "exit_on_open"))
+		return exit_on_open();
 	handshake_begin();
 	if (!strcmp(argv[1], "exec_leaker")) {
 		/* the program an exec case runs: leaks at once, then waits to be ended */

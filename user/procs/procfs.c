@@ -89,6 +89,23 @@ bool procfs__has_exited(pid_t tgid)
 	return procfs__status(tgid, &status) || status.state == 'Z' || status.state == 'X';
 }
 
+int procfs__may_read(pid_t tgid)
+{
+	char path[64];
+	int fd;
+
+	/*
+	 * Opening /proc/PID/mem makes the kernel's ptrace access check (PTRACE_MODE_ATTACH), the
+	 * one process_vm_readv and /proc/PID/root make too. Nothing is read.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/mem", tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gone_or_errno();
+	close(fd);
+	return 0;
+}
+
 int procfs__maps_read(FILE *f, procfs_mapping_fn fn, void *ctx)
 {
 	char line[PATH_MAX + 256], file[PATH_MAX];
