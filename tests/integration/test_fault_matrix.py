@@ -178,7 +178,8 @@ def proc_unreadable(args):
                                             "--inh-caps", "-sys_ptrace", args.memtide, "-p",
                                             str(pid)], "memtide")
     expected = (f"memtide: cannot read process {pid}: Permission denied: memtide needs "
-                "CAP_SYS_PTRACE to read another user's process")
+                "CAP_SYS_PTRACE to read it (another user's, or one with capabilities memtide "
+                "lacks)")
     mtest.check(code == 2 and err == [expected],
                 f"/proc unreadable: one line, status 2 (got {code}, {err})")
 

@@ -42,8 +42,9 @@ __s64 procfs__rss_bytes(pid_t tgid);
 /* The command name. 0 or -ESRCH. */
 int procfs__comm(pid_t tgid, char comm[MT_COMM_LEN]);
 /*
- * Whether memtide may read the process's memory and files: 0, -ESRCH, or -EACCES/-EPERM (another
- * user's or a non-dumpable process without CAP_SYS_PTRACE, or Yama's ptrace_scope).
+ * Whether memtide may read the process's memory and files: 0, -ESRCH, or -EACCES/-EPERM without
+ * CAP_SYS_PTRACE for another user's process, a non-dumpable one, or one holding capabilities
+ * memtide lacks (and under Yama's ptrace_scope).
  */
 int procfs__may_read(pid_t tgid);
 /* True when the process has exited (gone, or a zombie not yet reaped). */

@@ -213,7 +213,7 @@ static int attach_pids(struct lifecycle *lc)
 		err = procfs__may_read(pid);
 		if (err == -EACCES || err == -EPERM) {
 			mt_error("cannot read process %d: %s: memtide needs CAP_SYS_PTRACE to read "
-				 "another user's process\n",
+				 "it (another user's, or one with capabilities memtide lacks)\n",
 				 pid, strerror(-err));
 			return err;
 		}
