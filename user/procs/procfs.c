@@ -157,6 +157,12 @@ bool procfs__is_exec_file(const struct mt_mapping *mapping)
 	return mapping->perms[2] == 'x' && mapping->ino && mapping->path[0] == '/';
 }
 
+static void map_files_path(pid_t tgid, const struct mt_mapping *mapping, char *buf, size_t buf_sz)
+{
+	snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+}
+
 void procfs__mapped_file_path(pid_t tgid, const struct mt_mapping *mapping, char *buf,
 			      size_t buf_sz)
 {
@@ -165,8 +171,14 @@ void procfs__mapped_file_path(pid_t tgid, const struct mt_mapping *mapping, char
 	snprintf(buf, buf_sz, "/proc/%d/root%s", tgid, mapping->path);
 	if (!stat(buf, &st) && st.st_dev == mapping->dev && st.st_ino == mapping->ino)
 		return;
-	snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
-		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	map_files_path(tgid, mapping, buf, buf_sz);
+}
+
+static bool is_mapped_file(int fd, const struct mt_mapping *mapping)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && st.st_dev == mapping->dev && st.st_ino == mapping->ino;
 }
 
 int procfs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
@@ -176,5 +188,14 @@ int procfs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
 
 	procfs__mapped_file_path(tgid, mapping, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * The target may have swapped a symlink on that path since it was checked: what was
+	 * opened must be the mapped file itself, else map_files is.
+	 */
+	if (fd >= 0 && !is_mapped_file(fd, mapping)) {
+		close(fd);
+		map_files_path(tgid, mapping, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	return fd < 0 ? -errno : fd;
 }
