@@ -260,6 +260,17 @@ static void run_fill_maps(void)
 
 static void *preallocated[1000];
 
+/* The cases that are one call */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} plain_cases[] = {
+	{"leak_alpha", leak_alpha},   {"leak_beta", leak_beta},
+	{"leak_small", leak_small},   {"churn", churn},
+	{"threads", run_threads},     {"threads1000", run_many_threads},
+	{"fill_maps", run_fill_maps}, {"fork", run_fork},
+};
+
 static void run_case(const char *name, const char *self, const char *arg)
 {
 	if (!strcmp(name, "all")) {
@@ -268,23 +279,15 @@ static void run_case(const char *name, const char *self, const char *arg)
 		leak_gamma();
 		leak_delta();
 		churn();
-	} else if (!strcmp(name, "leak_alpha")) {
-		leak_alpha();
-	} else if (!strcmp(name, "leak_beta")) {
-		leak_beta();
-	} else if (!strcmp(name, "leak_small")) {
-		leak_small();
-	} else if (!strcmp(name, "threads1000")) {
-		run_many_threads();
-	} else if (!strcmp(name, "fill_maps")) {
-		run_fill_maps();
-	} else if (!strcmp(name, "churn")) {
-		churn();
-	} else if (!strcmp(name, "threads")) {
-		run_threads();
-	} else if (!strcmp(name, "fork")) {
-		run_fork();
-	} else if (!strcmp(name, "exec")) {
+		return;
+	}
+	for (size_t i = 0; i < sizeof(plain_cases) / sizeof(plain_cases[0]); i++) {
+		if (!strcmp(name, plain_cases[i].name)) {
+			plain_cases[i].run();
+			return;
+		}
+	}
+	if (!strcmp(name, "exec")) {
 		run_exec(self);
 	} else if (!strcmp(name, "exec_other") && arg) {
 		run_exec_other(arg);
