@@ -23,11 +23,13 @@
 /* PyASCIIObject.state: kind 1 or 2 in bits 2-4, compact in bit 5, ascii in bit 6 */
 #define STATE(kind, ascii) ((kind) << 2 | 1u << 5 | (ascii) << 6)
 
+/* Stores the len low bytes of value at image + off (little-endian, as x86-64 has them). */
 static void put(__u8 *image, size_t off, __u64 value, size_t len)
 {
 	memcpy(image + off, &value, len);
 }
 
+/* A compact str of kind 1 (ASCII) or 2 (UCS-2, where each '_' of s stands for U+0107). */
 static void put_str(__u8 *image, size_t at, const struct py_layout *l, const char *s, int kind)
 {
 	size_t len = strlen(s),
@@ -37,8 +39,7 @@ static void put_str(__u8 *image, size_t at, const struct py_layout *l, const cha
 	put(image, at + 16, len, 8);
 	put(image, at + 32, STATE(kind, kind == 1), 4);
 	for (size_t i = 0; i < len; i++)
-		put(image, data + i * kind, (__u8)s[i] == '_' && kind == 2 ? 0xf3 : (__u8)s[i],
-		    kind);
+		put(image, data + i * kind, s[i] == '_' && kind == 2 ? 0x0107 : (__u8)s[i], kind);
 }
 
 static int write_file(const char *path, const void *data, size_t len)
