@@ -34,9 +34,14 @@ def run_exec_static(args):
         target.send_signal(mtest.signal.SIGUSR1)
         child = int(procs.wait_for_line("target", "exec_leaker ", proc=target).split()[1])
         procs.extra_pids.append(child)
-        procs.wait_for_line("memtide", "memtide: attached", stream="err")
-        attached = [l for l in procs.read("memtide", "err").splitlines()
-                    if l.startswith("memtide: attached")]
+        # libc's "attached" line comes at start; the static binary's follows its exec event
+        deadline = mtest.time.monotonic() + 20
+        while mtest.time.monotonic() < deadline:
+            attached = [l for l in procs.read("memtide", "err").splitlines()
+                        if l.startswith("memtide: attached")]
+            if any("alloc_target_static" in l for l in attached):
+                break
+            mtest.time.sleep(0.05)
         mtest.check(any("alloc_target_static" in l for l in attached),
                     "the static binary's own malloc is probed after the exec")
         mtest.os.kill(child, mtest.signal.SIGUSR1)
