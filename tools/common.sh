@@ -5,7 +5,7 @@ BUILD_DIR=${BUILD_DIR:-$MEMTIDE_ROOT/build}
 
 # Debian 12 packages memtide needs to build, test and run.
 MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
-	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux)
+	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux libclang-rt-14-dev)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -35,6 +35,15 @@ mount_kernel_fs() {
 build_memtide() {
 	cmake -S "$MEMTIDE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory >/dev/null
+}
+
+# The fuzz targets (tests/fuzz) in a tree of their own: clang, libFuzzer, ASan and UBSan.
+FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$MEMTIDE_ROOT/build-fuzz}
+build_fuzz() {
+	CC=clang cmake -S "$MEMTIDE_ROOT" -B "$FUZZ_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DMEMTIDE_FUZZ=ON -DMEMTIDE_FUZZ_SECONDS="${MEMTIDE_FUZZ_SECONDS:-60}" >/dev/null
+	cmake --build "$FUZZ_BUILD_DIR" -j"$(nproc)" --target fuzz_targets -- --no-print-directory \
+		>/dev/null
 }
 
 prepare() {

@@ -54,6 +54,10 @@ def parse_args():
     parser.add_argument("--oom-target")
     parser.add_argument("--peak-target")
     parser.add_argument("--storm-target")
+    parser.add_argument("--spawn-at-pid")
+    parser.add_argument("--eh-target")
+    parser.add_argument("--eh-lib")
+    parser.add_argument("--eh-lib-corrupt")
     return parser.parse_args()
 
 
@@ -175,10 +179,10 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, timeout=20):
     """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
-    memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
-    JSON doc, memtide's report)."""
+    memtide -p, lets it run until it prints "done" (within timeout seconds), stops memtide.
+    Returns (folded stacks, JSON doc, memtide's report)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
@@ -186,15 +190,16 @@ def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
                                           "--json", js] + (extra_args or []),
                             name="memtide_" + name)
     target.send_signal(signal.SIGUSR1)
-    procs.wait_for_line(name, "done", proc=target)
+    procs.wait_for_line(name, "done", proc=target, timeout=timeout)
     time.sleep(settle)
     procs.stop_memtide(memtide, name="memtide_" + name)
     return read_folded(folded), read_json(js), procs.read("memtide_" + name)
 
 
-def trace_case(args, procs, case, extra_args=None):
+def trace_case(args, procs, case, extra_args=None, timeout=20):
     """Runs an alloc_target case under memtide -p."""
-    return trace_program(procs, args.memtide, [args.target, case], "target", extra_args)
+    return trace_program(procs, args.memtide, [args.target, case], "target", extra_args,
+                         timeout=timeout)
 
 
 def cgroup2_mount():

@@ -10,7 +10,8 @@ SCRIPT = os.path.join(HERE, "..", "targets", "py_leaks.py")
 INTERPRETERS = ["/usr/bin/python3.11"] + [
     f"/root/.pyenv/versions/{v}/bin/python3"
     for v in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
-UNSUPPORTED = "/root/.pyenv/versions/3.7.16/bin/python3"
+UNSUPPORTED = {"3.6": "/root/.pyenv/versions/3.6.15/bin/python3",
+               "3.7": "/root/.pyenv/versions/3.7.16/bin/python3"}
 
 
 def marker_lines():
@@ -101,18 +102,18 @@ def check_python_allocators(args, procs, python, tag):
                                       f"with --python-allocators (got {count})")
 
 
-def check_unsupported(args, procs):
-    if not os.path.exists(UNSUPPORTED):
-        print(f"note: {UNSUPPORTED} not found, unsupported-interpreter check skipped", flush=True)
+def check_unsupported(args, procs, version, python):
+    if not os.path.exists(python):
+        print(f"note: {python} not found, unsupported-interpreter check skipped", flush=True)
         return
-    _, doc, report = mtest.trace_program(procs, args.memtide, [UNSUPPORTED, SCRIPT, "leaks"],
-                                         "old")
-    err = procs.read("memtide_old", "err")
-    mtest.check("Python 3.7" in err and "native frames only" in err,
-                "Python 3.7: one note, native frames only")
+    _, doc, report = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "leaks"], "old")
+    notes = [line for line in procs.read("memtide_old", "err").splitlines()
+             if f"Python {version}" in line]
+    mtest.check(len(notes) == 1 and "native frames only" in notes[0],
+                f"Python {version}: one note, native frames only ({notes})")
     mtest.check(doc["outstanding_bytes"] > 30_000_000 and
                 not any(python_frames(s) for s in doc["stacks"]),
-                "Python 3.7: the bytes are traced with native stacks")
+                f"Python {version}: the bytes are traced with native stacks")
 
 
 def main():
@@ -128,8 +129,9 @@ def main():
         for check in (check_leaks, check_threads, check_deep, check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)
-    with mtest.Processes() as procs:
-        check_unsupported(args, procs)
+    for version, python in UNSUPPORTED.items():
+        with mtest.Processes() as procs:
+            check_unsupported(args, procs, version, python)
 
 
 main()

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include "handshake.h"
 
@@ -160,7 +162,114 @@ static void run_exec_other(const char *program)
 	}
 }
 
+/* 1,000 threads alive at once, each leaking one 1000-byte block. */
+#define MANY_THREADS 1000
+static pthread_barrier_t all_started;
+
+NOINLINE void leak_per_thread(void)
+{
+	void *p = malloc(1000);
+
+	/* never freed; keep() is not thread-safe */
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static void *many_main(void *arg)
+{
+	leak_per_thread();
+	pthread_barrier_wait(&all_started);
+	return arg;
+}
+
+static void run_many_threads(void)
+{
+	static pthread_t threads[MANY_THREADS];
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	/* 64 KiB stacks: 1,000 threads without 8 GiB of address space */
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_barrier_init(&all_started, NULL, MANY_THREADS + 1);
+	for (int i = 0; i < MANY_THREADS; i++) {
+		if (pthread_create(&threads[i], &attr, many_main, NULL))
+			abort();
+	}
+	pthread_barrier_wait(&all_started);
+	for (int i = 0; i < MANY_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_attr_destroy(&attr);
+}
+
+/*
+ * fill_maps: under small --max-* options, fills the mapping, live-allocation, stack and
+ * aggregate maps in one run, in that order, each from stacks that got a place in the maps
+ * before: FILL_MAPPINGS mappings of two pages from one stack, leak_alpha's 2000 blocks, then
+ * one page fault on each of those pages from 2 * FILL_MAPPINGS distinct stacks.
+ */
+#define FILL_MAPPINGS 100
+#define FILL_BITS     8 /* 2^8 = 256 distinct call paths, 8 calls deep */
+
+static char *fill_regions[FILL_MAPPINGS];
+
+NOINLINE void map_regions(void)
+{
+	for (int i = 0; i < FILL_MAPPINGS; i++) {
+		fill_regions[i] = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (fill_regions[i] == MAP_FAILED)
+			abort();
+	}
+}
+
+NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page);
+NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page);
+
+/* Each bit of path picks the caller of the next level: a distinct stack per path. */
+NOINLINE void touch_along(unsigned int path, int calls, volatile char *page)
+{
+	if (!calls) {
+		*page = 1;
+		return;
+	}
+	if (path & 1)
+		touch_via_a(path >> 1, calls - 1, page);
+	else
+		touch_via_b(path >> 1, calls - 1, page);
+	__asm__ volatile("" : : : "memory"); /* no tail call: each level stays on the stack */
+}
+
+NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page)
+{
+	touch_along(path, calls, page);
+	__asm__ volatile("" : : : "memory");
+}
+
+NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page)
+{
+	touch_along(path, calls, page);
+	__asm__ volatile("" : : : "memory");
+}
+
+static void run_fill_maps(void)
+{
+	map_regions();
+	leak_alpha();
+	for (unsigned int page = 0; page < 2 * FILL_MAPPINGS; page++)
+		touch_along(page, FILL_BITS, fill_regions[page / 2] + (page % 2) * 4096);
+}
+
 static void *preallocated[1000];
+
+/* The cases that are one call */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} plain_cases[] = {
+	{"leak_alpha", leak_alpha},   {"leak_beta", leak_beta},
+	{"leak_small", leak_small},   {"churn", churn},
+	{"threads", run_threads},     {"threads1000", run_many_threads},
+	{"fill_maps", run_fill_maps}, {"fork", run_fork},
+};
 
 static void run_case(const char *name, const char *self, const char *arg)
 {
@@ -170,15 +279,15 @@ static void run_case(const char *name, const char *self, const char *arg)
 		leak_gamma();
 		leak_delta();
 		churn();
-	} else if (!strcmp(name, "leak_alpha")) {
-		leak_alpha();
-	} else if (!strcmp(name, "churn")) {
-		churn();
-	} else if (!strcmp(name, "threads")) {
-		run_threads();
-	} else if (!strcmp(name, "fork")) {
-		run_fork();
-	} else if (!strcmp(name, "exec")) {
+		return;
+	}
+	for (size_t i = 0; i < sizeof(plain_cases) / sizeof(plain_cases[0]); i++) {
+		if (!strcmp(name, plain_cases[i].name)) {
+			plain_cases[i].run();
+			return;
+		}
+	}
+	if (!strcmp(name, "exec")) {
 		run_exec(self);
 	} else if (!strcmp(name, "exec_other") && arg) {
 		run_exec_other(arg);
@@ -190,6 +299,28 @@ static void run_case(const char *name, const char *self, const char *arg)
 		fprintf(stderr, "unknown case %s\n", name);
 		exit(2);
 	}
+}
+
+/*
+ * Exits the moment another process opens this program's file: memtide does while attaching (it
+ * reads the ELF for unwind tables and probes), so the target is gone mid-attach, every time.
+ */
+static int exit_on_open(void)
+{
+	char self[4096], buf[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int fd = inotify_init1(IN_CLOEXEC);
+
+	if (len < 0 || fd < 0)
+		return 1;
+	self[len] = '\0';
+	if (inotify_add_watch(fd, self, IN_OPEN) < 0)
+		return 1;
+	printf("ready %d\n", getpid());
+	fflush(stdout);
+	if (read(fd, buf, sizeof(buf)) <= 0)
+		return 1;
+	_exit(0);
 }
 
 int main(int argc, char **argv)
@@ -205,6 +336,8 @@ int main(int argc, char **argv)
 		run_case(argv[1], argv[0], NULL);
 		return 0;
 	}
+	if (!strcmp(argv[1], "exit_on_open"))
+		return exit_on_open();
 	handshake_begin();
 	if (!strcmp(argv[1], "exec_leaker")) {
 		/* the program an exec case runs: leaks at once, then waits to be ended */

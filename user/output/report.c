@@ -39,6 +39,34 @@ static void print_rss_total(FILE *out, const struct view *view)
 		mt_format_bytes(rss->largest->interval.max[MT_RSS_TOTAL], 0, high, sizeof(high)));
 }
 
+/*
+ * One line per full map that an option sizes: what it dropped and which limit to raise
+ * (attach/tracer.c set_sizes: by_stack holds twice --max-stacks).
+ */
+static void print_full_maps(FILE *out, const struct view *view)
+{
+	const struct view_settings *settings = &view->settings;
+	const struct {
+		int counter;
+		const char *option;
+		__u32 limit;
+	} limits[] = {
+		{MT_CNT_ALLOCS_FULL, "--max-allocs", settings->max_allocs},
+		{MT_CNT_STACKS_FULL, "--max-stacks", settings->max_stacks},
+		{MT_CNT_BY_STACK_FULL, "--max-stacks", settings->max_stacks},
+		{MT_CNT_MAPPINGS_FULL, "--max-mappings", settings->max_mappings},
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		__u64 dropped = view->counters[limits[i].counter];
+
+		if (dropped)
+			fprintf(out, "   map full: %llu %s: raise %s (now %u)\n",
+				(unsigned long long)dropped, mt_counter_name(limits[i].counter),
+				limits[i].option, limits[i].limit);
+	}
+}
+
 static void print_header(FILE *out, const struct view *view, const char *title)
 {
 	const struct view_settings *settings = &view->settings;
@@ -56,6 +84,7 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 		(unsigned long long)view->drops,
 		(unsigned long long)view->counters[MT_CNT_UNKNOWN_FREES],
 		100.0 * unwind_summary__complete_share(&view->unwind));
+	print_full_maps(out, view);
 	if (totals->gone_bytes)
 		fprintf(out, "   processes that exited or left held %s when they went\n",
 			mt_format_bytes(totals->gone_bytes, 0, held, sizeof(held)));

@@ -89,19 +89,43 @@ bool procfs__has_exited(pid_t tgid)
 	return procfs__status(tgid, &status) || status.state == 'Z' || status.state == 'X';
 }
 
-int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
+int procfs__may_read(pid_t tgid)
+{
+	char path[64];
+	int fd;
+
+	/*
+	 * Opening /proc/PID/mem makes the kernel's ptrace access check (PTRACE_MODE_ATTACH), the
+	 * one process_vm_readv and /proc/PID/root make too. Nothing is read.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/mem", tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gone_or_errno();
+	close(fd);
+	return 0;
+}
+
+int procfs__maps_read(FILE *f, procfs_mapping_fn fn, void *ctx)
 {
 	char line[PATH_MAX + 256], file[PATH_MAX];
 	unsigned long long start, end, pgoff, ino;
 	unsigned int major, minor;
-	FILE *f = open_proc(tgid, "maps");
 	int err = 0;
 
-	if (!f)
-		return gone_or_errno();
 	while (!err && fgets(line, sizeof(line), f)) {
 		struct mt_mapping mapping = {.path = file};
+		int c;
 
+		/*
+		 * The kernel caps a path at PATH_MAX, so a longer line is not a mapping: its rest,
+		 * text the target chose, must not be read as a line of its own.
+		 */
+		if (!strchr(line, '\n') && !feof(f)) {
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
 		file[0] = '\0';
 		if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %4095[^\n]", &start, &end,
 			   mapping.perms, &pgoff, &major, &minor, &ino, file) < 7)
@@ -113,6 +137,17 @@ int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
 		mapping.ino = ino;
 		err = fn(ctx, &mapping);
 	}
+	return err;
+}
+
+int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
+{
+	FILE *f = open_proc(tgid, "maps");
+	int err;
+
+	if (!f)
+		return gone_or_errno();
+	err = procfs__maps_read(f, fn, ctx);
 	fclose(f);
 	return err;
 }
@@ -120,6 +155,12 @@ int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx)
 bool procfs__is_exec_file(const struct mt_mapping *mapping)
 {
 	return mapping->perms[2] == 'x' && mapping->ino && mapping->path[0] == '/';
+}
+
+static void map_files_path(pid_t tgid, const struct mt_mapping *mapping, char *buf, size_t buf_sz)
+{
+	snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)mapping->start, (uint64_t)mapping->end);
 }
 
 void procfs__mapped_file_path(pid_t tgid, const struct mt_mapping *mapping, char *buf,
@@ -130,8 +171,14 @@ void procfs__mapped_file_path(pid_t tgid, const struct mt_mapping *mapping, char
 	snprintf(buf, buf_sz, "/proc/%d/root%s", tgid, mapping->path);
 	if (!stat(buf, &st) && st.st_dev == mapping->dev && st.st_ino == mapping->ino)
 		return;
-	snprintf(buf, buf_sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, tgid,
-		 (uint64_t)mapping->start, (uint64_t)mapping->end);
+	map_files_path(tgid, mapping, buf, buf_sz);
+}
+
+static bool is_mapped_file(int fd, const struct mt_mapping *mapping)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && st.st_dev == mapping->dev && st.st_ino == mapping->ino;
 }
 
 int procfs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
@@ -141,5 +188,14 @@ int procfs__open_mapped_file(pid_t tgid, const struct mt_mapping *mapping)
 
 	procfs__mapped_file_path(tgid, mapping, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * The target may have swapped a symlink on that path since it was checked: what was
+	 * opened must be the mapped file itself, else map_files is.
+	 */
+	if (fd >= 0 && !is_mapped_file(fd, mapping)) {
+		close(fd);
+		map_files_path(tgid, mapping, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	return fd < 0 ? -errno : fd;
 }

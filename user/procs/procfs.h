@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include "memtide/abi.h"
 
@@ -40,6 +41,12 @@ int procfs__status(pid_t pid, struct procfs_status *status);
 __s64 procfs__rss_bytes(pid_t tgid);
 /* The command name. 0 or -ESRCH. */
 int procfs__comm(pid_t tgid, char comm[MT_COMM_LEN]);
+/*
+ * Whether memtide may read the process's memory and files: 0, -ESRCH, or -EACCES/-EPERM without
+ * CAP_SYS_PTRACE for another user's process, a non-dumpable one, or one holding capabilities
+ * memtide lacks (and under Yama's ptrace_scope).
+ */
+int procfs__may_read(pid_t tgid);
 /* True when the process has exited (gone, or a zombie not yet reaped). */
 bool procfs__has_exited(pid_t tgid);
 
@@ -47,6 +54,8 @@ bool procfs__has_exited(pid_t tgid);
 typedef int (*procfs_mapping_fn)(void *ctx, const struct mt_mapping *mapping);
 /* Walks /proc/TGID/maps. 0, -ESRCH when the process is gone, the callback's return, or -errno. */
 int procfs__maps(pid_t tgid, procfs_mapping_fn fn, void *ctx);
+/* The same walk over maps text from f: the callback's first nonzero return, or 0. */
+int procfs__maps_read(FILE *f, procfs_mapping_fn fn, void *ctx);
 /* An executable mapping of a file (not a vDSO or an anonymous JIT region). */
 bool procfs__is_exec_file(const struct mt_mapping *mapping);
 

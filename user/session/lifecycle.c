@@ -215,6 +215,13 @@ static int attach_pids(struct lifecycle *lc)
 		pid = status.tgid;
 		if (procs__live(lc->parts.procs, pid))
 			continue;
+		err = procfs__may_read(pid);
+		if (err == -EACCES || err == -EPERM) {
+			mt_error("cannot read process %d: %s: memtide needs CAP_SYS_PTRACE to read "
+				 "it (another user's, or one with capabilities memtide lacks)\n",
+				 pid, strerror(-err));
+			return err;
+		}
 		err = adopt_tree(lc, pid);
 		if (err == -ESRCH) {
 			mt_error("process %d exited while memtide was attaching\n", pid);

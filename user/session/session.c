@@ -12,6 +12,9 @@
  * go to the lifecycle (session/lifecycle.h), an OOM kill to the post-mortem path.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,7 @@ struct memtide {
 	FILE *flamegraph_out;
 	double start_s;
 	double last_report_s;
+	bool stdout_gone; /* its reader went away: no more reports there, files still written */
 };
 
 static double now_s(void)
@@ -311,6 +315,9 @@ struct memtide *memtide__new(const struct memtide_config *config)
 			    .windows = config->leak_windows,
 			    .interval_s = config->interval_s,
 			    .sample_bytes = config->sample_bytes},
+		.max_allocs = config->max_allocs,
+		.max_stacks = config->max_stacks,
+		.max_mappings = config->max_mappings,
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
@@ -412,6 +419,18 @@ static int report_interval(struct memtide *m)
 	return 0;
 }
 
+/*
+ * True once stdout is a pipe whose reader has gone (memtide ... | head): Linux reports POLLERR on
+ * such a write end, so this is known without writing. SIGPIPE is ignored (main.c): the session
+ * ends as on Ctrl-C, detaching and writing the file outputs.
+ */
+static bool stdout_reader_gone(void)
+{
+	struct pollfd pfd = {.fd = STDOUT_FILENO};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
+}
+
 int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 {
 	const struct memtide_config *config = m->config;
@@ -429,6 +448,11 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 		}
 		if (lifecycle__targets_gone(m->lifecycle))
 			break;
+		if (stdout_reader_gone()) {
+			m->stdout_gone = true;
+			mt_warn("stdout was closed: stopping (file outputs are still written)\n");
+			break;
+		}
 		now = now_s();
 		if (config->duration_s && now - m->start_s >= config->duration_s)
 			break;
@@ -501,7 +525,8 @@ int memtide__finish(struct memtide *m)
 	err = build_view(m, &view, now_s() - m->last_report_s);
 	if (err)
 		return err;
-	report__final(stdout, &view);
+	if (!m->stdout_gone)
+		report__final(stdout, &view);
 	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {

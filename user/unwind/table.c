@@ -206,10 +206,11 @@ static int emit_row(struct row_buf *buf, struct unwind_rules *rules, __u64 pc,
 
 /*
  * Walks the rows of the FDE starting at start until the next FDE's start, limit. The first
- * address no FDE covers ends the walk with an END row.
+ * address no FDE covers ends the walk with an END row. *readable is set when the FDE's start
+ * had CFI.
  */
 static int walk_fde(Dwarf_CFI *cfi, __u64 start, __u64 limit, struct unwind_rules *rules,
-		    struct row_buf *buf)
+		    struct row_buf *buf, bool *readable)
 {
 	static const struct mt_unwind_rule end_rule = {.cfa_type = MT_CFA_END};
 	__u64 pc = start;
@@ -227,6 +228,7 @@ static int walk_fde(Dwarf_CFI *cfi, __u64 start, __u64 limit, struct unwind_rule
 					 (unsigned long long)pc, dwarf_errmsg(-1));
 			return emit_row(buf, rules, pc, &end_rule);
 		}
+		*readable = true;
 		ra_regno = dwarf_frame_info(frame, NULL, &hi, &signal);
 		rule = frame_rule(frame, ra_regno, signal);
 		free(frame);
@@ -244,6 +246,7 @@ int unwind_table__build(int elf_fd, struct unwind_rules *rules, struct mt_unwind
 {
 	size_t i, start_cnt = 0, rule_cnt = unwind_rules__count(rules);
 	struct row_buf buf = {0};
+	bool readable = false;
 	Dwarf_CFI *cfi = NULL;
 	__u64 *starts = NULL;
 	GElf_Ehdr ehdr;
@@ -273,7 +276,15 @@ int unwind_table__build(int elf_fd, struct unwind_rules *rules, struct mt_unwind
 	}
 	for (i = 0; i < start_cnt && !err; i++)
 		err = walk_fde(cfi, starts[i], i + 1 < start_cnt ? starts[i + 1] : UINT64_MAX,
-			       rules, &buf);
+			       rules, &buf, &readable);
+	/*
+	 * A search table pointing into a corrupted .eh_frame yields only END rows, which stop
+	 * every walk there: no table at all lets the unwinder follow frame pointers instead.
+	 */
+	if (!err && !readable) {
+		mt_debug("unwind: none of %zu FDEs has readable CFI\n", start_cnt);
+		err = -ENOENT;
+	}
 out:
 	if (err) {
 		unwind_rules__truncate(rules, rule_cnt);

@@ -27,7 +27,8 @@ struct unwind_rules;
  *
  * Returns 0, or
  *   -ENOEXEC  not an ELF file, or not an x86-64 one;
- *   -ENOENT   no usable CFI (no .eh_frame, or FDE addresses in an encoding not handled);
+ *   -ENOENT   no usable CFI (no .eh_frame, FDE addresses in an encoding not handled, or no FDE
+ *             whose CFI reads: a corrupted .eh_frame);
  *   -E2BIG    `rules` is full, or an address does not fit the rows' 32 bits;
  *   -ENOMEM.
  */

@@ -72,6 +72,8 @@ struct view_settings {
 	bool faults;	    /* page faults traced: stacks of kind MT_KIND_FAULT */
 	__u32 fault_sample; /* one fault in this many walked */
 	struct verdict_params verdict;
+	/* The map sizes options set, named when their drop counters are not zero */
+	__u32 max_allocs, max_stacks, max_mappings;
 };
 
 /* How complete the stacks holding memory are. */
