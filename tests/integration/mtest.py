@@ -52,6 +52,10 @@ def parse_args():
     parser.add_argument("--container-target")
     parser.add_argument("--mm-target")
     parser.add_argument("--oom-target")
+    parser.add_argument("--cxx-target")
+    parser.add_argument("--cxx-static-target")
+    parser.add_argument("--jemalloc-target")
+    parser.add_argument("--stripped-static-target")
     return parser.parse_args()
 
 
@@ -172,10 +176,11 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30):
     """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
     memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
-    JSON doc, memtide's report)."""
+    JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
+    per probe it removes, more on a loaded machine)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
@@ -185,7 +190,7 @@ def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
     target.send_signal(signal.SIGUSR1)
     procs.wait_for_line(name, "done", proc=target)
     time.sleep(settle)
-    procs.stop_memtide(memtide, name="memtide_" + name)
+    procs.stop_memtide(memtide, name="memtide_" + name, timeout=stop_timeout)
     return read_folded(folded), read_json(js), procs.read("memtide_" + name)
 
 

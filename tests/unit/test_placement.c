@@ -183,7 +183,7 @@ static void test_libc(void)
 	CHECK(err == -ENOENT, "nonexistent: %d", err);
 	err = placement__find(fd, "fre", &s);
 	CHECK(err == -ENOENT, "prefix of a name: %d", err);
-	err = placement__find(fd, "a_function_name_longer_than_31_bytes", &s);
+	err = placement__find(fd, "a_function_name_longer_than_47_bytes_which_no_site_holds", &s);
 	CHECK(err == -ENAMETOOLONG, "long name: %d", err);
 out:
 	close(fd);

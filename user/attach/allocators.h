@@ -25,6 +25,13 @@ void allocators__free(struct allocators *a); /* NULL-safe */
  */
 int allocators__attach(struct allocators *a, const struct mt_process *proc);
 /*
+ * Probes the allocators defined in the file at @path (as memtide sees it), which the process is
+ * about to map (the executable a held `-- COMMAND` will exec), and makes the process take them:
+ * an allocator linked into the executable is then traced from the command's first call. Returns
+ * the number of allocator families found there, or -errno.
+ */
+int allocators__attach_file(struct allocators *a, const struct mt_process *proc, const char *path);
+/*
  * With python_allocators, also probes CPython's allocator in `module`, the file of the image's
  * interpreter (as in /proc/PID/maps). 0 or -errno.
  */

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 struct probe_site {
-	char name[32];	    /* the function symbol, e.g. "free" */
+	char name[48];	    /* the function symbol, e.g. "free" */
 	__u64 sym_vaddr;    /* st_value of the symbol */
 	__u64 entry_offset; /* file offset of the function's first byte */
 	__u64 probe_offset; /* file offset chosen for the probe (== entry_offset on fallback) */
