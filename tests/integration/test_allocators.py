@@ -32,6 +32,14 @@ CHURN_CALLS = 20000 * 9  # allocations per churn loop, each freed (realloc frees
 STOP_TIMEOUT = 240
 
 
+def check_named(tag, doc, report, families):
+    """The JSON and the report say which allocators the process was probed for."""
+    got = [p["allocators"] for p in doc["processes"] if p["comm"].startswith("cxx_target")]
+    mtest.check(got and got[-1] == families, f"{tag}: JSON allocators {families} (got {got})")
+    mtest.check(f"allocators: {' + '.join(families)}" in report,
+                f"{tag}: the report names the allocators")
+
+
 def check_exact(tag, stacks, doc):
     for function, (size, count) in EXPECTED.items():
         got = mtest.json_sum(doc, function, "outstanding_bytes")
@@ -61,7 +69,7 @@ def attached_families(stderr):
 
 def check_preloaded(args, family, library):
     with mtest.Processes() as procs:
-        stacks, doc, _ = mtest.trace_program(
+        stacks, doc, report = mtest.trace_program(
             procs, args.memtide, ["env", f"LD_PRELOAD={library}", args.cxx_target], "cxx",
             extra_args=["-v"], stop_timeout=STOP_TIMEOUT)
         stderr = procs.read("memtide_cxx", "err")
@@ -74,29 +82,34 @@ def check_preloaded(args, family, library):
                 f"{family}: -v shows its operator new (_Znwm) and where it went")
     mtest.check(re.search(r"libstdc\+\+\S*: defines _Znwm and __cxa_throw: not probed", stderr),
                 f"{family}: -v says why libstdc++'s operators are not probed")
+    # libc's malloc is probed too: glibc allocates through it for itself
+    check_named(f"LD_PRELOAD {family}", doc, report, [family, "libc"])
     check_exact(f"LD_PRELOAD {family}", stacks, doc)
 
 
 def check_glibc(args):
     with mtest.Processes() as procs:
-        stacks, doc, _ = mtest.trace_program(procs, args.memtide, [args.cxx_target], "cxx",
+        stacks, doc, report = mtest.trace_program(procs, args.memtide, [args.cxx_target], "cxx",
                                              extra_args=["-v"], stop_timeout=STOP_TIMEOUT)
         stderr = procs.read("memtide_cxx", "err")
     mtest.check(set(attached_families(stderr)) == {"libc"},
                 f"glibc: only the C library is probed ({attached_families(stderr)})")
+    check_named("glibc", doc, report, ["libc"])
     check_exact("glibc", stacks, doc)
 
 
 def check_static(args):
     """jemalloc linked into the executable: found there, with -p and as -- COMMAND."""
     with mtest.Processes() as procs:
-        stacks, doc, _ = mtest.trace_program(procs, args.memtide, [args.cxx_static_target],
-                                             "cxx", extra_args=["-v"],
-                                             stop_timeout=STOP_TIMEOUT)
+        stacks, doc, report = mtest.trace_program(procs, args.memtide,
+                                                  [args.cxx_static_target], "cxx",
+                                                  extra_args=["-v"],
+                                                  stop_timeout=STOP_TIMEOUT)
         stderr = procs.read("memtide_cxx", "err")
     found = attached_families(stderr)
     mtest.check(found.get("jemalloc", "").endswith(os.path.basename(args.cxx_static_target)),
                 f"static: jemalloc found in the executable ({found})")
+    check_named("static", doc, report, ["jemalloc"])
     check_exact("static jemalloc -p", stacks, doc)
     with mtest.Processes() as procs:
         folded, js = procs.path("out.folded"), procs.path("out.json")

@@ -53,6 +53,21 @@ void allocators__free(struct allocators *a)
 	free(a);
 }
 
+__u32 allocators__families(const struct allocators *a, __u32 aspace_id)
+{
+	const __u64 *watched = a ? mt_idtab__get(&a->watched, aspace_id) : NULL;
+	__u32 families = 0;
+
+	for (int lib = 0; watched && lib < MT_MAX_LIBS; lib++) {
+		int family =
+			*watched & (1ULL << lib) ? uprobes__library_family(a->uprobes, lib) : -1;
+
+		if (family >= 0)
+			families |= 1U << family;
+	}
+	return families;
+}
+
 int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace_id)
 {
 	__u64 *from = mt_idtab__get(&a->watched, from_aspace_id);

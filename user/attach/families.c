@@ -215,6 +215,24 @@ int families__symbol(const struct alloc_family *family, const struct probe_fn *f
 	return n < 0 || (size_t)n >= buf_sz ? -ENAMETOOLONG : 0;
 }
 
+char *families__format(__u32 set, char *buf, size_t buf_sz)
+{
+	size_t len = 0;
+
+	snprintf(buf, buf_sz, "none");
+	for (int i = 0; i < MT_FAMILY_NR && buf_sz; i++) {
+		int n;
+
+		if (!(set & (1U << i)))
+			continue;
+		n = snprintf(buf + len, buf_sz - len, "%s%s", len ? " + " : "", families[i].name);
+		if (n < 0 || (size_t)n >= buf_sz - len)
+			break;
+		len += n;
+	}
+	return buf;
+}
+
 int families__defines(int fd, const char *symbol)
 {
 	struct probe_site site;

@@ -73,6 +73,12 @@ int families__belongs(const struct alloc_family *family, int fd);
  */
 int families__match(int fd, const char *path);
 
+/*
+ * Writes the names of the families in @set (bits of MT_FAMILY_*) into @buf, joined by " + ", or
+ * "none". Returns @buf.
+ */
+char *families__format(__u32 set, char *buf, size_t buf_sz);
+
 #define MT_ELF_SYMTAB 0x1
 #define MT_ELF_DYNSYM 0x2
 #define MT_ELF_INTERP 0x4 /* dynamically linked: its allocator may be in a library */

@@ -243,6 +243,11 @@ static int create_event(struct uprobes *u, struct probe_lib *lib, const char *na
 	return 0;
 }
 
+int uprobes__library_family(const struct uprobes *u, int lib)
+{
+	return lib >= 0 && lib < u->lib_cnt ? u->libs[lib].family : -EINVAL;
+}
+
 int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family)
 {
 	for (int i = 0; i < u->lib_cnt; i++) {

@@ -47,6 +47,8 @@ void uprobes__free(struct uprobes *u);
  */
 int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
 			 int family, pid_t holder_pid);
+/* The family (MT_FAMILY_*) library `lib` was probed as, or -EINVAL. */
+int uprobes__library_family(const struct uprobes *u, int lib);
 /* Looks up a library by identity: index or -ENOENT. */
 int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family);
 /*

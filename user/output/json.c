@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <jansson.h>
+#include "attach/families.h"
 #include "collect/history.h"
 #include "collect/stacks.h"
 #include "output/json.h"
@@ -60,6 +61,18 @@ static json_t *rss_json(const struct rss_record *rec)
 	return rss;
 }
 
+/* The allocator families a process is probed for, by name ("jemalloc", "libc"). */
+static json_t *allocators_json(__u32 families)
+{
+	json_t *names = json_array();
+
+	for (int i = 0; i < MT_FAMILY_NR; i++) {
+		if (families & (1U << i))
+			json_array_append_new(names, json_string(families__get(i)->name));
+	}
+	return names;
+}
+
 /* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct view *view)
 {
@@ -76,6 +89,8 @@ static json_t *processes_json(const struct view *view)
 				(json_int_t)process->figures.outstanding_bytes, "growth_bytes",
 				(json_int_t)process->figures.growth, "rss_bytes",
 				(json_int_t)process->figures.rss_bytes);
+		json_object_set_new(obj, "allocators",
+				    allocators_json(process->allocator_families));
 		jsonfmt__set_verdict(obj, &process->verdict);
 		if (process->rss)
 			json_object_set_new(obj, "rss", rss_json(process->rss));

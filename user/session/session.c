@@ -342,6 +342,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				   .rss = m->rss,
 				   .counters = counters,
 				   .tables = &tables,
+				   .allocators = m->allocators,
 			   });
 }
 

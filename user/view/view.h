@@ -32,6 +32,7 @@ struct view_process {
 	struct proc_figures figures;
 	struct verdict verdict;	      /* from the sum of its stacks' histories */
 	const struct rss_record *rss; /* NULL without RSS timelines */
+	__u32 allocator_families;     /* bits of MT_FAMILY_* (attach/families.h) it is probed for */
 };
 
 /* What the run is: settings the outputs print beside the figures. */
@@ -88,6 +89,7 @@ struct view_sources {
 	const struct rss_table *rss; /* NULL: no RSS timelines */
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
+	const struct allocators *allocators;
 };
 
 /* Builds the view; the sources must outlive it. 0 or -ENOMEM (the view is then empty). */
