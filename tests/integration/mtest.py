@@ -176,11 +176,13 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30):
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30,
+                  done_timeout=20):
     """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
     memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
     JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
-    per probe it removes, more on a loaded machine)."""
+    per probe it removes, more on a loaded machine); done_timeout: seconds the program may take
+    to run traced."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
@@ -188,7 +190,7 @@ def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, s
                                           "--json", js] + (extra_args or []),
                             name="memtide_" + name)
     target.send_signal(signal.SIGUSR1)
-    procs.wait_for_line(name, "done", proc=target)
+    procs.wait_for_line(name, "done", proc=target, timeout=done_timeout)
     time.sleep(settle)
     procs.stop_memtide(memtide, name="memtide_" + name, timeout=stop_timeout)
     return read_folded(folded), read_json(js), procs.read("memtide_" + name)

@@ -93,7 +93,7 @@ NOINLINE void leak_realloc(void)
 /* Every variant freed by its matching delete: sized, unsized, aligned, nothrow, array. */
 NOINLINE void churn(void)
 {
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < 5000; i++) {
 		delete escape(new Node);
 		delete[] escape(new char[64 + i % 512]);
 		delete escape(new Aligned);
