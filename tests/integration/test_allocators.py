@@ -163,6 +163,19 @@ def check_stripped(args):
                 "stripped static: no allocation counted")
 
 
+def check_script_command(args):
+    """-- COMMAND naming a script: its file is no ELF to find an allocator in; memtide runs it."""
+    with mtest.Processes() as procs:
+        script = procs.path("run.sh")
+        with open(script, "w") as f:
+            f.write(f"#!/bin/sh\nexec {args.target} leak_alpha --nowait\n")
+        os.chmod(script, 0o755)
+        memtide = procs.spawn([args.memtide, "--", script], "memtide")
+        code = memtide.wait(timeout=STOP_TIMEOUT)
+        mtest.check(code == 0, f"-- SCRIPT: memtide runs a script command, exits 0 (got {code}: "
+                               f"{procs.read('memtide', 'err')[-300:]})")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
@@ -175,6 +188,7 @@ def main():
     check_static(args)
     check_jemalloc_api(args)
     check_stripped(args)
+    check_script_command(args)
     with mtest.Processes() as procs:
         test_python.check_leaks(args, procs, "/usr/bin/python3.11", "python3.11 + jemalloc",
                                 preload=PRELOADS["jemalloc"][0])

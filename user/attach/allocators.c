@@ -105,6 +105,9 @@ static int check_file(struct allocators *a, const char *kernel_path, __u64 dev, 
 		return -errno;
 	families = families__match(fd, kernel_path);
 	close(fd);
+	/* not an x86-64 ELF: a script a `-- COMMAND` names (its interpreter comes at exec) */
+	if (families == -ENOEXEC)
+		families = 0;
 	if (families < 0)
 		return families;
 	for (int family = 0; family < MT_FAMILY_NR; family++) {

@@ -215,6 +215,25 @@ int families__symbol(const struct alloc_family *family, const struct probe_fn *f
 	return n < 0 || (size_t)n >= buf_sz ? -ENAMETOOLONG : 0;
 }
 
+unsigned int families__args_read(__u32 fn)
+{
+	/* the registers requested_size() and alloc_enter/free_enter in bpf/memtide.bpf.c read */
+	switch (fn) {
+	case MT_FN_MALLOC:
+	case MT_FN_VALLOC:
+	case MT_FN_PVALLOC:
+	case MT_FN_FREE:
+		return 1;
+	case MT_FN_CALLOC:
+	case MT_FN_REALLOC:
+	case MT_FN_ALIGNED_ALLOC:
+	case MT_FN_MEMALIGN:
+		return 2;
+	default: /* reallocarray, posix_memalign, xallocx */
+		return 3;
+	}
+}
+
 char *families__format(__u32 set, char *buf, size_t buf_sz)
 {
 	size_t len = 0;
@@ -236,7 +255,7 @@ char *families__format(__u32 set, char *buf, size_t buf_sz)
 int families__defines(int fd, const char *symbol)
 {
 	struct probe_site site;
-	int err = placement__find(fd, symbol, &site);
+	int err = placement__find(fd, symbol, 0, &site);
 
 	return err == -ENOENT ? 0 : err ? err : 1;
 }

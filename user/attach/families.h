@@ -73,6 +73,8 @@ int families__belongs(const struct alloc_family *family, int fd);
  */
 int families__match(int fd, const char *path);
 
+/* How many argument registers the BPF handlers read for a function of kind @fn (MT_FN_*). */
+unsigned int families__args_read(__u32 fn);
 /*
  * Writes the names of the families in @set (bits of MT_FAMILY_*) into @buf, joined by " + ", or
  * "none". Returns @buf.

@@ -22,9 +22,11 @@
 #include "attach/uprobes.h"
 
 #define MAX_EVENTS_PER_LIB (MT_FAMILY_MAX_FNS * 2)
+/* "l<lib>_<symbol>_ret", within the kernel's 64 (MAX_EVENT_NAME_LEN) */
+#define EVENT_NAME_SZ (MT_FAMILY_MAX_NAME_SZ + 16)
 
 struct probe_event {
-	char name[48];
+	char name[EVENT_NAME_SZ];
 	__u64 tracepoint_id;
 	struct bpf_link *holder; /* owns the holder perf event fd */
 };
@@ -282,7 +284,8 @@ static int place_all(int fd, struct lib_plan *plan)
 		err = families__symbol(plan->family, fn, plan->symbols[i],
 				       sizeof(plan->symbols[i]));
 		if (!err)
-			err = placement__find(fd, plan->symbols[i], &plan->sites[i]);
+			err = placement__find(fd, plan->symbols[i], families__args_read(fn->fn),
+					      &plan->sites[i]);
 		plan->present[i] = err == 0;
 		if (err && err != -ENOENT)
 			return err;
@@ -318,7 +321,7 @@ static struct bpf_program *program_for(const struct uprobes *u, int fn, bool is_
 static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_idx,
 			     const char *kernel_path, pid_t holder_pid, const struct lib_plan *plan)
 {
-	char name[MT_FAMILY_MAX_NAME_SZ + 16];
+	char name[EVENT_NAME_SZ];
 	int err;
 
 	for (int i = 0; i < plan->fn_cnt; i++) {
