@@ -116,10 +116,10 @@ class Processes:
         line = self.wait_for_line("target", "ready ", proc=proc)
         return proc, int(line.split()[1])
 
-    def memtide(self, memtide_bin, args, name="memtide"):
+    def memtide(self, memtide_bin, args, name="memtide", timeout=20):
         """Starts memtide and waits until it has attached."""
         proc = self.spawn([memtide_bin] + args, name)
-        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc)
+        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc, timeout=timeout)
         return proc
 
     def stop_memtide(self, proc, name="memtide", timeout=30):
@@ -178,18 +178,19 @@ def check_no_negative(stacks, doc):
 
 
 def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30,
-                  done_timeout=20):
+                  done_timeout=20, attach_timeout=20):
     """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
     memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
     JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
     per probe it removes, more on a loaded machine); done_timeout: seconds the program may take
-    to run traced."""
+    to run traced; attach_timeout: seconds memtide may take to attach (about a probe a second
+    on a loaded machine)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
     memtide = procs.memtide(memtide_bin, ["-p", str(pid), "-i", "1", "--folded", folded,
                                           "--json", js] + (extra_args or []),
-                            name="memtide_" + name)
+                            name="memtide_" + name, timeout=attach_timeout)
     target.send_signal(signal.SIGUSR1)
     procs.wait_for_line(name, "done", proc=target, timeout=done_timeout)
     time.sleep(settle)

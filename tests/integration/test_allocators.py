@@ -31,7 +31,8 @@ CHURN_CALLS = 5000 * 9  # allocations per churn loop, each freed (realloc frees 
 # take seconds to remove, a minute on a loaded machine.
 STOP_TIMEOUT = 240
 # mimalloc's malloc and free start with instructions the kernel single-steps (~20 us a trap)
-SLOW = {"stop_timeout": STOP_TIMEOUT, "done_timeout": STOP_TIMEOUT}
+SLOW = {"stop_timeout": STOP_TIMEOUT, "done_timeout": STOP_TIMEOUT,
+        "attach_timeout": STOP_TIMEOUT}
 
 
 def check_named(tag, doc, report, families):
@@ -191,7 +192,7 @@ def main():
     check_script_command(args)
     with mtest.Processes() as procs:
         test_python.check_leaks(args, procs, "/usr/bin/python3.11", "python3.11 + jemalloc",
-                                preload=PRELOADS["jemalloc"][0])
+                                preload=PRELOADS["jemalloc"][0], timeouts=SLOW)
 
 
 main()
