@@ -34,7 +34,12 @@ def run_exec_static(args):
         target.send_signal(mtest.signal.SIGUSR1)
         child = int(procs.wait_for_line("target", "exec_leaker ", proc=target).split()[1])
         procs.extra_pids.append(child)
-        procs.wait_for_line("memtide", "memtide: attached", stream="err")
+        # libc's "attached" line is there from the start: wait for the static binary's own
+        deadline = mtest.time.monotonic() + 120
+        while mtest.time.monotonic() < deadline and not any(
+                line.startswith("memtide: attached") and "alloc_target_static" in line
+                for line in procs.read("memtide", "err").splitlines()):
+            mtest.time.sleep(0.1)
         attached = [l for l in procs.read("memtide", "err").splitlines()
                     if l.startswith("memtide: attached")]
         mtest.check(any("alloc_target_static" in l for l in attached),
