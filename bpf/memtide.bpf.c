@@ -10,8 +10,11 @@
  * where the caller's return address is still at [rsp]. alloc_exit runs at the function's return
  * and turns the request into a live allocation: allocs[aspace, addr] plus by_stack counters.
  * free_enter releases a live allocation. Calls the allocator makes to itself (glibc's
- * realloc(NULL, n) runs malloc, realloc(p, 0) runs free) are seen as nested by the per-thread
- * depth and counted once, by the outermost call.
+ * realloc(NULL, n) runs malloc, realloc(p, 0) runs free, mimalloc's operator new calls mi_malloc)
+ * are seen as nested by the per-thread depth and counted once, by the outermost call. Frees have
+ * no return probe, hence no depth: a free that another free calls (mimalloc's aligned delete
+ * jumps to mi_free) is told by its pointer, the same block, at or below the outer one's stack
+ * pointer.
  *
  * Programs return 0: the uprobe's perf event then skips building a trace record.
  */
@@ -129,6 +132,9 @@ static __always_inline __u64 requested_size(__u32 fn, __u64 arg1, __u64 arg2, __
 		return mul_or_zero(arg2, arg3);
 	case MT_FN_POSIX_MEMALIGN:
 		return arg3;
+	case MT_FN_XALLOCX:
+		/* xallocx(p, size, extra, flags) asks for up to size + extra in place */
+		return arg2 + arg3 < arg2 ? arg2 : arg2 + arg3;
 	}
 	return 0;
 }
@@ -212,9 +218,11 @@ int alloc_enter(struct pt_regs *regs)
 	ts->aspace_id = proc->aspace_id;
 	ts->size = requested_size(fn, arg1, arg2, arg3);
 	ts->out_ptr = fn == MT_FN_POSIX_MEMALIGN ? arg1 : 0;
+	ts->size_min = arg2;
 	ts->old_ptr = 0;
 	ts->old_valid = 0;
-	if (fn == MT_FN_REALLOC || fn == MT_FN_REALLOCARRAY) {
+	ts->free_addr = 0;
+	if (fn == MT_FN_REALLOC || fn == MT_FN_REALLOCARRAY || fn == MT_FN_XALLOCX) {
 		/* Release the old block now: once realloc returns another thread may own it. */
 		ts->old_ptr = arg1;
 		if (ts->old_ptr)
@@ -228,6 +236,25 @@ int alloc_enter(struct pt_regs *regs)
 	if (ts->sampled)
 		ts->stack_id = capture_stack(regs, ts, proc);
 	return 0;
+}
+
+/*
+ * xallocx returns the block's usable size, never a pointer: at least size_min, the block at
+ * old_ptr now holds what was asked for, up to what it holds; less, it kept its old size (its
+ * record goes back, as for a failed realloc). Returns the block's address, or 0 for the latter.
+ */
+static __always_inline __u64 resized_in_place(struct thread_state *ts, __u64 usable)
+{
+	if (usable < ts->size_min) {
+		if (ts->old_valid)
+			record_alloc(ts->aspace_id, ts->old_ptr, &ts->old_info, 0);
+		ts->old_valid = 0;
+		ts->size = 0; /* not a failed allocation either */
+		return 0;
+	}
+	if (!sample_rate && usable < ts->weight)
+		ts->weight = usable;
+	return ts->old_ptr;
 }
 
 SEC("uretprobe")
@@ -246,6 +273,8 @@ int alloc_exit(struct pt_regs *regs)
 		return 0;
 
 	addr = PT_REGS_RC(regs);
+	if (ts->fn == MT_FN_XALLOCX)
+		addr = resized_in_place(ts, addr);
 	if (ts->fn == MT_FN_POSIX_MEMALIGN) {
 		if (addr != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->out_ptr))
 			addr = 0;
@@ -272,6 +301,7 @@ SEC("uprobe")
 int free_enter(struct pt_regs *regs)
 {
 	__u64 addr = PT_REGS_PARM1(regs);
+	__u64 sp = PT_REGS_SP(regs);
 	struct thread_state *ts;
 	struct mt_traced_proc *proc;
 
@@ -281,12 +311,20 @@ int free_enter(struct pt_regs *regs)
 	if (!proc)
 		return 0;
 	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
-	if (ts && inside_allocator(ts, PT_REGS_SP(regs))) {
+	if (ts && inside_allocator(ts, sp)) {
 		count(MT_CNT_NESTED);
 		return 0;
 	}
-	if (release_alloc(proc->aspace_id, addr, NULL) && !sample_rate)
-		count(MT_CNT_UNKNOWN_FREES);
+	if (release_alloc(proc->aspace_id, addr, NULL)) {
+		if (ts && ts->free_addr == addr && sp <= ts->free_sp)
+			count(MT_CNT_NESTED);
+		else if (!sample_rate)
+			count(MT_CNT_UNKNOWN_FREES);
+	}
+	if (ts) {
+		ts->free_addr = addr;
+		ts->free_sp = sp;
+	}
 	return 0;
 }
 

@@ -25,6 +25,10 @@ struct thread_state {
 	__u64 size;	 /* requested bytes */
 	__u64 old_ptr;	 /* realloc's input block */
 	__u64 out_ptr;	 /* posix_memalign's memptr */
+	__u64 size_min;	 /* xallocx: the size below which the resize failed */
+	/* the last free's pointer and stack pointer: a free it calls frees the same block */
+	__u64 free_addr;
+	__u64 free_sp;
 	__u64 stack_id;
 	__u64 weight;		/* bytes this allocation stands for (its size when exact) */
 	__u64 weight_count;	/* allocations it stands for */

@@ -29,6 +29,8 @@
 #define MT_FN_VALLOC	     7
 #define MT_FN_PVALLOC	     8
 #define MT_FN_FREE	     9
+/* jemalloc's xallocx(ptr, size, extra, flags): resizes in place, returns the usable size */
+#define MT_FN_XALLOCX 10
 
 /* What kind of memory a stack holds (by_stack key). */
 #define MT_KIND_HEAP  0 /* the malloc family (and CPython's allocator): outstanding bytes */

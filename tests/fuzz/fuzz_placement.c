@@ -8,8 +8,14 @@
 #include "attach/placement.h"
 #include "fuzz.h"
 
-/* Names with and without versions in a real libc, and one no libc defines. */
-static const char *const funcs[] = {"malloc", "free", "posix_memalign", "memtide_absent"};
+/*
+ * Names with and without versions in a real libc, and one no libc defines, each with the
+ * argument registers its probe handler reads.
+ */
+static const struct {
+	const char *name;
+	unsigned int arg_cnt;
+} funcs[] = {{"malloc", 1}, {"free", 1}, {"posix_memalign", 3}, {"memtide_absent", 1}};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,9 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
 		struct probe_site site;
 
-		if (placement__find(fd, funcs[i], &site))
+		if (placement__find(fd, funcs[i].name, funcs[i].arg_cnt, &site))
 			continue;
-		FUZZ_ASSERT(!strcmp(site.name, funcs[i]), "found %s for %s", site.name, funcs[i]);
+		FUZZ_ASSERT(!strcmp(site.name, funcs[i].name), "found %s for %s", site.name,
+			    funcs[i].name);
 		FUZZ_ASSERT(memchr(site.why, '\0', sizeof(site.why)), "why not terminated");
 		FUZZ_ASSERT(site.probe_offset >= site.entry_offset &&
 				    site.probe_offset - site.entry_offset < 64,

@@ -58,6 +58,10 @@ def parse_args():
     parser.add_argument("--eh-target")
     parser.add_argument("--eh-lib")
     parser.add_argument("--eh-lib-corrupt")
+    parser.add_argument("--cxx-target")
+    parser.add_argument("--cxx-static-target")
+    parser.add_argument("--jemalloc-target")
+    parser.add_argument("--stripped-static-target")
     return parser.parse_args()
 
 
@@ -117,11 +121,11 @@ class Processes:
         line = self.wait_for_line("target", "ready ", proc=proc)
         return proc, int(line.split()[1])
 
-    def memtide(self, memtide_bin, args, name="memtide"):
+    def memtide(self, memtide_bin, args, name="memtide", timeout=90):
         """Starts memtide and waits until it has attached."""
         proc = self.spawn([memtide_bin] + args, name)
         # loading and verifying the BPF object takes seconds on a busy 2-core machine
-        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc, timeout=90)
+        self.wait_for_line(name, "memtide: tracing", stream="err", proc=proc, timeout=timeout)
         return proc
 
     def stop_memtide(self, proc, name="memtide", timeout=30):
@@ -179,27 +183,31 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, timeout=20):
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30,
+                  done_timeout=20, attach_timeout=90):
     """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
-    memtide -p, lets it run until it prints "done" (within timeout seconds), stops memtide.
-    Returns (folded stacks, JSON doc, memtide's report)."""
+    memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
+    JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
+    per probe it removes, more on a loaded machine); done_timeout: seconds the program may take
+    to run traced; attach_timeout: seconds memtide may take to attach (about a probe a second
+    on a loaded machine)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
     memtide = procs.memtide(memtide_bin, ["-p", str(pid), "-i", "1", "--folded", folded,
                                           "--json", js] + (extra_args or []),
-                            name="memtide_" + name)
+                            name="memtide_" + name, timeout=attach_timeout)
     target.send_signal(signal.SIGUSR1)
-    procs.wait_for_line(name, "done", proc=target, timeout=timeout)
+    procs.wait_for_line(name, "done", proc=target, timeout=done_timeout)
     time.sleep(settle)
-    procs.stop_memtide(memtide, name="memtide_" + name)
+    procs.stop_memtide(memtide, name="memtide_" + name, timeout=stop_timeout)
     return read_folded(folded), read_json(js), procs.read("memtide_" + name)
 
 
 def trace_case(args, procs, case, extra_args=None, timeout=20):
     """Runs an alloc_target case under memtide -p."""
     return trace_program(procs, args.memtide, [args.target, case], "target", extra_args,
-                         timeout=timeout)
+                         done_timeout=timeout)
 
 
 def cgroup2_mount():

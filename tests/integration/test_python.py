@@ -48,8 +48,11 @@ def near(value, expected, share=0.01):
     return abs(value - expected) <= expected * share
 
 
-def check_leaks(args, procs, python, tag):
-    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "leaks"], "leaks")
+def check_leaks(args, procs, python, tag, preload=None, timeouts=None):
+    """preload: an allocator library the interpreter runs with (LD_PRELOAD); timeouts: for
+    mtest.trace_program."""
+    argv = (["env", f"LD_PRELOAD={preload}"] if preload else []) + [python, SCRIPT, "leaks"]
+    _, doc, _ = mtest.trace_program(procs, args.memtide, argv, "leaks", **(timeouts or {}))
     for function, expected in (("grow_session_cache", 300 * 100_000),
                                ("build_index", 200 * 50_000)):
         got, lines = bytes_in(doc, function)
@@ -134,4 +137,5 @@ def main():
             check_unsupported(args, procs, version, python)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -37,11 +37,33 @@ static void expect(const char *name, const unsigned char *code, size_t len, int 
 	char why[192];
 	__u64 got;
 
-	got = placement__choose(code, len, BASE, with_reader ? image_read : NULL, &img, why,
+	got = placement__choose(code, len, BASE, 6, with_reader ? image_read : NULL, &img, why,
 				sizeof(why));
 	CHECK(got == want, "%s: offset %llu, want %llu (why: %s)", name, (unsigned long long)got,
 	      (unsigned long long)want, why);
 	CHECK(!why_has || strstr(why, why_has), "%s: why \"%s\" lacks \"%s\"", name, why, why_has);
+}
+
+/*
+ * jemalloc 5.3's free: mov %rdi,%rax; mov 0(%rip),%rdx; push %rbp. Writing %rdx keeps the
+ * entry when the handler reads three arguments, not when it reads %rdi only (free).
+ */
+static void test_args_read(void)
+{
+	static const unsigned char free_start[] = {0x48, 0x89, 0xf8, 0x48, 0x8b, 0x15,
+						   0x00, 0x00, 0x00, 0x00, 0x55};
+	char why[192];
+	__u64 got;
+
+	got = placement__choose(free_start, sizeof(free_start), BASE, 1, NULL, NULL, why,
+				sizeof(why));
+	CHECK(got == 10 && strstr(why, "push"), "one argument read: past %%rdx (%s)", why);
+	got = placement__choose(free_start, sizeof(free_start), BASE, 3, NULL, NULL, why,
+				sizeof(why));
+	CHECK(got == 0 && strstr(why, "writes %rdx"), "three read: the entry (%s)", why);
+	got = placement__choose(free_start, sizeof(free_start), BASE, 0, NULL, NULL, why,
+				sizeof(why));
+	CHECK(got == 10, "none read: past every argument write (%s)", why);
 }
 
 static void test_synthetic(void)
@@ -112,17 +134,18 @@ static void test_synthetic(void)
 	movs[16 * 3] = 0x55;
 	expect("16 movs; push", movs, sizeof(movs), 1, 0, "first 16");
 
-	CHECK(placement__choose(free_like, sizeof(free_like), BASE, image_read, &img, tiny,
+	CHECK(placement__choose(free_like, sizeof(free_like), BASE, 6, image_read, &img, tiny,
 				sizeof(tiny)) == 5 &&
 		      strlen(tiny) == sizeof(tiny) - 1,
 	      "truncated why: \"%s\"", tiny);
-	CHECK(placement__choose(push_rbp, sizeof(push_rbp), BASE, NULL, NULL, NULL, 0) == 0,
+	CHECK(placement__choose(push_rbp, sizeof(push_rbp), BASE, 6, NULL, NULL, NULL, 0) == 0,
 	      "NULL why");
+	test_args_read();
 }
 
 static int find(int fd, const char *func, struct probe_site *site)
 {
-	int err = placement__find(fd, func, site);
+	int err = placement__find(fd, func, 6, site);
 
 	if (!err)
 		printf("note: %-14s %s\n", func, site->why);
@@ -179,11 +202,12 @@ static void test_libc(void)
 		CHECK(!err, "%s: %d", others[i], err);
 	}
 
-	err = placement__find(fd, "memtide_no_such_function", &s);
+	err = placement__find(fd, "memtide_no_such_function", 6, &s);
 	CHECK(err == -ENOENT, "nonexistent: %d", err);
-	err = placement__find(fd, "fre", &s);
+	err = placement__find(fd, "fre", 6, &s);
 	CHECK(err == -ENOENT, "prefix of a name: %d", err);
-	err = placement__find(fd, "a_function_name_longer_than_31_bytes", &s);
+	err = placement__find(fd, "a_function_name_longer_than_47_bytes_which_no_site_holds", 6,
+			      &s);
 	CHECK(err == -ENAMETOOLONG, "long name: %d", err);
 out:
 	close(fd);
@@ -197,7 +221,7 @@ static void test_not_elf(void)
 	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	err = placement__find(fd, "malloc", &s);
+	err = placement__find(fd, "malloc", 6, &s);
 	CHECK(err == -ENOEXEC, "not an ELF: %d", err);
 	close(fd);
 }

@@ -1,28 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "attach/allocators.h"
+#include "attach/families.h"
 #include "attach/uprobes.h"
 #include "procs/table.h"
 #include "util/idtab.h"
 #include "util/log.h"
 
-#define MAX_NON_ALLOCATORS 4096
+#define MAX_CHECKED_FILES 4096
 
-struct file_id {
+/* A file whose families are known; families 0: no allocator. */
+struct checked_file {
 	__u64 dev;
 	__u64 ino;
+	__u32 families; /* bit per MT_FAMILY_* the file belongs to */
 };
 
 struct allocators {
 	struct uprobes *uprobes;
 	bool python_allocators; /* also probe CPython's own allocator */
-	/* Files known not to define malloc: a process maps dozens, checked once each. */
-	struct file_id non_allocators[MAX_NON_ALLOCATORS];
-	size_t non_allocator_cnt;
+	/* Files whose symbols were read: a process maps dozens, each is checked once. */
+	struct checked_file checked[MAX_CHECKED_FILES];
+	size_t checked_cnt;
+	__u32 told_stripped; /* the image last told its executable is stripped: said once */
 	/* per address-space id: a bit per uprobes library whose probes the image takes */
 	struct mt_idtab watched;
 };
@@ -46,6 +53,21 @@ void allocators__free(struct allocators *a)
 	free(a);
 }
 
+__u32 allocators__families(const struct allocators *a, __u32 aspace_id)
+{
+	const __u64 *watched = a ? mt_idtab__get(&a->watched, aspace_id) : NULL;
+	__u32 families = 0;
+
+	for (int lib = 0; watched && lib < MT_MAX_LIBS; lib++) {
+		int family =
+			*watched & (1ULL << lib) ? uprobes__library_family(a->uprobes, lib) : -1;
+
+		if (family >= 0)
+			families |= 1U << family;
+	}
+	return families;
+}
+
 int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace_id)
 {
 	__u64 *from = mt_idtab__get(&a->watched, from_aspace_id);
@@ -60,34 +82,51 @@ int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace
 	return 0;
 }
 
-static bool known_non_allocator(const struct allocators *a, __u64 dev, __u64 ino)
+static const struct checked_file *find_checked(const struct allocators *a, __u64 dev, __u64 ino)
 {
-	for (size_t i = 0; i < a->non_allocator_cnt; i++) {
-		if (a->non_allocators[i].dev == dev && a->non_allocators[i].ino == ino)
-			return true;
+	for (size_t i = 0; i < a->checked_cnt; i++) {
+		if (a->checked[i].dev == dev && a->checked[i].ino == ino)
+			return &a->checked[i];
 	}
-	return false;
+	return NULL;
 }
 
-/* Library index for the mapping, -ENOENT when the file is no allocator, or -errno. */
-static int probe_mapping(struct allocators *a, const struct mt_process *proc,
-			 const struct mt_mapping *mapping)
+/*
+ * Reads which detected families a file belongs to (families__match) and probes each. Returns
+ * the bit set of the MT_FAMILY_* probed, or -errno.
+ */
+static int check_file(struct allocators *a, const char *kernel_path, __u64 dev, __u64 ino,
+		      pid_t holder_pid)
 {
-	char kernel_path[PATH_MAX + 32];
-	int lib;
+	int fd = open(kernel_path, O_RDONLY | O_CLOEXEC);
+	int families, found = 0;
 
-	lib = uprobes__find_library(a->uprobes, mapping->dev, mapping->ino, MT_FAMILY_LIBC);
-	if (lib >= 0)
-		return lib;
-	if (known_non_allocator(a, mapping->dev, mapping->ino))
-		return -ENOENT;
-	procfs__mapped_file_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
-	lib = uprobes__add_library(a->uprobes, kernel_path, mapping->dev, mapping->ino,
-				   MT_FAMILY_LIBC, proc->tgid);
-	if (lib == -ENOENT && a->non_allocator_cnt < MAX_NON_ALLOCATORS)
-		a->non_allocators[a->non_allocator_cnt++] =
-			(struct file_id){.dev = mapping->dev, .ino = mapping->ino};
-	return lib;
+	if (fd < 0)
+		return -errno;
+	families = families__match(fd, kernel_path);
+	close(fd);
+	/* not an x86-64 ELF: a script a `-- COMMAND` names (its interpreter comes at exec) */
+	if (families == -ENOEXEC)
+		families = 0;
+	if (families < 0)
+		return families;
+	for (int family = 0; family < MT_FAMILY_NR; family++) {
+		int lib;
+
+		if (!(families & (1 << family)))
+			continue;
+		lib = uprobes__add_library(a->uprobes, kernel_path, dev, ino, family, holder_pid);
+		if (lib == -ENOENT) /* a marker, but nothing that both allocates and frees */
+			continue;
+		if (lib < 0)
+			return lib;
+		found |= 1 << family;
+	}
+	/* a full table only costs a second look at files beyond it */
+	if (a->checked_cnt < MAX_CHECKED_FILES)
+		a->checked[a->checked_cnt++] =
+			(struct checked_file){.dev = dev, .ino = ino, .families = found};
+	return found;
 }
 
 /* Makes the process take the probes of library `lib` if it does not yet. */
@@ -141,24 +180,97 @@ int allocators__attach_python(struct allocators *a, const struct mt_process *pro
 	return 0;
 }
 
-int allocators__attach(struct allocators *a, const struct mt_process *proc)
+/* Makes the process take the probes of every family the file belongs to: how many, or -errno. */
+static int watch_file(struct allocators *a, const struct mt_process *proc, const char *kernel_path,
+		      __u64 dev, __u64 ino)
 {
+	const struct checked_file *checked = find_checked(a, dev, ino);
+	int families =
+		checked ? (int)checked->families : check_file(a, kernel_path, dev, ino, proc->tgid);
 	int found = 0, err;
 
-	for (size_t i = 0; i < proc->map_cnt; i++) {
-		int lib = probe_mapping(a, proc, &proc->maps[i]);
+	if (families < 0)
+		return families;
+	for (int family = 0; family < MT_FAMILY_NR; family++) {
+		int lib;
 
-		if (lib == -ENOENT)
+		if (!(families & (1 << family)))
 			continue;
-		if (lib < 0) {
-			mt_error("Failed to probe the allocator in %s of process %d: %s\n",
-				 proc->maps[i].path, proc->tgid, strerror(-lib));
+		lib = uprobes__find_library(a->uprobes, dev, ino, family);
+		if (lib < 0)
 			return lib;
-		}
-		found++;
 		err = watch(a, proc, lib);
 		if (err)
 			return err;
+		found++;
 	}
 	return found;
+}
+
+/*
+ * No allocator found for a process: when its executable (@path, named @shown) is static and has
+ * no .symtab, an allocator linked into it may be there, stripped of the symbols memtide finds it
+ * by.
+ */
+static void explain_no_allocator(pid_t tgid, const char *path, const char *shown)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), tables;
+
+	if (fd < 0)
+		return;
+	tables = families__elf_traits(fd);
+	close(fd);
+	if (tables < 0 || (tables & (MT_ELF_SYMTAB | MT_ELF_INTERP)))
+		return;
+	mt_warn("process %d: %s is stripped of every allocator symbol (no .symtab%s): an "
+		"allocator linked into it cannot be found; trace a build that keeps its symbols "
+		"(e.g. strip --keep-symbol=malloc --keep-symbol=free ...)\n",
+		tgid, shown, tables & MT_ELF_DYNSYM ? ", and .dynsym exports none" : "");
+}
+
+int allocators__attach(struct allocators *a, const struct mt_process *proc)
+{
+	char kernel_path[PATH_MAX + 32];
+	int found = 0;
+
+	for (size_t i = 0; i < proc->map_cnt; i++) {
+		const struct mt_mapping *mapping = &proc->maps[i];
+		int libs;
+
+		procfs__mapped_file_path(proc->tgid, mapping, kernel_path, sizeof(kernel_path));
+		libs = watch_file(a, proc, kernel_path, mapping->dev, mapping->ino);
+		if (libs < 0) {
+			mt_error("Failed to probe the allocator in %s of process %d: %s\n",
+				 proc->maps[i].path, proc->tgid, strerror(-libs));
+			return libs;
+		}
+		found += libs;
+	}
+	if (!found && proc->map_cnt && a->told_stripped != proc->aspace_id) {
+		char exe[64], shown[PATH_MAX];
+		ssize_t len;
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", proc->tgid);
+		len = readlink(exe, shown, sizeof(shown) - 1);
+		shown[len > 0 ? len : 0] = '\0';
+		explain_no_allocator(proc->tgid, exe, len > 0 ? shown : exe);
+		a->told_stripped = proc->aspace_id;
+	}
+	return found;
+}
+
+int allocators__attach_file(struct allocators *a, const struct mt_process *proc, const char *path)
+{
+	struct stat st;
+	int libs;
+
+	if (stat(path, &st))
+		return -errno;
+	libs = watch_file(a, proc, path, st.st_dev, st.st_ino);
+	if (!libs)
+		explain_no_allocator(proc->tgid, path, path);
+	if (libs < 0)
+		mt_error("Failed to probe the allocator in %s for process %d: %s\n", path,
+			 proc->tgid, strerror(-libs));
+	return libs;
 }

@@ -25,11 +25,20 @@ void allocators__free(struct allocators *a); /* NULL-safe */
  */
 int allocators__attach(struct allocators *a, const struct mt_process *proc);
 /*
+ * Probes the allocators defined in the file at @path (as memtide sees it), which the process is
+ * about to map (the executable a held `-- COMMAND` will exec), and makes the process take them:
+ * an allocator linked into the executable is then traced from the command's first call. Returns
+ * the number of allocator families found there, or -errno.
+ */
+int allocators__attach_file(struct allocators *a, const struct mt_process *proc, const char *path);
+/*
  * With python_allocators, also probes CPython's allocator in `module`, the file of the image's
  * interpreter (as in /proc/PID/maps). 0 or -errno.
  */
 int allocators__attach_python(struct allocators *a, const struct mt_process *proc,
 			      const char *module);
+/* The allocator families (bits of MT_FAMILY_*) whose probes the image takes; 0 for a NULL a. */
+__u32 allocators__families(const struct allocators *a, __u32 aspace_id);
 /*
  * An image that starts with the probes of another: a forked child inherits its parent's perf
  * events, and perf events survive exec. 0 or -ENOMEM.

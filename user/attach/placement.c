@@ -93,43 +93,63 @@ static bool transfers_control(csh h, const cs_insn *insn)
 	}
 }
 
-/* The handlers read the arguments and [rsp] at the probe, as they would be at the entry. */
-static bool is_guarded_reg(uint16_t reg)
+/* The System V argument register @reg is (1 for %rdi ... 6 for %r9, any width); 0 for others. */
+static unsigned int arg_index(uint16_t reg)
 {
 	switch (reg) {
 	case X86_REG_RDI:
 	case X86_REG_EDI:
 	case X86_REG_DI:
 	case X86_REG_DIL:
+		return 1;
 	case X86_REG_RSI:
 	case X86_REG_ESI:
 	case X86_REG_SI:
 	case X86_REG_SIL:
+		return 2;
 	case X86_REG_RDX:
 	case X86_REG_EDX:
 	case X86_REG_DX:
 	case X86_REG_DL:
 	case X86_REG_DH:
+		return 3;
 	case X86_REG_RCX:
 	case X86_REG_ECX:
 	case X86_REG_CX:
 	case X86_REG_CL:
 	case X86_REG_CH:
+		return 4;
 	case X86_REG_R8:
 	case X86_REG_R8D:
 	case X86_REG_R8W:
 	case X86_REG_R8B:
+		return 5;
 	case X86_REG_R9:
 	case X86_REG_R9D:
 	case X86_REG_R9W:
 	case X86_REG_R9B:
+		return 6;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The handlers read %rsp and the first @arg_cnt argument registers at the probe, as they would
+ * be at the entry; the other argument registers may be overwritten before it.
+ */
+static bool is_guarded_reg(uint16_t reg, unsigned int arg_cnt)
+{
+	unsigned int arg = arg_index(reg);
+
+	switch (reg) {
 	case X86_REG_RSP:
 	case X86_REG_ESP:
 	case X86_REG_SP:
 	case X86_REG_SPL:
 		return true;
 	default:
-		return false;
+		return arg && arg <= arg_cnt;
 	}
 }
 
@@ -137,7 +157,8 @@ static bool is_guarded_reg(uint16_t reg)
  * Whether the probe may move past @insn: true if it leaves the state the handlers read intact.
  * Otherwise writes the reason into @reason.
  */
-static bool can_skip(csh h, const cs_insn *insn, char *reason, size_t reason_sz)
+static bool can_skip(csh h, const cs_insn *insn, unsigned int arg_cnt, char *reason,
+		     size_t reason_sz)
 {
 	const cs_x86 *x86 = &insn->detail->x86;
 	uint8_t nread, nwrite, i;
@@ -152,7 +173,7 @@ static bool can_skip(csh h, const cs_insn *insn, char *reason, size_t reason_sz)
 		return false;
 	}
 	for (i = 0; i < nwrite; i++) {
-		if (is_guarded_reg(wr[i])) {
+		if (is_guarded_reg(wr[i], arg_cnt)) {
 			snprintf(reason, reason_sz, "writes %%%s", cs_reg_name(h, wr[i]));
 			return false;
 		}
@@ -225,7 +246,8 @@ static int open_disasm(csh *h)
 }
 
 __u64 placement__choose(const unsigned char *code, size_t code_sz, __u64 vaddr,
-			placement_read_fn read_code, void *read_ctx, char *why, size_t why_sz)
+			unsigned int arg_cnt, placement_read_fn read_code, void *read_ctx,
+			char *why, size_t why_sz)
 {
 	struct why_buf w = {.buf = why, .sz = why_sz};
 	cs_insn *insns = NULL;
@@ -251,7 +273,7 @@ __u64 placement__choose(const unsigned char *code, size_t code_sz, __u64 vaddr,
 		}
 		if (is_emulated(&insns[i]))
 			break;
-		if (!can_skip(h, &insns[i], reason, sizeof(reason)))
+		if (!can_skip(h, &insns[i], arg_cnt, reason, sizeof(reason)))
 			break;
 	}
 
@@ -391,7 +413,7 @@ static int find_symbol(Elf *elf, const char *func, GElf_Sym *sym)
 	return -ENOENT;
 }
 
-int placement__find(int elf_fd, const char *func, struct probe_site *site)
+int placement__find(int elf_fd, const char *func, unsigned int arg_cnt, struct probe_site *site)
 {
 	struct code_reader r = {.fd = elf_fd};
 	unsigned char code[CODE_READ_SZ];
@@ -438,7 +460,7 @@ int placement__find(int elf_fd, const char *func, struct probe_site *site)
 	memcpy(site->name, func, name_len + 1);
 	site->sym_vaddr = sym.st_value;
 	site->entry_offset = off;
-	choice = placement__choose(code, n, sym.st_value, read_code, &r, site->why,
+	choice = placement__choose(code, n, sym.st_value, arg_cnt, read_code, &r, site->why,
 				   sizeof(site->why));
 	site->probe_offset = off + choice;
 out:

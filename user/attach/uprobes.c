@@ -18,58 +18,17 @@
 #include "memtide/abi.h"
 #include "util/background.h"
 #include "util/log.h"
+#include "attach/families.h"
 #include "attach/placement.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
 
-/* A function memtide probes: its name, the BPF cookie saying how to read it, a return probe. */
-struct probe_fn {
-	const char *name;
-	__u32 fn; /* MT_FN_* */
-	bool has_return;
-};
-
-static const struct probe_fn libc_fns[] = {
-	{"malloc", MT_FN_MALLOC, true},
-	{"calloc", MT_FN_CALLOC, true},
-	{"realloc", MT_FN_REALLOC, true},
-	{"reallocarray", MT_FN_REALLOCARRAY, true},
-	{"posix_memalign", MT_FN_POSIX_MEMALIGN, true},
-	{"aligned_alloc", MT_FN_ALIGNED_ALLOC, true},
-	{"memalign", MT_FN_MEMALIGN, true},
-	{"valloc", MT_FN_VALLOC, true},
-	{"pvalloc", MT_FN_PVALLOC, true},
-	{"free", MT_FN_FREE, false},
-};
-
-/*
- * CPython's object allocator: blocks of up to 512 bytes come from pymalloc arenas, which malloc
- * probes never see. Larger requests fall through to malloc, inside these calls: the allocator
- * depth in BPF counts them once.
- */
-static const struct probe_fn pymalloc_fns[] = {
-	{"PyObject_Malloc", MT_FN_MALLOC, true},   {"PyObject_Calloc", MT_FN_CALLOC, true},
-	{"PyObject_Realloc", MT_FN_REALLOC, true}, {"PyObject_Free", MT_FN_FREE, false},
-	{"PyMem_Malloc", MT_FN_MALLOC, true},	   {"PyMem_Calloc", MT_FN_CALLOC, true},
-	{"PyMem_Realloc", MT_FN_REALLOC, true},	   {"PyMem_Free", MT_FN_FREE, false},
-};
-
-static const struct {
-	const struct probe_fn *fns;
-	int cnt;
-} families[] = {
-	[MT_FAMILY_LIBC] = {libc_fns, sizeof(libc_fns) / sizeof(libc_fns[0])},
-	[MT_FAMILY_PYMALLOC] = {pymalloc_fns, sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0])},
-};
-
-#define MAX_FNS		   10
-#define MAX_EVENTS_PER_LIB (MAX_FNS * 2)
-_Static_assert(sizeof(libc_fns) / sizeof(libc_fns[0]) <= MAX_FNS &&
-		       sizeof(pymalloc_fns) / sizeof(pymalloc_fns[0]) <= MAX_FNS,
-	       "MAX_FNS sizes the per-family arrays");
+#define MAX_EVENTS_PER_LIB (MT_FAMILY_MAX_FNS * 2)
+/* "l<lib>_<symbol>_ret", within the kernel's 64 (MAX_EVENT_NAME_LEN) */
+#define EVENT_NAME_SZ (MT_FAMILY_MAX_NAME_SZ + 16)
 
 struct probe_event {
-	char name[48];
+	char name[EVENT_NAME_SZ];
 	__u64 tracepoint_id;
 	struct bpf_link *holder; /* owns the holder perf event fd */
 };
@@ -414,6 +373,11 @@ static int create_event(struct uprobes *u, struct probe_lib *lib, const char *na
 	return u->batch_depth ? open_systemwide(u, event) : 0;
 }
 
+int uprobes__library_family(const struct uprobes *u, int lib)
+{
+	return lib >= 0 && lib < u->lib_cnt ? u->libs[lib].family : -EINVAL;
+}
+
 int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family)
 {
 	for (int i = 0; i < u->lib_cnt; i++) {
@@ -423,32 +387,54 @@ int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int fam
 	return -ENOENT;
 }
 
+/* Where each function of a family goes in one file. */
+struct lib_plan {
+	const struct alloc_family *family;
+	const struct probe_fn *fns[MT_FAMILY_MAX_FNS];
+	int fn_cnt;
+	char symbols[MT_FAMILY_MAX_FNS][MT_FAMILY_MAX_NAME_SZ]; /* with the family's prefix */
+	struct probe_site sites[MT_FAMILY_MAX_FNS];
+	bool present[MT_FAMILY_MAX_FNS];
+};
+
 /* An allocator needs at least something that allocates and something that frees. */
-static int place_all(int fd, int family, struct probe_site sites[], bool present[])
+static int place_all(int fd, struct lib_plan *plan)
 {
 	bool allocates = false, frees = false;
+	int err = families__belongs(plan->family, fd);
 
-	for (int i = 0; i < families[family].cnt; i++) {
-		const struct probe_fn *fn = &families[family].fns[i];
-		int err = placement__find(fd, fn->name, &sites[i]);
+	if (err <= 0)
+		return err ? err : -ENOENT;
+	plan->fn_cnt = families__fns(plan->family, plan->fns);
+	for (int i = 0; i < plan->fn_cnt; i++) {
+		const struct probe_fn *fn = plan->fns[i];
 
-		present[i] = err == 0;
+		err = families__symbol(plan->family, fn, plan->symbols[i],
+				       sizeof(plan->symbols[i]));
+		if (!err)
+			err = placement__find(fd, plan->symbols[i], families__args_read(fn->fn),
+					      &plan->sites[i]);
+		plan->present[i] = err == 0;
 		if (err && err != -ENOENT)
 			return err;
-		allocates |= present[i] && fn->fn == MT_FN_MALLOC;
-		frees |= present[i] && fn->fn == MT_FN_FREE;
+		allocates |= plan->present[i] && fn->fn == MT_FN_MALLOC;
+		frees |= plan->present[i] && fn->fn == MT_FN_FREE;
 	}
 	return allocates && frees ? 0 : -ENOENT;
 }
 
-/* Two names for one function (aligned_alloc is memalign in glibc 2.36) must be probed once. */
-static bool duplicate_site(const struct probe_site sites[], const bool present[], int fn)
+/*
+ * Two names for one function (aligned_alloc is memalign in glibc 2.36, tc_new is operator new)
+ * must be probed once: the index of the first name of the same code, or -1.
+ */
+static int first_name_of(const struct lib_plan *plan, int fn)
 {
 	for (int prev = 0; prev < fn; prev++) {
-		if (present[prev] && sites[prev].entry_offset == sites[fn].entry_offset)
-			return true;
+		if (plan->present[prev] &&
+		    plan->sites[prev].entry_offset == plan->sites[fn].entry_offset)
+			return prev;
 	}
-	return false;
+	return -1;
 }
 
 static struct bpf_program *program_for(const struct uprobes *u, int fn, bool is_return)
@@ -461,23 +447,33 @@ static struct bpf_program *program_for(const struct uprobes *u, int fn, bool is_
 }
 
 static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_idx,
-			     const char *kernel_path, pid_t holder_pid,
-			     const struct probe_site sites[], const bool present[])
+			     const char *kernel_path, pid_t holder_pid, const struct lib_plan *plan)
 {
-	char name[48];
+	char name[EVENT_NAME_SZ];
 	int err;
 
-	for (int i = 0; i < families[lib->family].cnt; i++) {
-		const struct probe_fn *fn = &families[lib->family].fns[i];
+	for (int i = 0; i < plan->fn_cnt; i++) {
+		const struct probe_fn *fn = plan->fns[i];
+		const char *symbol = plan->symbols[i];
+		int first;
 
-		if (!present[i] || duplicate_site(sites, present, i))
+		if (!plan->present[i])
 			continue;
+		first = first_name_of(plan, i);
+		if (first >= 0) {
+			if (u->opts.verbose)
+				fprintf(stderr,
+					"memtide: probe %s %s: the code of %s, probed once\n",
+					plan->family->name, symbol, plan->symbols[first]);
+			continue;
+		}
 		if (u->opts.verbose)
-			fprintf(stderr, "memtide: probe %-16s %s+0x%llx: %s\n", fn->name,
-				kernel_path, (unsigned long long)sites[i].probe_offset,
-				sites[i].why);
-		snprintf(name, sizeof(name), "l%d_%s", lib_idx, fn->name);
-		err = create_event(u, lib, name, false, kernel_path, sites[i].probe_offset,
+			fprintf(stderr, "memtide: probe %s %s %s+0x%llx: %s\n", plan->family->name,
+				symbol, kernel_path,
+				(unsigned long long)plan->sites[i].probe_offset,
+				plan->sites[i].why);
+		snprintf(name, sizeof(name), "l%d_%s", lib_idx, symbol);
+		err = create_event(u, lib, name, false, kernel_path, plan->sites[i].probe_offset,
 				   holder_pid, program_for(u, fn->fn, false), fn->fn);
 		if (err)
 			return err;
@@ -487,8 +483,8 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 		 * The return probe hijacks the word at [rsp]; placement keeps rsp at its entry
 		 * value, so the probe point works for the return probe as well.
 		 */
-		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, fn->name);
-		err = create_event(u, lib, name, true, kernel_path, sites[i].probe_offset,
+		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, symbol);
+		err = create_event(u, lib, name, true, kernel_path, plan->sites[i].probe_offset,
 				   holder_pid, program_for(u, fn->fn, true), fn->fn);
 		if (err)
 			return err;
@@ -499,9 +495,8 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
 			 int family, pid_t holder_pid)
 {
-	struct probe_site sites[MAX_FNS];
-	bool present[MAX_FNS];
 	struct probe_lib *lib;
+	struct lib_plan *plan;
 	int idx, fd, err;
 
 	idx = uprobes__find_library(u, dev, ino, family);
@@ -509,22 +504,35 @@ int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, 
 		return idx;
 	if (u->lib_cnt >= MT_MAX_LIBS)
 		return -E2BIG;
+	plan = calloc(1, sizeof(*plan));
+	if (!plan)
+		return -ENOMEM;
+	plan->family = families__get(family);
+	if (!plan->family) {
+		free(plan);
+		return -EINVAL;
+	}
 	fd = open(kernel_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = place_all(fd, family, sites, present);
+	if (fd < 0) {
+		err = -errno;
+		free(plan);
+		return err;
+	}
+	err = place_all(fd, plan);
 	close(fd);
+	if (!err) {
+		idx = u->lib_cnt++;
+		lib = &u->libs[idx];
+		lib->dev = dev;
+		lib->ino = ino;
+		lib->family = family;
+		err = create_lib_events(u, lib, idx, kernel_path, holder_pid, plan);
+	}
+	free(plan);
 	if (err)
 		return err;
-	idx = u->lib_cnt++;
-	lib = &u->libs[idx];
-	lib->dev = dev;
-	lib->ino = ino;
-	lib->family = family;
-	err = create_lib_events(u, lib, idx, kernel_path, holder_pid, sites, present);
-	if (err)
-		return err;
-	mt_info("attached %d probes to %s\n", lib->event_cnt, kernel_path);
+	mt_info("attached %d probes to %s (%s)\n", lib->event_cnt, kernel_path,
+		families__get(family)->name);
 	return idx;
 }
 

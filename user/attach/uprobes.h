@@ -31,10 +31,6 @@ struct uprobes_opts {
 
 #define MT_MAX_LIBS 64
 
-/* Allocator families: the functions probed in one file. */
-#define MT_FAMILY_LIBC	   0 /* malloc, free, calloc, realloc, ... (glibc, jemalloc, static) */
-#define MT_FAMILY_PYMALLOC 1 /* CPython's PyObject_* and PyMem_* */
-
 /*
  * Finds tracefs (mounting it if needed), removes events left by dead memtide processes, and
  * starts the watchdog, a process holding nothing that removes this memtide's events once it is
@@ -48,15 +44,18 @@ struct uprobes *uprobes__new(const struct uprobes_opts *opts);
 void uprobes__free(struct uprobes *u, size_t processes);
 
 /*
- * Places and creates the probes of an allocator family (MT_FAMILY_*) in a file and attaches the
- * programs, with holder_pid (a live process mapping the file) carrying the attachment.
- * `kernel_path` is a path the kernel can resolve, e.g.
+ * Places and creates the probes of an allocator family (MT_FAMILY_*, attach/families.h) in a file
+ * and attaches the programs, with holder_pid (a live process mapping the file) carrying the
+ * attachment. `kernel_path` is a path the kernel can resolve, e.g.
  * /proc/PID/root/usr/lib/x86_64-linux-gnu/libc.so.6. Returns the library's index
  * (< MT_MAX_LIBS), the existing index when (dev, ino, family) is already probed, -ENOENT when
- * the file defines no allocating and freeing function of the family, or another -errno.
+ * the file is not of the family (its marker symbol, attach/families.h) or defines no allocating
+ * and freeing function of it, or another -errno.
  */
 int uprobes__add_library(struct uprobes *u, const char *kernel_path, __u64 dev, __u64 ino,
 			 int family, pid_t holder_pid);
+/* The family (MT_FAMILY_*) library `lib` was probed as, or -EINVAL. */
+int uprobes__library_family(const struct uprobes *u, int lib);
 /* Looks up a library by identity: index or -ENOENT. */
 int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family);
 /*

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <jansson.h>
+#include "attach/families.h"
 #include "collect/history.h"
 #include "collect/limits.h"
 #include "collect/stacks.h"
@@ -132,6 +133,18 @@ static json_t *peak_json(const struct view_peak *peak)
 			 (json_int_t)peak->capture->dropped, "stacks", stacks);
 }
 
+/* The allocator families a process is probed for, by name ("jemalloc", "libc"). */
+static json_t *allocators_json(__u32 families)
+{
+	json_t *names = json_array();
+
+	for (int i = 0; i < MT_FAMILY_NR; i++) {
+		if (families & (1U << i))
+			json_array_append_new(names, json_string(families__get(i)->name));
+	}
+	return names;
+}
+
 /* By growth, as in the text report; a process that is gone shows what it held then. */
 static json_t *processes_json(const struct view *view)
 {
@@ -148,6 +161,8 @@ static json_t *processes_json(const struct view *view)
 				(json_int_t)process->figures.outstanding_bytes, "growth_bytes",
 				(json_int_t)process->figures.growth, "rss_bytes",
 				(json_int_t)process->figures.rss_bytes);
+		json_object_set_new(obj, "allocators",
+				    allocators_json(process->allocator_families));
 		jsonfmt__set_verdict(obj, &process->verdict);
 		set_limit(obj, process);
 		json_object_set_new(obj, "peak", peak_json(&process->peak));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
+#include "attach/families.h"
 #include "collect/limits.h"
 #include "collect/stacks.h"
 #include "collect/tide.h"
@@ -211,7 +212,7 @@ static void print_process_rss(FILE *out, const struct rss_record *rec)
 /* Live processes first, the one growing most on top; then those gone, with what they held. */
 static void print_processes(FILE *out, const struct view *view, size_t max_shown)
 {
-	char held[32], growth[32], rss[32], judged[64];
+	char held[32], growth[32], rss[32], judged[64], allocators[128];
 
 	fprintf(out, "Processes (%zu, by growth over the last %.1f s):\n", view->process_cnt,
 		view->settings.interval_s);
@@ -230,6 +231,9 @@ static void print_processes(FILE *out, const struct view *view, size_t max_shown
 		else
 			fprintf(out, "  %7d %-16s %s, held %s  %s\n", proc->tgid, proc->comm,
 				mt_proc_state_name(proc->state), held, judged);
+		fprintf(out, "          allocators: %s\n",
+			families__format(process->allocator_families, allocators,
+					 sizeof(allocators)));
 		print_process_rss(out, process->rss);
 	}
 	if (view->process_cnt > max_shown)

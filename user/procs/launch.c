@@ -32,11 +32,10 @@ static int resolve_command(const char *name, char *path, size_t path_sz)
 
 int launch__start(char *const argv[], struct launch *l)
 {
-	char path[PATH_MAX];
 	int pipe_fds[2], err;
 	char go;
 
-	err = resolve_command(argv[0], path, sizeof(path));
+	err = resolve_command(argv[0], l->path, sizeof(l->path));
 	if (err)
 		return err;
 	if (pipe2(pipe_fds, O_CLOEXEC))
@@ -55,7 +54,7 @@ int launch__start(char *const argv[], struct launch *l)
 			_exit(127);
 		if (l->fd_limit.rlim_max)
 			setrlimit(RLIMIT_NOFILE, &l->fd_limit);
-		execv(path, argv);
+		execv(l->path, argv);
 		_exit(127);
 	}
 	close(pipe_fds[0]);

@@ -6,13 +6,15 @@
 #ifndef MEMTIDE_LAUNCH_H
 #define MEMTIDE_LAUNCH_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
 struct launch {
 	pid_t pid;
-	int go_fd; /* write end of the pipe the child waits on */
+	char path[PATH_MAX]; /* the executable argv[0] resolved to, which the child execs */
+	int go_fd;	     /* write end of the pipe the child waits on */
 	bool reaped;
 	int status;		/* wait status once reaped */
 	struct rlimit fd_limit; /* the descriptor limit the command gets: memtide's own at start */

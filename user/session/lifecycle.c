@@ -239,6 +239,7 @@ static int attach_command(struct lifecycle *lc)
 {
 	char **argv = lc->parts.config->command;
 	char name[MT_COMM_LEN];
+	struct mt_process *proc;
 	int err;
 
 	err = launch__start(argv, &lc->launch);
@@ -253,12 +254,15 @@ static int attach_command(struct lifecycle *lc)
 	 * Held before exec, the child is a copy of memtide: it maps the libc the command will map,
 	 * and that image itself never allocates, so it needs no unwind tables.
 	 */
-	if (!adopt(lc, lc->launch.pid, getpid(), name, false)) {
+	proc = adopt(lc, lc->launch.pid, getpid(), name, false);
+	if (!proc) {
 		err = -errno;
 		mt_error("Failed to attach to '%s': %s\n", argv[0], strerror(-err));
 		return err;
 	}
-	return 0;
+	/* An allocator linked into the command's executable, probed before its first call. */
+	err = allocators__attach_file(lc->parts.allocators, proc, lc->launch.path);
+	return err < 0 ? err : 0;
 }
 
 /* A process found in the traced cgroup: followed on its own (its children are in cgroup.procs). */

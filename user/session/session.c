@@ -389,6 +389,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				  .rss = m->rss,
 				  .limits = m->limits,
 				  .tide = collector__tide(m->collector),
+				  .allocators = m->allocators,
 				  .counters = counters,
 				  .tables = &tables,
 			  });

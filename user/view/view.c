@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attach/allocators.h"
 #include "collect/history.h"
 #include "collect/limits.h"
 #include "collect/rss.h"
@@ -67,6 +68,7 @@ static int build_processes(struct view *view, const struct view_sources *src)
 			continue;
 		judge_image(src->stacks, proc->aspace_id, &view->settings.verdict, &out->verdict);
 		out->rss = rss__get(src->rss, proc->aspace_id);
+		out->allocator_families = allocators__families(src->allocators, proc->aspace_id);
 		view->process_cnt++;
 	}
 	qsort(view->processes, view->process_cnt, sizeof(*view->processes), compare_processes);

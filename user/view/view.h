@@ -59,6 +59,7 @@ struct view_process {
 	struct forecast forecast;
 	__u32 group_processes; /* the leader: processes in its group, itself included; else 0 */
 	struct view_peak peak; /* its highest outstanding total */
+	__u32 allocator_families; /* bits of MT_FAMILY_* (attach/families.h) it is probed for */
 };
 
 /* What the run is: settings the outputs print beside the figures. */
@@ -121,6 +122,7 @@ struct view_sources {
 	const struct tide *tide;     /* the peaks */
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
+	const struct allocators *allocators;
 };
 
 /* Builds the view; the sources must outlive it. 0 or -ENOMEM (the view is then empty). */
