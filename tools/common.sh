@@ -5,7 +5,9 @@ BUILD_DIR=${BUILD_DIR:-$MEMTIDE_ROOT/build}
 
 # Debian 12 packages memtide needs to build, test and run.
 MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
-	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux)
+	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux
+	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev golang-go
+	libcurl4-openssl-dev libncurses-dev tmux systemd)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

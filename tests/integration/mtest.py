@@ -251,3 +251,47 @@ class Cgroup:
 def move_to_cgroup(path, pid):
     with open(os.path.join(path, "cgroup.procs"), "w") as f:
         f.write(str(pid))
+
+
+def require_go_pprof():
+    """`go tool pprof` (Debian's golang-go) reads what --pprof and --push write; the tests that
+    use it skip without it, and fail in CI."""
+    try:
+        subprocess.run(["go", "tool", "pprof", "-h"], capture_output=True, check=False,
+                       timeout=60, env=go_env())
+        return
+    except FileNotFoundError:
+        reason = "go tool pprof not found: install the Debian package 'golang-go'"
+    if os.environ.get("CI") == "true":
+        fail(reason)
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def go_env():
+    env = dict(os.environ)
+    env.setdefault("HOME", tempfile.gettempdir())
+    return env
+
+
+def pprof_run(path, *options):
+    """go tool pprof's text output for a profile file; fails the test when pprof cannot read
+    it."""
+    result = subprocess.run(["go", "tool", "pprof", "-symbolize=none", *options, path],
+                            capture_output=True, text=True, timeout=120, env=go_env())
+    if result.returncode != 0:
+        fail(f"go tool pprof {' '.join(options)} {path} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def pprof_top(path, sample_index):
+    """go tool pprof -top in bytes (or counts): {function: (flat, cum)}."""
+    rows = {}
+    out = pprof_run(path, "-top", "-unit=B", "-nodecount=1000", f"-sample_index={sample_index}")
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) != 6 or not fields[1].endswith("%"):
+            continue
+        value = [int(f.rstrip("B")) if f != "0" else 0 for f in (fields[0], fields[3])]
+        rows[fields[5]] = tuple(value)
+    return rows

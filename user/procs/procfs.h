@@ -40,6 +40,8 @@ int procfs__status(pid_t pid, struct procfs_status *status);
 __s64 procfs__rss_bytes(pid_t tgid);
 /* The command name. 0 or -ESRCH. */
 int procfs__comm(pid_t tgid, char comm[MT_COMM_LEN]);
+/* The cgroup v2 path ("/system.slice/app.service"). 0, -ESRCH when gone, -ENOENT: no v2 line. */
+int procfs__cgroup(pid_t tgid, char *path, size_t path_sz);
 /* True when the process has exited (gone, or a zombie not yet reaped). */
 bool procfs__has_exited(pid_t tgid);
 

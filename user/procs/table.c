@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "procs/procfs.h"
 #include "procs/table.h"
 #include "util/grow.h"
 #include "util/idtab.h"
@@ -38,6 +40,7 @@ void procs__free(struct proc_table *pt)
 		return;
 	for (size_t i = 0; i < pt->proc_cnt; i++) {
 		procs__clear_maps(pt->procs[i]);
+		free(pt->procs[i]->cgroup);
 		free(pt->procs[i]);
 	}
 	free(pt->procs);
@@ -49,11 +52,21 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 			      const char *comm)
 {
 	struct mt_process *proc, **slot;
+	char cgroup[PATH_MAX];
 
+	if (procfs__cgroup(tgid, cgroup, sizeof(cgroup)))
+		cgroup[0] = '\0';
 	if (mt_grow(&pt->procs, &pt->proc_cap, pt->proc_cnt, sizeof(*pt->procs), 16))
 		return NULL;
 	slot = mt_idtab__slot(&pt->by_aspace, aspace_id);
 	proc = slot ? calloc(1, sizeof(*proc)) : NULL;
+	if (proc) {
+		proc->cgroup = strdup(cgroup);
+		if (!proc->cgroup) {
+			free(proc);
+			proc = NULL;
+		}
+	}
 	if (!proc) {
 		errno = ENOMEM;
 		return NULL;

@@ -30,6 +30,7 @@ struct mt_process {
 	pid_t parent_tgid;
 	char comm[MT_COMM_LEN];
 	enum mt_proc_state state;
+	char *cgroup; /* cgroup v2 path when the image was added, "" when unknown; owned */
 	/* executable file mappings, in the order first seen; never dropped (see procs__read_maps)
 	 */
 	struct mt_mapping *maps;

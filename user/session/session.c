@@ -32,6 +32,7 @@
 #include "procs/table.h"
 #include "python/images.h"
 #include "session/lifecycle.h"
+#include "session/outputs.h"
 #include "session/session.h"
 #include "symbolize/native.h"
 #include "symbolize/resolve.h"
@@ -59,6 +60,7 @@ struct memtide {
 	struct rss_table *rss; /* NULL with --no-rss */
 	struct lifecycle *lifecycle;
 	struct oom_reporter *oom;
+	struct outputs *outputs; /* per interval: report, --pprof-dir, --push, --live */
 	struct view_settings settings;
 	FILE *folded_out;
 	FILE *json_out;
@@ -168,6 +170,9 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 	      open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
 		return err;
+	m->outputs = outputs__new(config);
+	if (!m->outputs)
+		return -errno;
 	if (config->cgroup) {
 		err = cgroup__resolve(config->cgroup, &m->cgroup);
 		if (err)
@@ -355,7 +360,7 @@ static int report_interval(struct memtide *m)
 	if (err)
 		return err;
 	m->last_report_s = now;
-	report__interval(stdout, &view);
+	outputs__interval(m->outputs, &view);
 	view__free(&view);
 	return 0;
 }
@@ -448,6 +453,7 @@ int memtide__finish(struct memtide *m)
 		err = json__write(m->json_out, &view);
 		ret = close_output(&m->json_out, m->config->json_path, err) ?: ret;
 	}
+	ret = outputs__final(m->outputs, &view) ?: ret;
 	view__free(&view);
 	return ret;
 }
@@ -467,6 +473,7 @@ void memtide__free(struct memtide *m)
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
 	oom__free(m->oom);
+	outputs__free(m->outputs);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)

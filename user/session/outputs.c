@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "output/pprof.h"
+#include "output/report.h"
+#include "session/outputs.h"
+#include "util/log.h"
+#include "view/view.h"
+
+struct outputs {
+	const struct memtide_config *config;
+	FILE *pprof_out;
+	struct pprof_dir *pprof_dir;
+};
+
+static __s64 wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct outputs *outputs__new(const struct memtide_config *config)
+{
+	struct outputs *o = calloc(1, sizeof(*o));
+	int err = 0;
+
+	if (!o)
+		return NULL;
+	o->config = config;
+	if (config->pprof_path) {
+		o->pprof_out = fopen(config->pprof_path, "we");
+		if (!o->pprof_out) {
+			err = errno;
+			mt_error("cannot write --pprof file '%s': %s\n", config->pprof_path,
+				 strerror(err));
+		}
+	}
+	if (!err && config->pprof_dir) {
+		o->pprof_dir = pprof_dir__new(config->pprof_dir, config->pprof_keep);
+		if (!o->pprof_dir)
+			err = errno;
+	}
+	if (err) {
+		outputs__free(o);
+		errno = err;
+		return NULL;
+	}
+	return o;
+}
+
+void outputs__interval(struct outputs *o, const struct view *view)
+{
+	struct profile_opts opts = {
+		.time_ns = wall_ns(),
+		.duration_ns = view->settings.interval_s * 1e9,
+	};
+	int err;
+
+	report__interval(stdout, view);
+	if (o->pprof_dir) {
+		err = pprof_dir__write(o->pprof_dir, view, &opts);
+		if (err)
+			mt_warn("Failed to write a profile into --pprof-dir '%s': %s\n",
+				o->config->pprof_dir, strerror(-err));
+	}
+}
+
+int outputs__final(struct outputs *o, const struct view *view)
+{
+	struct profile_opts opts = {
+		.time_ns = wall_ns(),
+		.duration_ns = view->settings.elapsed_s * 1e9,
+	};
+	int err = 0;
+
+	if (o->pprof_out) {
+		err = pprof__write(o->pprof_out, view, &opts);
+		if (fclose(o->pprof_out) && !err)
+			err = -EIO;
+		o->pprof_out = NULL;
+		if (err)
+			mt_error("Failed to write '%s': %s\n", o->config->pprof_path,
+				 strerror(-err));
+		else
+			fprintf(stderr, "memtide: wrote %s\n", o->config->pprof_path);
+	}
+	return err;
+}
+
+void outputs__free(struct outputs *o)
+{
+	if (!o)
+		return;
+	if (o->pprof_out)
+		fclose(o->pprof_out);
+	pprof_dir__free(o->pprof_dir);
+	free(o);
+}
