@@ -69,6 +69,15 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 			mt_format_bytes(totals->resident_bytes, 0, held, sizeof(held)),
 			settings->fault_sample > 1 ? " (sampled: estimates)" : "");
 	print_rss_total(out, view);
+	if (view->push.enabled)
+		fprintf(out,
+			"   push: %llu profiles sent, %llu queued, %llu dropped, %llu refused, "
+			"%llu "
+			"failed attempts retried\n",
+			(unsigned long long)view->push.sent, (unsigned long long)view->push.queued,
+			(unsigned long long)view->push.dropped,
+			(unsigned long long)view->push.rejected,
+			(unsigned long long)view->push.failures);
 }
 
 /* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */

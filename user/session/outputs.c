@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "output/pprof.h"
+#include "output/push.h"
 #include "output/report.h"
 #include "session/outputs.h"
 #include "util/log.h"
@@ -14,14 +15,20 @@ struct outputs {
 	const struct memtide_config *config;
 	FILE *pprof_out;
 	struct pprof_dir *pprof_dir;
+	struct pusher *pusher;
+	struct view_push push; /* the pusher's figures when last asked */
+	double last_push_s;    /* wall clock: where the next pushed profile starts */
 };
 
-static __s64 wall_ns(void)
+/* Profiles still queued at exit get this long to go before they are dropped. */
+#define PUSH_DRAIN_S 5.0
+
+static double wall_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct outputs *outputs__new(const struct memtide_config *config)
@@ -45,6 +52,18 @@ struct outputs *outputs__new(const struct memtide_config *config)
 		if (!o->pprof_dir)
 			err = errno;
 	}
+	if (!err && config->push_url) {
+		o->pusher = pusher__new(&(struct pusher_opts){
+			.url = config->push_url,
+			.app_name = config->app_name,
+			.headers = config->push_headers,
+			.header_cnt = config->push_header_cnt,
+			.queue_cap = config->push_queue,
+		});
+		if (!o->pusher)
+			err = errno;
+		o->last_push_s = wall_s();
+	}
 	if (err) {
 		outputs__free(o);
 		errno = err;
@@ -53,10 +72,29 @@ struct outputs *outputs__new(const struct memtide_config *config)
 	return o;
 }
 
+/* The profile since the last push: queued, never waited for. */
+static void push(struct outputs *o, const struct view *view)
+{
+	double now = wall_s();
+	int err = pusher__push(o->pusher, view, o->last_push_s, now);
+
+	if (err)
+		mt_warn("Failed to build the profile to push: %s (dropped)\n", strerror(-err));
+	o->last_push_s = now;
+}
+
+const struct view_push *outputs__push_figures(struct outputs *o)
+{
+	if (!o->pusher)
+		return NULL;
+	pusher__figures(o->pusher, &o->push);
+	return &o->push;
+}
+
 void outputs__interval(struct outputs *o, const struct view *view)
 {
 	struct profile_opts opts = {
-		.time_ns = wall_ns(),
+		.time_ns = wall_s() * 1e9,
 		.duration_ns = view->settings.interval_s * 1e9,
 	};
 	int err;
@@ -68,12 +106,14 @@ void outputs__interval(struct outputs *o, const struct view *view)
 			mt_warn("Failed to write a profile into --pprof-dir '%s': %s\n",
 				o->config->pprof_dir, strerror(-err));
 	}
+	if (o->pusher)
+		push(o, view);
 }
 
 int outputs__final(struct outputs *o, const struct view *view)
 {
 	struct profile_opts opts = {
-		.time_ns = wall_ns(),
+		.time_ns = wall_s() * 1e9,
 		.duration_ns = view->settings.elapsed_s * 1e9,
 	};
 	int err = 0;
@@ -89,6 +129,10 @@ int outputs__final(struct outputs *o, const struct view *view)
 		else
 			fprintf(stderr, "memtide: wrote %s\n", o->config->pprof_path);
 	}
+	if (o->pusher) {
+		push(o, view);
+		pusher__stop(o->pusher, PUSH_DRAIN_S);
+	}
 	return err;
 }
 
@@ -99,5 +143,6 @@ void outputs__free(struct outputs *o)
 	if (o->pprof_out)
 		fclose(o->pprof_out);
 	pprof_dir__free(o->pprof_dir);
+	pusher__free(o->pusher);
 	free(o);
 }

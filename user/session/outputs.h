@@ -12,12 +12,16 @@
 
 struct outputs;
 struct view;
+struct view_push;
 
 /* Opens the files and starts what the options ask for. NULL with errno set, after a message. */
 struct outputs *outputs__new(const struct memtide_config *config);
 /* Once per interval, with the interval's view. */
 void outputs__interval(struct outputs *o, const struct view *view);
-/* At exit, with the final view. 0 or the first -errno of a failed output. */
+/* What --push did, for the view's sources; NULL without --push. */
+const struct view_push *outputs__push_figures(struct outputs *o);
+/* At exit, with the final view: pushes the rest and waits a bounded time for the queue. 0 or the
+ * first -errno of a failed output. */
 int outputs__final(struct outputs *o, const struct view *view);
 void outputs__free(struct outputs *o); /* NULL-safe */
 

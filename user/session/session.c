@@ -347,6 +347,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				   .rss = m->rss,
 				   .counters = counters,
 				   .tables = &tables,
+				   .push = outputs__push_figures(m->outputs),
 			   });
 }
 
@@ -446,7 +447,6 @@ int memtide__finish(struct memtide *m)
 	err = build_view(m, &view, now_s() - m->last_report_s);
 	if (err)
 		return err;
-	report__final(stdout, &view);
 	if (m->folded_out || m->flamegraph_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {
@@ -454,6 +454,10 @@ int memtide__finish(struct memtide *m)
 		ret = close_output(&m->json_out, m->config->json_path, err) ?: ret;
 	}
 	ret = outputs__final(m->outputs, &view) ?: ret;
+	/* after the last push went (or was given up): the report counts it */
+	if (view.push.enabled)
+		view.push = *outputs__push_figures(m->outputs);
+	report__final(stdout, &view);
 	view__free(&view);
 	return ret;
 }

@@ -63,6 +63,16 @@ struct view_rss {
 	const struct mt_process *largest_proc; /* ... and its process */
 };
 
+/* What --push did so far (output/push.h keeps it; the report shows it). */
+struct view_push {
+	bool enabled;
+	__u64 sent;	/* profiles the server accepted */
+	__u64 queued;	/* waiting, the one being sent included */
+	__u64 dropped;	/* left out: the queue was full, or memtide stopped before they went */
+	__u64 rejected; /* answered 4xx (a request the server will never take): not retried */
+	__u64 failures; /* attempts that failed and were retried */
+};
+
 struct view {
 	struct view_settings settings;
 	struct view_stacks stacks;
@@ -78,6 +88,7 @@ struct view {
 	struct unwind_loader_stats tables;
 	bool rss_timelines;
 	struct view_rss rss;
+	struct view_push push;
 };
 
 struct view_sources {
@@ -88,6 +99,7 @@ struct view_sources {
 	const struct rss_table *rss; /* NULL: no RSS timelines */
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
+	const struct view_push *push; /* NULL: no --push */
 };
 
 /* Builds the view; the sources must outlive it. 0 or -ENOMEM (the view is then empty). */
