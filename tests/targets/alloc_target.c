@@ -160,6 +160,16 @@ static void run_exec_other(const char *program)
 	}
 }
 
+/* Leaks 64 KiB every 100 ms until SIGTERM: a leak still growing whenever a view looks. */
+NOINLINE void leak_steady(void)
+{
+	struct timespec tick = {.tv_nsec = 100 * 1000000L};
+
+	while (sigtimedwait(&handshake_signals, NULL, &tick) != SIGTERM)
+		keep(malloc(64 * 1024));
+	exit(0);
+}
+
 static void *preallocated[1000];
 
 static void run_case(const char *name, const char *self, const char *arg)
@@ -174,6 +184,8 @@ static void run_case(const char *name, const char *self, const char *arg)
 		leak_alpha();
 	} else if (!strcmp(name, "churn")) {
 		churn();
+	} else if (!strcmp(name, "leak_steady")) {
+		leak_steady();
 	} else if (!strcmp(name, "threads")) {
 		run_threads();
 	} else if (!strcmp(name, "fork")) {

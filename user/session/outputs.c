@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "output/live.h"
 #include "output/pprof.h"
 #include "output/push.h"
 #include "output/report.h"
@@ -16,6 +17,8 @@ struct outputs {
 	FILE *pprof_out;
 	struct pprof_dir *pprof_dir;
 	struct pusher *pusher;
+	struct live *live;     /* NULL: the text report */
+	bool live_tried;       /* --live started, or fell back to the report */
 	struct view_push push; /* the pusher's figures when last asked */
 	double last_push_s;    /* wall clock: where the next pushed profile starts */
 };
@@ -91,6 +94,26 @@ const struct view_push *outputs__push_figures(struct outputs *o)
 	return &o->push;
 }
 
+/*
+ * --live takes the terminal once memtide is attached, so what attaching prints stays on the
+ * normal screen; without a terminal, the text report goes on.
+ */
+static void start_live(struct outputs *o)
+{
+	o->live_tried = true;
+	o->live = live__new();
+	if (!o->live)
+		mt_warn("--live: %s: writing the text report instead\n",
+			errno == ENOTTY ? "stdout is not a terminal" : strerror(errno));
+}
+
+bool outputs__poll(struct outputs *o)
+{
+	if (o->config->live && !o->live_tried)
+		start_live(o);
+	return o->live && live__keys(o->live);
+}
+
 void outputs__interval(struct outputs *o, const struct view *view)
 {
 	struct profile_opts opts = {
@@ -99,7 +122,10 @@ void outputs__interval(struct outputs *o, const struct view *view)
 	};
 	int err;
 
-	report__interval(stdout, view);
+	if (o->live)
+		live__update(o->live, view);
+	else
+		report__interval(stdout, view);
 	if (o->pprof_dir) {
 		err = pprof_dir__write(o->pprof_dir, view, &opts);
 		if (err)
@@ -118,6 +144,9 @@ int outputs__final(struct outputs *o, const struct view *view)
 	};
 	int err = 0;
 
+	/* the terminal back first: what follows prints on it */
+	live__free(o->live);
+	o->live = NULL;
 	if (o->pprof_out) {
 		err = pprof__write(o->pprof_out, view, &opts);
 		if (fclose(o->pprof_out) && !err)
@@ -144,5 +173,6 @@ void outputs__free(struct outputs *o)
 		fclose(o->pprof_out);
 	pprof_dir__free(o->pprof_dir);
 	pusher__free(o->pusher);
+	live__free(o->live);
 	free(o);
 }

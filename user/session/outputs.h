@@ -16,7 +16,9 @@ struct view_push;
 
 /* Opens the files and starts what the options ask for. NULL with errno set, after a message. */
 struct outputs *outputs__new(const struct memtide_config *config);
-/* Once per interval, with the interval's view. */
+/* Between intervals, often (the trace loop's pace): the live view's keys. True: q, stop. */
+bool outputs__poll(struct outputs *o);
+/* Once per interval, with the interval's view: the text report or the live view, and the rest. */
 void outputs__interval(struct outputs *o, const struct view *view);
 /* What --push did, for the view's sources; NULL without --push. */
 const struct view_push *outputs__push_figures(struct outputs *o);

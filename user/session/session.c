@@ -381,7 +381,7 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 			mt_error("Failed to read process events: %s\n", strerror(-err));
 			return err;
 		}
-		if (lifecycle__targets_gone(m->lifecycle))
+		if (lifecycle__targets_gone(m->lifecycle) || outputs__poll(m->outputs))
 			break;
 		now = now_s();
 		if (config->duration_s && now - m->start_s >= config->duration_s)
