@@ -7,7 +7,7 @@ BUILD_DIR=${BUILD_DIR:-$MEMTIDE_ROOT/build}
 MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
 	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux
 	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev golang-go
-	libcurl4-openssl-dev libncurses-dev tmux systemd)
+	libcurl4-openssl-dev libncurses-dev tmux systemd python3-yaml)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

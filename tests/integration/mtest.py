@@ -5,12 +5,15 @@ Every process a test starts is ended by PID when the test ends, whatever happens
 """
 
 import argparse
+import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77
@@ -295,3 +298,41 @@ def pprof_top(path, sample_index):
         value = [int(f.rstrip("B")) if f != "0" else 0 for f in (fields[0], fields[3])]
         rows[fields[5]] = tuple(value)
     return rows
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A Pyroscope stand-in: answers 500 to every POST while `failing`, 200 otherwise, and keeps
+    each one (path, headers, body, status)."""
+
+    def __init__(self, port):
+        self.requests = []
+        self.failing = False
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), Handler)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status = 500 if self.server.failing else 200
+        with self.server.lock:
+            self.server.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "body": body, "status": status})
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_server(port):
+    server = Recorder(port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

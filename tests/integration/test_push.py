@@ -4,11 +4,9 @@ interval (and one at exit) with the documented query parameters, the --push-head
 tool pprof reads with the leak's bytes; a server answering 500 for a while loses nothing and a
 server not listening loses only what the queue cannot hold, counted; the interval reports keep
 their pace throughout; a failing server is one line, not one per interval."""
-import http.server
 import os
 import re
 import signal
-import socket
 import threading
 import time
 import urllib.parse
@@ -16,43 +14,6 @@ import mtest
 
 INTERVAL = 0.5
 LEAK_ALPHA = 2000 * 4096
-
-
-class Recorder(http.server.ThreadingHTTPServer):
-    """Answers `status` to every POST while `failing`, 200 otherwise, and keeps each one."""
-
-    def __init__(self, port):
-        self.requests = []
-        self.failing = False
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", port), Handler)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status = 500 if self.server.failing else 200
-        with self.server.lock:
-            self.server.requests.append({"path": self.path, "headers": dict(self.headers),
-                                         "body": body, "status": status})
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def start_server(port):
-    server = Recorder(port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(args, procs, cgroup, name, port, seconds, extra, on_start=None):
@@ -98,8 +59,8 @@ def check_paced(report, what):
 
 
 def check_reachable(args, procs, cgroup, unit):
-    port = free_port()
-    server = start_server(port)
+    port = mtest.free_port()
+    server = mtest.start_server(port)
     try:
         report, _ = run(args, procs, cgroup, "ok", port, 4, [])
     finally:
@@ -131,8 +92,8 @@ def check_reachable(args, procs, cgroup, unit):
 
 
 def check_failing(args, procs, cgroup):
-    port = free_port()
-    server = start_server(port)
+    port = mtest.free_port()
+    server = mtest.start_server(port)
     server.failing = True
 
     def recover_later():
@@ -157,11 +118,11 @@ def check_failing(args, procs, cgroup):
 
 
 def check_not_listening(args, procs, cgroup):
-    port = free_port()
+    port = mtest.free_port()
     servers = []
 
     def listen_later():
-        threading.Timer(3.0, lambda: servers.append(start_server(port))).start()
+        threading.Timer(3.0, lambda: servers.append(mtest.start_server(port))).start()
 
     report, err = run(args, procs, cgroup, "down", port, 6, ["--push-queue", "2"], listen_later)
     for server in servers:
