@@ -271,6 +271,19 @@ def require_go_pprof():
     sys.exit(SKIP)
 
 
+def profile_test(name):
+    """The start of the tests that read profiles: the arguments, root and BTF, go tool pprof,
+    the cgroup2 mount, and the name of a cgroup of the test's own named like a systemd service
+    (the service label its processes get)."""
+    args = parse_args()
+    require_privileges()
+    require_go_pprof()
+    mount = cgroup2_mount()
+    if mount is None:
+        fail("no cgroup2 mount")
+    return args, mount, f"memtide-test-{name}-{os.getpid()}.service"
+
+
 def go_env():
     env = dict(os.environ)
     env.setdefault("HOME", tempfile.gettempdir())

@@ -11,7 +11,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 import mtest
@@ -50,6 +49,8 @@ def exec_start(unit, env):
 
 def verify_unit(procs, memtide):
     """systemd-analyze verify checks that ExecStart's binary exists: the copy names the build's."""
+    if not shutil.which("systemd-analyze"):
+        mtest.fail("systemd-analyze not found: install the Debian package 'systemd'")
     with open(os.path.join(DEPLOY, "memtide.service")) as f:
         unit = f.read()
     copy = procs.path("memtide.service")
@@ -140,16 +141,7 @@ def check_daemonset(args, procs, cgroup, mount):
 
 
 def main():
-    args = mtest.parse_args()
-    mtest.require_privileges()
-    mtest.require_go_pprof()
-    for tool in ("systemd-analyze",):
-        if not shutil.which(tool):
-            mtest.fail(f"{tool} not found: install the Debian package 'systemd'")
-    mount = mtest.cgroup2_mount()
-    if mount is None:
-        mtest.fail("no cgroup2 mount")
-    unit = f"memtide-test-deploy-{os.getpid()}.service"
+    args, mount, unit = mtest.profile_test("deploy")
     with mtest.Processes() as procs, mtest.Cgroup(mount, unit) as cgroup:
         verify_unit(procs, args.memtide)
         check_unit(args, procs, cgroup, mount)

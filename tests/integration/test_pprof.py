@@ -34,13 +34,7 @@ def trace(args, procs, cgroup):
 
 
 def main():
-    args = mtest.parse_args()
-    mtest.require_privileges()
-    mtest.require_go_pprof()
-    mount = mtest.cgroup2_mount()
-    if mount is None:
-        mtest.fail("no cgroup2 mount")
-    unit = f"memtide-test-pprof-{os.getpid()}.service"
+    args, mount, unit = mtest.profile_test("pprof")
     with mtest.Processes() as procs, mtest.Cgroup(mount, unit) as cgroup:
         pid, paths, stray = trace(args, procs, cgroup)
         stacks = mtest.read_folded(paths["out.folded"])

@@ -4,7 +4,6 @@ interval (and one at exit) with the documented query parameters, the --push-head
 tool pprof reads with the leak's bytes; a server answering 500 for a while loses nothing and a
 server not listening loses only what the queue cannot hold, counted; the interval reports keep
 their pace throughout; a failing server is one line, not one per interval."""
-import os
 import re
 import signal
 import threading
@@ -140,13 +139,7 @@ def check_not_listening(args, procs, cgroup):
 
 
 def main():
-    args = mtest.parse_args()
-    mtest.require_privileges()
-    mtest.require_go_pprof()
-    mount = mtest.cgroup2_mount()
-    if mount is None:
-        mtest.fail("no cgroup2 mount")
-    unit = f"memtide-test-push-{os.getpid()}.service"
+    args, mount, unit = mtest.profile_test("push")
     with mtest.Processes() as procs, mtest.Cgroup(mount, unit) as cgroup:
         check_reachable(args, procs, cgroup, unit)
         check_failing(args, procs, cgroup)

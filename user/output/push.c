@@ -11,6 +11,7 @@
 #include "output/pprof.h"
 #include "output/push.h"
 #include "procs/table.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "view/service.h"
 #include "view/view.h"
@@ -46,14 +47,6 @@ struct pusher {
 	double last_failure_log;
 	__u64 failures_since_log;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void item_free(struct push_item *item)
 {
@@ -92,7 +85,7 @@ static size_t ignore_body(char *data, size_t size, size_t nmemb, void *ctx)
 
 static void log_failure(struct pusher *p, const char *why)
 {
-	double now = mono_s();
+	double now = mt_mono_s();
 
 	p->failures_since_log++;
 	if (p->last_failure_log && now - p->last_failure_log < FAILURE_LOG_S)
@@ -320,10 +313,10 @@ void pusher__figures(struct pusher *p, struct view_push *figures)
 
 void pusher__stop(struct pusher *p, double drain_s)
 {
-	double deadline = mono_s() + drain_s;
+	double deadline = mt_mono_s() + drain_s;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->thread_started && p->cnt && mono_s() < deadline) {
+	while (p->thread_started && p->cnt && mt_mono_s() < deadline) {
 		pthread_mutex_unlock(&p->lock);
 		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
 		pthread_mutex_lock(&p->lock);

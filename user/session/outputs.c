@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "output/live.h"
 #include "output/pprof.h"
 #include "output/push.h"
 #include "output/report.h"
 #include "session/outputs.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "view/view.h"
 
@@ -25,14 +25,6 @@ struct outputs {
 
 /* Profiles still queued at exit get this long to go before they are dropped. */
 #define PUSH_DRAIN_S 5.0
-
-static double wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct outputs *outputs__new(const struct memtide_config *config)
 {
@@ -65,7 +57,7 @@ struct outputs *outputs__new(const struct memtide_config *config)
 		});
 		if (!o->pusher)
 			err = errno;
-		o->last_push_s = wall_s();
+		o->last_push_s = mt_wall_s();
 	}
 	if (err) {
 		outputs__free(o);
@@ -78,7 +70,7 @@ struct outputs *outputs__new(const struct memtide_config *config)
 /* The profile since the last push: queued, never waited for. */
 static void push(struct outputs *o, const struct view *view)
 {
-	double now = wall_s();
+	double now = mt_wall_s();
 	int err = pusher__push(o->pusher, view, o->last_push_s, now);
 
 	if (err)
@@ -117,7 +109,7 @@ bool outputs__poll(struct outputs *o)
 void outputs__interval(struct outputs *o, const struct view *view)
 {
 	struct profile_opts opts = {
-		.time_ns = wall_s() * 1e9,
+		.time_ns = mt_wall_s() * 1e9,
 		.duration_ns = view->settings.interval_s * 1e9,
 	};
 	int err;
@@ -139,7 +131,7 @@ void outputs__interval(struct outputs *o, const struct view *view)
 int outputs__final(struct outputs *o, const struct view *view)
 {
 	struct profile_opts opts = {
-		.time_ns = wall_s() * 1e9,
+		.time_ns = mt_wall_s() * 1e9,
 		.duration_ns = view->settings.elapsed_s * 1e9,
 	};
 	int err = 0;
