@@ -13,6 +13,8 @@ import mtest
 
 INTERVAL = 0.5
 LEAK_ALPHA = 2000 * 4096
+# churn(): malloc(64 + i % 512) then free, for i < 100000
+CHURN_BYTES = sum(64 + i % 512 for i in range(100000))
 
 
 def run(args, procs, cgroup, name, port, seconds, extra, on_start=None):
@@ -87,6 +89,15 @@ def check_reachable(args, procs, cgroup, unit):
     mtest.check(top.get("leak_alpha", (0, 0))[1] == LEAK_ALPHA,
                 f"the last body: go tool pprof reads leak_alpha's {LEAK_ALPHA} bytes "
                 f"(got {top.get('leak_alpha')})")
+    churn = 0
+    for i, post in enumerate(posts):
+        body = procs.path(f"push{i}.pb.gz")
+        with open(body, "wb") as f:
+            f.write(post["body"])
+        churn += mtest.pprof_top(body, "alloc_space").get("churn", (0, 0))[1]
+    mtest.check(churn == CHURN_BYTES,
+                f"alloc_space counts since the last push: summed over the pushes, churn's "
+                f"{CHURN_BYTES} bytes (got {churn})")
     check_paced(report, "reachable server")
 
 

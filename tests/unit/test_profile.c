@@ -224,6 +224,73 @@ static void test_profile(void)
 	procs__free(procs);
 }
 
+/* Encodes the view with a baseline and returns the heap sample's alloc_space, or -1. */
+static int64_t alloc_space_since(const struct view *view, struct profile_baseline *baseline,
+				 int64_t *inuse)
+{
+	Perftools__Profiles__Profile *p;
+	const Perftools__Profiles__Sample *s;
+	int64_t got = -1;
+	uint8_t *buf;
+	size_t len;
+
+	if (profile__encode(view, &(struct profile_opts){.since = baseline}, &buf, &len))
+		return -1;
+	p = perftools__profiles__profile__unpack(NULL, len, buf);
+	s = p ? sample_of(p, "heap") : NULL;
+	if (s) {
+		got = s->value[PROFILE_ALLOC_SPACE];
+		*inuse = s->value[PROFILE_INUSE_SPACE];
+	}
+	if (p)
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	free(buf);
+	return got;
+}
+
+/* Pushed profiles count allocations since the last push; the level held stays a level. */
+static void test_baseline(void)
+{
+	struct stack_table *stacks = stack_table__new();
+	struct accounts *accounts = accounts__new();
+	struct resolved_stacks *resolved = resolved_stacks__new();
+	struct proc_table *procs = procs__new();
+	struct profile_baseline *baseline = profile_baseline__new();
+	__u64 counters[MT_CNT_NR] = {};
+	struct unwind_loader_stats tables = {};
+	struct view_settings settings = {.top_n = 10, .interval_s = 1};
+	struct view_sources src = {.stacks = stacks,
+				   .accounts = accounts,
+				   .resolved = resolved,
+				   .procs = procs,
+				   .counters = counters,
+				   .tables = &tables};
+	static const __u64 totals[] = {300000, 450000, 450000, 100};
+	static const int64_t want[] = {300000, 150000, 0, 100};
+	int64_t inuse = 0, got;
+	struct view view;
+
+	procs__add(procs, 1, 4243, 1, "app");
+	add_stack(resolved, 1, leak_frames, 4);
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+		/* the last: the total went down (a summed row lost a process): counted whole */
+		update(stacks, MT_KIND_HEAP, 1,
+		       (struct mt_stack_stats){100000 + i, 10, 30, 20, totals[i]});
+		CHECK(!accounts__close(accounts, stacks, procs), "accounts closed");
+		CHECK(!view__build(&view, &settings, &src), "view built");
+		got = alloc_space_since(&view, baseline, &inuse);
+		view__free(&view);
+		CHECK(got == want[i] && inuse == (int64_t)(100000 + i),
+		      "profile %zu: alloc_space %lld since the last (want %lld), inuse %lld", i,
+		      (long long)got, (long long)want[i], (long long)inuse);
+	}
+	profile_baseline__free(baseline);
+	stack_table__free(stacks);
+	accounts__free(accounts);
+	resolved_stacks__free(resolved);
+	procs__free(procs);
+}
+
 static void test_gzip(void)
 {
 	static const char text[] = "memtide memtide memtide memtide";
@@ -284,6 +351,7 @@ static void test_service(void)
 int main(void)
 {
 	test_profile();
+	test_baseline();
 	test_gzip();
 	test_service();
 	return check_summary("test_profile");

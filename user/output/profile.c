@@ -33,6 +33,15 @@ struct id_table {
 	struct mt_index idx;
 };
 
+/* The cumulative values each row had at the last profile, by the row's key. */
+enum baseline_value { BASE_ALLOCS, BASE_ALLOC_BYTES, BASE_RESIDENT, BASE_NR };
+
+struct profile_baseline {
+	struct id_table rows; /* aspace id, kind, stack id */
+	__u64 (*values)[BASE_NR];
+	size_t cap;
+};
+
 struct sample {
 	Perftools__Profiles__Sample msg;
 	int64_t values[PROFILE_VALUE_NR];
@@ -48,6 +57,7 @@ struct builder {
 	struct id_table functions; /* name, system name, file */
 	struct id_table locations; /* mapping id, address, function id, line */
 	struct id_table mappings;  /* file name */
+	struct profile_baseline *since;
 	struct sample *samples;
 	size_t sample_cnt;
 	__u64 python_mapping;
@@ -106,6 +116,12 @@ static __u64 key_id(struct id_table *t, const __u64 key[KEY_WORDS])
 	memcpy(t->keys[t->cnt], key, sizeof(t->keys[t->cnt]));
 	mt_index__set(&t->idx, slot, t->cnt);
 	return ++t->cnt;
+}
+
+static void id_table_free(struct id_table *t)
+{
+	free(t->keys);
+	mt_index__free(&t->idx);
 }
 
 static __u64 mapping_id(struct builder *b, const char *file)
@@ -192,25 +208,67 @@ static int add_labels(struct builder *b, struct sample *s, const struct view_row
 	return err;
 }
 
-/* The row's values; false when all are zero (a stack that never held or allocated). */
-static bool row_values(const struct builder *b, const struct view_row *row, int64_t *values)
+/*
+ * What a cumulative count added since the baseline's last profile, which moves on to now; the
+ * count itself when the row is new to the baseline, or when it went down (a summed row whose
+ * processes changed). -ENOMEM.
+ */
+static int since_baseline(struct profile_baseline *base, const struct view_row *row,
+			  const __u64 now[BASE_NR], int64_t delta[BASE_NR])
 {
-	bool any = false;
+	__u64 key[KEY_WORDS] = {row->key.aspace_id, row->key.kind, row->key.stack_id};
+	size_t cnt = base->rows.cnt;
+	__u64 id = key_id(&base->rows, key);
+
+	if (!id || (id > cnt && mt_grow(&base->values, &base->cap, cnt, sizeof(*base->values), 64)))
+		return -ENOMEM;
+	for (int i = 0; i < BASE_NR; i++) {
+		__u64 *last = &base->values[id - 1][i];
+
+		delta[i] = id > cnt || now[i] < *last ? now[i] : now[i] - *last;
+		*last = now[i];
+	}
+	return 0;
+}
+
+/* The row's values, from the start or since the baseline. 0, or -ENOMEM. */
+static int row_values(const struct builder *b, const struct view_row *row, int64_t *values)
+{
+	const struct mt_stack_stats *stats = &row->stats;
+	bool outstanding = mt_kind_outstanding(row->key.kind);
+	__u64 now[BASE_NR] = {
+		[BASE_ALLOCS] = outstanding ? stats->total_allocs : 0,
+		[BASE_ALLOC_BYTES] = outstanding ? stats->total_alloc_bytes : 0,
+		[BASE_RESIDENT] = outstanding ? 0 : stats->total_alloc_bytes,
+	};
+	int64_t counted[BASE_NR];
 
 	memset(values, 0, sizeof(*values) * PROFILE_VALUE_NR);
-	if (mt_kind_outstanding(row->key.kind)) {
-		values[PROFILE_ALLOC_OBJECTS] = row->stats.total_allocs;
-		values[PROFILE_ALLOC_SPACE] = row->stats.total_alloc_bytes;
+	for (int i = 0; i < BASE_NR; i++)
+		counted[i] = now[i];
+	if (b->since && since_baseline(b->since, row, now, counted))
+		return -ENOMEM;
+	values[PROFILE_ALLOC_OBJECTS] = counted[BASE_ALLOCS];
+	values[PROFILE_ALLOC_SPACE] = counted[BASE_ALLOC_BYTES];
+	if (outstanding) {
 		values[PROFILE_INUSE_OBJECTS] =
-			row->stats.outstanding_count > 0 ? row->stats.outstanding_count : 0;
+			stats->outstanding_count > 0 ? stats->outstanding_count : 0;
 		values[PROFILE_INUSE_SPACE] =
-			row->stats.outstanding_bytes > 0 ? row->stats.outstanding_bytes : 0;
-	} else if (b->value_cnt > PROFILE_RESIDENT_SPACE) {
-		values[PROFILE_RESIDENT_SPACE] = row->stats.total_alloc_bytes;
+			stats->outstanding_bytes > 0 ? stats->outstanding_bytes : 0;
 	}
-	for (size_t i = 0; i < b->value_cnt; i++)
-		any |= values[i] != 0;
-	return any;
+	if (b->value_cnt > PROFILE_RESIDENT_SPACE)
+		values[PROFILE_RESIDENT_SPACE] = counted[BASE_RESIDENT];
+	return 0;
+}
+
+/* A sample whose values are all zero says nothing: a stack that neither holds nor allocated. */
+static bool any_value(const struct builder *b, const int64_t *values)
+{
+	for (size_t i = 0; i < b->value_cnt; i++) {
+		if (values[i])
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -258,7 +316,8 @@ static int add_samples(struct builder *b)
 		const struct view_row *row = &stacks->rows[i];
 		struct sample *s = &b->samples[b->sample_cnt];
 
-		if (!row_values(b, row, s->values))
+		err = row_values(b, row, s->values);
+		if (err || !any_value(b, s->values))
 			continue;
 		s->msg = (Perftools__Profiles__Sample)PERFTOOLS__PROFILES__SAMPLE__INIT;
 		s->msg.value = s->values;
@@ -390,12 +449,9 @@ static void free_builder(struct builder *b)
 		free(b->strings.strings[i]);
 	free(b->strings.strings);
 	mt_index__free(&b->strings.idx);
-	free(b->functions.keys);
-	mt_index__free(&b->functions.idx);
-	free(b->locations.keys);
-	mt_index__free(&b->locations.idx);
-	free(b->mappings.keys);
-	mt_index__free(&b->mappings.idx);
+	id_table_free(&b->functions);
+	id_table_free(&b->locations);
+	id_table_free(&b->mappings);
 	for (size_t i = 0; b->samples && i < b->sample_cnt; i++)
 		free(b->samples[i].location_ids);
 	free(b->samples);
@@ -408,6 +464,7 @@ int profile__encode(const struct view *view, const struct profile_opts *opts, ui
 	struct builder b = {
 		.view = view,
 		.value_cnt = view->settings.faults ? PROFILE_VALUE_NR : PROFILE_RESIDENT_SPACE,
+		.since = opts->since,
 	};
 	struct tables t = {};
 	int err;
@@ -437,4 +494,18 @@ int profile__encode(const struct view *view, const struct profile_opts *opts, ui
 	free_tables(&t);
 	free_builder(&b);
 	return err;
+}
+
+struct profile_baseline *profile_baseline__new(void)
+{
+	return calloc(1, sizeof(struct profile_baseline));
+}
+
+void profile_baseline__free(struct profile_baseline *baseline)
+{
+	if (!baseline)
+		return;
+	id_table_free(&baseline->rows);
+	free(baseline->values);
+	free(baseline);
 }

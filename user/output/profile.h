@@ -28,10 +28,23 @@ enum profile_value {
 	PROFILE_VALUE_NR,
 };
 
+struct profile_baseline;
+
 struct profile_opts {
 	__s64 time_ns;	   /* wall clock of the profile's end, as Unix nanoseconds */
 	__s64 duration_ns; /* what it covers */
+	/*
+	 * NULL: alloc_* and resident_space count since the start, as Go's heap profile does (a
+	 * file stands alone). Else they count since the last profile encoded with this baseline,
+	 * which is then moved on: what a continuous-profiling server sums over time (Pyroscope's
+	 * Go SDK sends its heap profiles so, through godeltaprof). inuse_* are levels either way.
+	 */
+	struct profile_baseline *since;
 };
+
+/* An empty baseline: the first profile encoded with it counts from the start. NULL on ENOMEM. */
+struct profile_baseline *profile_baseline__new(void);
+void profile_baseline__free(struct profile_baseline *baseline); /* NULL-safe */
 
 /* The serialized (not yet compressed) profile.proto of the view. 0 or -ENOMEM. */
 int profile__encode(const struct view *view, const struct profile_opts *opts, uint8_t **buf,

@@ -43,6 +43,8 @@ struct pusher {
 	__u32 queue_cap, head, cnt;
 	bool sending, stop;
 	struct view_push figures;
+	/* the trace loop's own: where the alloc_* counts of the next profile start */
+	struct profile_baseline *baseline;
 	/* the sending thread's own */
 	double last_failure_log;
 	__u64 failures_since_log;
@@ -209,7 +211,8 @@ struct pusher *pusher__new(const struct pusher_opts *opts)
 	p->figures.enabled = true;
 	p->items = calloc(p->queue_cap, sizeof(*p->items));
 	p->app_name = strdup(opts->app_name);
-	err = p->items && p->app_name &&
+	p->baseline = profile_baseline__new();
+	err = p->items && p->app_name && p->baseline &&
 			      asprintf(&p->ingest_url, "%.*s%s", (int)len, opts->url, suffix) >= 0
 		      ? 0
 		      : -ENOMEM;
@@ -273,6 +276,7 @@ int pusher__push(struct pusher *p, const struct view *view, double from_s, doubl
 	struct profile_opts opts = {
 		.time_ns = until_s * 1e9,
 		.duration_ns = (until_s - from_s) * 1e9,
+		.since = p->baseline,
 	};
 	struct push_item item = {};
 	int err;
@@ -353,5 +357,6 @@ void pusher__free(struct pusher *p)
 	pthread_cond_destroy(&p->wake);
 	free(p->ingest_url);
 	free(p->app_name);
+	profile_baseline__free(p->baseline);
 	free(p);
 }
