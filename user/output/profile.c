@@ -91,9 +91,19 @@ static int64_t string_id(struct string_table *t, const char *str)
 	return t->cnt++;
 }
 
+/* Word by word through splitmix64: every bit of every word reaches the index's low bits. */
+static __u64 hash_key(const __u64 key[KEY_WORDS])
+{
+	__u64 hash = 0;
+
+	for (int i = 0; i < KEY_WORDS; i++)
+		hash = mt_hash_u64(hash ^ key[i]);
+	return hash;
+}
+
 static __u64 key_hash(const void *items, size_t item)
 {
-	return mt_hash_bytes(((const __u64(*)[KEY_WORDS])items)[item], KEY_WORDS * sizeof(__u64));
+	return hash_key(((const __u64(*)[KEY_WORDS])items)[item]);
 }
 
 static bool key_matches(const void *items, size_t item, const void *key)
@@ -109,8 +119,7 @@ static __u64 key_id(struct id_table *t, const __u64 key[KEY_WORDS])
 	if (mt_index__reserve(&t->idx, key_hash, t->keys) ||
 	    mt_grow(&t->keys, &t->cap, t->cnt, sizeof(*t->keys), 64))
 		return 0;
-	found = mt_index__find(&t->idx, mt_hash_bytes(key, KEY_WORDS * sizeof(__u64)), key_matches,
-			       t->keys, key, &slot);
+	found = mt_index__find(&t->idx, hash_key(key), key_matches, t->keys, key, &slot);
 	if (found != MT_INDEX_NONE)
 		return found + 1;
 	memcpy(t->keys[t->cnt], key, sizeof(t->keys[t->cnt]));
