@@ -8,20 +8,28 @@
 #include "procs/table.h"
 #include "util/grow.h"
 #include "util/idtab.h"
+#include "util/strpool.h"
 
 struct proc_table {
 	struct mt_process **procs;
 	size_t proc_cnt;
 	size_t proc_cap;
 	struct mt_idtab by_aspace; /* struct mt_process * by address-space id */
+	struct strpool *cgroups;   /* the images' cgroup paths, one copy each: few distinct ones */
 };
 
 struct proc_table *procs__new(void)
 {
 	struct proc_table *pt = calloc(1, sizeof(*pt));
 
-	if (pt)
-		pt->by_aspace = MT_IDTAB_INIT(struct mt_process *);
+	if (!pt)
+		return NULL;
+	pt->by_aspace = MT_IDTAB_INIT(struct mt_process *);
+	pt->cgroups = strpool__new();
+	if (!pt->cgroups) {
+		free(pt);
+		return NULL;
+	}
 	return pt;
 }
 
@@ -40,11 +48,11 @@ void procs__free(struct proc_table *pt)
 		return;
 	for (size_t i = 0; i < pt->proc_cnt; i++) {
 		procs__clear_maps(pt->procs[i]);
-		free(pt->procs[i]->cgroup);
 		free(pt->procs[i]);
 	}
 	free(pt->procs);
 	mt_idtab__free(&pt->by_aspace);
+	strpool__free(pt->cgroups);
 	free(pt);
 }
 
@@ -61,7 +69,7 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 	slot = mt_idtab__slot(&pt->by_aspace, aspace_id);
 	proc = slot ? calloc(1, sizeof(*proc)) : NULL;
 	if (proc) {
-		proc->cgroup = strdup(cgroup);
+		proc->cgroup = strpool__intern(pt->cgroups, cgroup);
 		if (!proc->cgroup) {
 			free(proc);
 			proc = NULL;
@@ -95,6 +103,16 @@ struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid)
 			return pt->procs[i];
 	}
 	return NULL;
+}
+
+void procs__retire(struct proc_table *pt, const __u32 *aspace_ids, size_t cnt)
+{
+	for (size_t i = 0; i < cnt; i++) {
+		struct mt_process *proc = procs__get(pt, aspace_ids[i]);
+
+		if (proc && proc->state != MT_PROC_LIVE)
+			procs__clear_maps(proc);
+	}
 }
 
 size_t procs__count(const struct proc_table *pt)

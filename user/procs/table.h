@@ -30,7 +30,8 @@ struct mt_process {
 	pid_t parent_tgid;
 	char comm[MT_COMM_LEN];
 	enum mt_proc_state state;
-	char *cgroup; /* cgroup v2 path when the image was added, "" when unknown; owned */
+	const char
+		*cgroup; /* cgroup v2 path when the image was added, "" when unknown (interned) */
 	/* executable file mappings, in the order first seen; never dropped (see procs__read_maps)
 	 */
 	struct mt_mapping *maps;
@@ -59,6 +60,11 @@ size_t procs__process_count(const struct proc_table *pt);
  * map_cnt the record had before the call. 0, -ESRCH, or -errno.
  */
 int procs__read_maps(struct mt_process *proc);
+/*
+ * The images (sorted address-space ids) ended and their stacks are resolved: their mappings go,
+ * their records stay for the process list.
+ */
+void procs__retire(struct proc_table *pt, const __u32 *aspace_ids, size_t cnt);
 /* Frees the mappings of a record memtide does not keep (a scan). */
 void procs__clear_maps(struct mt_process *proc);
 /* A forked child starts with its parent's mappings. 0 or -ENOMEM. */
