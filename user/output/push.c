@@ -289,6 +289,13 @@ int pusher__push(struct pusher *p, const struct view *view, double from_s, doubl
 		pthread_mutex_unlock(&p->lock);
 		return err;
 	}
+	if (p->cnt == p->queue_cap && p->sending && p->queue_cap == 1) {
+		/* the one queued is in flight: the new one is what goes */
+		p->figures.dropped++;
+		pthread_mutex_unlock(&p->lock);
+		free(item.body);
+		return 0;
+	}
 	if (p->cnt == p->queue_cap) {
 		/* the oldest that is not in flight makes room */
 		__u32 victim = p->sending ? (p->head + 1) % p->queue_cap : p->head;

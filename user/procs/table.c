@@ -60,21 +60,11 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 			      const char *comm)
 {
 	struct mt_process *proc, **slot;
-	char cgroup[PATH_MAX];
 
-	if (procfs__cgroup(tgid, cgroup, sizeof(cgroup)))
-		cgroup[0] = '\0';
 	if (mt_grow(&pt->procs, &pt->proc_cap, pt->proc_cnt, sizeof(*pt->procs), 16))
 		return NULL;
 	slot = mt_idtab__slot(&pt->by_aspace, aspace_id);
 	proc = slot ? calloc(1, sizeof(*proc)) : NULL;
-	if (proc) {
-		proc->cgroup = strpool__intern(pt->cgroups, cgroup);
-		if (!proc->cgroup) {
-			free(proc);
-			proc = NULL;
-		}
-	}
 	if (!proc) {
 		errno = ENOMEM;
 		return NULL;
@@ -87,6 +77,24 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 	*slot = proc;
 	pt->procs[pt->proc_cnt++] = proc;
 	return proc;
+}
+
+int procs__read_cgroups(struct proc_table *pt)
+{
+	char cgroup[PATH_MAX];
+
+	for (size_t i = 0; i < pt->proc_cnt; i++) {
+		struct mt_process *proc = pt->procs[i];
+
+		if (proc->cgroup || proc->state != MT_PROC_LIVE)
+			continue;
+		if (procfs__cgroup(proc->tgid, cgroup, sizeof(cgroup)))
+			cgroup[0] = '\0';
+		proc->cgroup = strpool__intern(pt->cgroups, cgroup);
+		if (!proc->cgroup)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id)

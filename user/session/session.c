@@ -355,6 +355,8 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 		err = rss__poll(m->rss);
 	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
+	if (!err)
+		err = procs__read_cgroups(m->procs);
 	if (err)
 		return err;
 	retire_swept(m);
