@@ -30,6 +30,49 @@ static const struct mt_frame_info map_frames[] = {
 	{.function = "main", .module = "app", .module_offset = 0x1210, .file = "app.c", .line = 91},
 };
 
+/* The view's sources, one process image (aspace 1) of "app". */
+struct fixture {
+	struct stack_table *stacks;
+	struct accounts *accounts;
+	struct resolved_stacks *resolved;
+	struct proc_table *procs;
+	struct mt_process *proc;
+	__u64 counters[MT_CNT_NR];
+	struct unwind_loader_stats tables;
+};
+
+static void fixture_init(struct fixture *f, pid_t pid)
+{
+	memset(f, 0, sizeof(*f));
+	f->stacks = stack_table__new();
+	f->accounts = accounts__new();
+	f->resolved = resolved_stacks__new();
+	f->procs = procs__new();
+	f->proc = procs__add(f->procs, 1, pid, 1, "app");
+}
+
+/* Closes an interval and builds its view. */
+static void fixture_view(struct fixture *f, const struct view_settings *settings, struct view *view)
+{
+	CHECK(!accounts__close(f->accounts, f->stacks, f->procs), "accounts closed");
+	CHECK(!view__build(view, settings,
+			   &(struct view_sources){.stacks = f->stacks,
+						  .accounts = f->accounts,
+						  .resolved = f->resolved,
+						  .procs = f->procs,
+						  .counters = f->counters,
+						  .tables = &f->tables}),
+	      "view built");
+}
+
+static void fixture_free(struct fixture *f)
+{
+	stack_table__free(f->stacks);
+	accounts__free(f->accounts);
+	resolved_stacks__free(f->resolved);
+	procs__free(f->procs);
+}
+
 static void add_stack(struct resolved_stacks *resolved, __u64 stack_id,
 		      const struct mt_frame_info *frames, __u32 cnt)
 {
@@ -162,35 +205,22 @@ static void check_other_samples(const Perftools__Profiles__Profile *p)
 
 static void test_profile(void)
 {
-	struct stack_table *stacks = stack_table__new();
-	struct accounts *accounts = accounts__new();
-	struct resolved_stacks *resolved = resolved_stacks__new();
-	struct proc_table *procs = procs__new();
-	__u64 counters[MT_CNT_NR] = {};
-	struct unwind_loader_stats tables = {};
 	struct view_settings settings = {.top_n = 10, .interval_s = 1, .faults = true};
-	struct view view;
 	Perftools__Profiles__Profile *p;
+	struct fixture f;
+	struct view view;
 	uint8_t *buf;
 	size_t len;
-	struct mt_process *proc = procs__add(procs, 1, 4242, 1, "app");
 
-	proc->cgroup = "/system.slice/shop.service"; /* not what runs as 4242, if anything */
-	add_stack(resolved, 1, leak_frames, 4);
-	add_stack(resolved, 2, map_frames, 2);
-	update(stacks, MT_KIND_HEAP, 1, (struct mt_stack_stats){100000, 10, 30, 20, 300000});
-	update(stacks, MT_KIND_MMAP, 2, (struct mt_stack_stats){1 << 20, 1, 1, 0, 1 << 20});
-	update(stacks, MT_KIND_FAULT, 1, (struct mt_stack_stats){0, 0, 2, 0, 8192});
-	update(stacks, MT_KIND_BRK, 2, (struct mt_stack_stats){});
-	CHECK(!accounts__close(accounts, stacks, procs), "accounts closed");
-	CHECK(!view__build(&view, &settings,
-			   &(struct view_sources){.stacks = stacks,
-						  .accounts = accounts,
-						  .resolved = resolved,
-						  .procs = procs,
-						  .counters = counters,
-						  .tables = &tables}),
-	      "view built");
+	fixture_init(&f, 4242);
+	f.proc->cgroup = "/system.slice/shop.service"; /* not what runs as 4242, if anything */
+	add_stack(f.resolved, 1, leak_frames, 4);
+	add_stack(f.resolved, 2, map_frames, 2);
+	update(f.stacks, MT_KIND_HEAP, 1, (struct mt_stack_stats){100000, 10, 30, 20, 300000});
+	update(f.stacks, MT_KIND_MMAP, 2, (struct mt_stack_stats){1 << 20, 1, 1, 0, 1 << 20});
+	update(f.stacks, MT_KIND_FAULT, 1, (struct mt_stack_stats){0, 0, 2, 0, 8192});
+	update(f.stacks, MT_KIND_BRK, 2, (struct mt_stack_stats){});
+	fixture_view(&f, &settings, &view);
 	CHECK(!profile__encode(&view, &(struct profile_opts){.time_ns = 7, .duration_ns = 3}, &buf,
 			       &len),
 	      "encoded");
@@ -217,10 +247,7 @@ static void test_profile(void)
 	}
 	free(buf);
 	view__free(&view);
-	stack_table__free(stacks);
-	accounts__free(accounts);
-	resolved_stacks__free(resolved);
-	procs__free(procs);
+	fixture_free(&f);
 }
 
 /* Encodes the view with a baseline and returns the heap sample's alloc_space, or -1. */
@@ -250,33 +277,21 @@ static int64_t alloc_space_since(const struct view *view, struct profile_baselin
 /* Pushed profiles count allocations since the last push; the level held stays a level. */
 static void test_baseline(void)
 {
-	struct stack_table *stacks = stack_table__new();
-	struct accounts *accounts = accounts__new();
-	struct resolved_stacks *resolved = resolved_stacks__new();
-	struct proc_table *procs = procs__new();
 	struct profile_baseline *baseline = profile_baseline__new();
-	__u64 counters[MT_CNT_NR] = {};
-	struct unwind_loader_stats tables = {};
 	struct view_settings settings = {.top_n = 10, .interval_s = 1};
-	struct view_sources src = {.stacks = stacks,
-				   .accounts = accounts,
-				   .resolved = resolved,
-				   .procs = procs,
-				   .counters = counters,
-				   .tables = &tables};
 	static const __u64 totals[] = {300000, 450000, 450000, 100};
 	static const int64_t want[] = {300000, 150000, 0, 100};
 	int64_t inuse = 0, got;
+	struct fixture f;
 	struct view view;
 
-	procs__add(procs, 1, 4243, 1, "app");
-	add_stack(resolved, 1, leak_frames, 4);
+	fixture_init(&f, 4243);
+	add_stack(f.resolved, 1, leak_frames, 4);
 	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
 		/* the last: the total went down (a summed row lost a process): counted whole */
-		update(stacks, MT_KIND_HEAP, 1,
+		update(f.stacks, MT_KIND_HEAP, 1,
 		       (struct mt_stack_stats){100000 + i, 10, 30, 20, totals[i]});
-		CHECK(!accounts__close(accounts, stacks, procs), "accounts closed");
-		CHECK(!view__build(&view, &settings, &src), "view built");
+		fixture_view(&f, &settings, &view);
 		got = alloc_space_since(&view, baseline, &inuse);
 		view__free(&view);
 		CHECK(got == want[i] && inuse == (int64_t)(100000 + i),
@@ -284,10 +299,7 @@ static void test_baseline(void)
 		      (long long)got, (long long)want[i], (long long)inuse);
 	}
 	profile_baseline__free(baseline);
-	stack_table__free(stacks);
-	accounts__free(accounts);
-	resolved_stacks__free(resolved);
-	procs__free(procs);
+	fixture_free(&f);
 }
 
 static void test_gzip(void)
