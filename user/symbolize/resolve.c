@@ -201,6 +201,11 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
 	return 0;
 }
 
+void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt)
+{
+	resolved_stacks__drop(r->stacks, aspace_ids, cnt);
+}
+
 const struct resolved_stacks *resolver__stacks(const struct resolver *r)
 {
 	return r->stacks;
