@@ -7,7 +7,9 @@ BUILD_DIR=${BUILD_DIR:-$MEMTIDE_ROOT/build}
 MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
 	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux libclang-rt-14-dev
 	g++ libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev libmimalloc2.0
-	libmimalloc-dev)
+	libmimalloc-dev
+	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev golang-go
+	libcurl4-openssl-dev libncurses-dev tmux systemd python3-yaml)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

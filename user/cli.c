@@ -50,6 +50,14 @@ enum {
 	OPT_NO_RSS,
 	OPT_OOM_REPORT,
 	OPT_FOLDED_PEAK,
+	OPT_PPROF,
+	OPT_PPROF_DIR,
+	OPT_PPROF_KEEP,
+	OPT_PUSH,
+	OPT_APP_NAME,
+	OPT_PUSH_HEADER,
+	OPT_PUSH_QUEUE,
+	OPT_LIVE,
 };
 
 static const struct argp_option options[] = {
@@ -130,13 +138,38 @@ static const struct argp_option options[] = {
 	 "When the OOM killer kills a traced process, its post-mortem (cgroup, limit, RSS, top "
 	 "stacks) goes to stderr and, at once, to FILE and as JSON to FILE.json",
 	 3},
-	{NULL, 0, NULL, 0, "Limits:", 4},
-	{"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked at once (default 1048576)",
+	{"pprof", OPT_PPROF, "FILE", 0,
+	 "pprof profile (gzipped profile.proto): inuse_space/objects, alloc_space/objects and "
+	 "resident_space by stack, for go tool pprof, Pyroscope, Parca",
+	 3},
+	{"pprof-dir", OPT_PPROF_DIR, "DIR", 0,
+	 "Also a pprof profile per interval, DIR/memtide-PID-SEQ.pb.gz, keeping the newest "
+	 "--pprof-keep",
+	 3},
+	{"pprof-keep", OPT_PPROF_KEEP, "N", 0, "Profiles kept in --pprof-dir (default 60)", 3},
+	{NULL, 0, NULL, 0, "Continuous profiling and live view:", 4},
+	{"push", OPT_PUSH, "URL", 0,
+	 "Every interval, POST the interval's pprof profile to URL/ingest (Grafana Pyroscope, "
+	 "Alloy's pyroscope.receive_http), from a thread of its own with retries",
 	 4},
-	{"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 4},
+	{"app-name", OPT_APP_NAME, "NAME", 0, "Application name pushed (default memtide)", 4},
+	{"push-header", OPT_PUSH_HEADER, "'NAME: VALUE'", 0,
+	 "HTTP header sent with every push (a tenant id, an Authorization token); repeatable", 4},
+	{"push-queue", OPT_PUSH_QUEUE, "N", 0,
+	 "Profiles waiting to be pushed while the server is unreachable, at most (default 30); "
+	 "older ones are dropped and counted",
+	 4},
+	{"live", OPT_LIVE, NULL, 0,
+	 "Full-screen top-like view refreshed every interval (q quits, p pauses, s switches the "
+	 "ranking, c collapses stacks); the text report when stdout is not a terminal",
+	 4},
+	{NULL, 0, NULL, 0, "Limits:", 5},
+	{"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked at once (default 1048576)",
+	 5},
+	{"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 5},
 	{"max-mappings", OPT_MAX_MAPPINGS, "N", 0,
-	 "Live mmap and brk ranges tracked at once (default 65536)", 4},
-	{"bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 4},
+	 "Live mmap and brk ranges tracked at once (default 65536)", 5},
+	{"bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 5},
 	{},
 };
 
@@ -259,6 +292,52 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_OOM_REPORT:
 		config->oom_path = arg;
 		break;
+	case OPT_PPROF:
+		config->pprof_path = arg;
+		break;
+	case OPT_PPROF_DIR:
+		config->pprof_dir = arg;
+		break;
+	case OPT_PPROF_KEEP:
+		if (mt_parse_u64(arg, 1, 1000000, &number))
+			argp_error(state, "invalid --pprof-keep '%s': expected 1..1000000", arg);
+		config->pprof_keep = number;
+		break;
+	case OPT_PUSH:
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+			argp_error(state,
+				   "invalid --push '%s': expected an http:// or https:// URL, e.g. "
+				   "http://pyroscope:4040",
+				   arg);
+		config->push_url = arg;
+		break;
+	case OPT_APP_NAME:
+		if (!*arg || strpbrk(arg, "{}=,\"\n"))
+			argp_error(state,
+				   "invalid --app-name '%s': expected a name without {}=,\" e.g. "
+				   "checkout",
+				   arg);
+		config->app_name = arg;
+		break;
+	case OPT_PUSH_HEADER:
+		if (!strchr(arg, ':') || strpbrk(arg, "\r\n"))
+			argp_error(state,
+				   "invalid --push-header '%s': expected 'Name: value', e.g. "
+				   "'X-Scope-OrgID: tenant1'",
+				   arg);
+		if (config->push_header_cnt >= MT_MAX_PUSH_HEADERS)
+			argp_error(state, "too many --push-header: at most %d",
+				   MT_MAX_PUSH_HEADERS);
+		config->push_headers[config->push_header_cnt++] = arg;
+		break;
+	case OPT_PUSH_QUEUE:
+		if (mt_parse_u64(arg, 1, 10000, &number))
+			argp_error(state, "invalid --push-queue '%s': expected 1..10000", arg);
+		config->push_queue = number;
+		break;
+	case OPT_LIVE:
+		config->live = true;
+		break;
 	case OPT_PER_PROCESS:
 		config->per_process = true;
 		break;
@@ -328,6 +407,9 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.faults = true,
 		.fault_sample = 1,
 		.max_mappings = 65536,
+		.pprof_keep = 60,
+		.app_name = "memtide",
+		.push_queue = 30,
 	};
 	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, config) ? 2 : 0;
 }

@@ -8,7 +8,8 @@
 #include <linux/types.h>
 #include "symbolize/pyframes.h"
 
-#define MT_MAX_TARGET_PIDS 64
+#define MT_MAX_TARGET_PIDS  64
+#define MT_MAX_PUSH_HEADERS 16
 
 struct memtide_config {
 	pid_t pids[MT_MAX_TARGET_PIDS];
@@ -40,6 +41,15 @@ struct memtide_config {
 	__u32 leak_windows;	/* windows compared for a verdict; 0: adaptive */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
+	const char *pprof_path; /* --pprof: gzipped profile.proto at exit */
+	const char *pprof_dir;	/* --pprof-dir: one profile per interval */
+	__u32 pprof_keep;	/* profiles kept in pprof_dir */
+	const char *push_url;	/* --push: Pyroscope-compatible server, profiles to URL/ingest */
+	const char *app_name;	/* --app-name: the application name pushed */
+	const char *push_headers[MT_MAX_PUSH_HEADERS]; /* --push-header "Name: value" */
+	int push_header_cnt;
+	__u32 push_queue; /* profiles waiting to be pushed, at most */
+	bool live;	  /* --live: full-screen view instead of interval reports */
 };
 
 /* Parses argv into *config. Returns 0, or a nonzero exit code after printing usage errors. */

@@ -5,12 +5,15 @@ Every process a test starts is ended by PID when the test ends, whatever happens
 """
 
 import argparse
+import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SKIP = 77
@@ -267,3 +270,98 @@ class Cgroup:
 def move_to_cgroup(path, pid):
     with open(os.path.join(path, "cgroup.procs"), "w") as f:
         f.write(str(pid))
+
+
+def require_go_pprof():
+    """`go tool pprof` (Debian's golang-go) reads what --pprof and --push write; the tests that
+    use it skip without it, and fail in CI."""
+    try:
+        subprocess.run(["go", "tool", "pprof", "-h"], capture_output=True, check=False,
+                       timeout=60, env=go_env())
+        return
+    except FileNotFoundError:
+        reason = "go tool pprof not found: install the Debian package 'golang-go'"
+    if os.environ.get("CI") == "true":
+        fail(reason)
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def profile_test(name):
+    """The start of the tests that read profiles: the arguments, root and BTF, go tool pprof,
+    the cgroup2 mount, and the name of a cgroup of the test's own named like a systemd service
+    (the service label its processes get)."""
+    args = parse_args()
+    require_privileges()
+    require_go_pprof()
+    mount = cgroup2_mount()
+    if mount is None:
+        fail("no cgroup2 mount")
+    return args, mount, f"memtide-test-{name}-{os.getpid()}.service"
+
+
+def go_env():
+    env = dict(os.environ)
+    env.setdefault("HOME", tempfile.gettempdir())
+    return env
+
+
+def pprof_run(path, *options):
+    """go tool pprof's text output for a profile file; fails the test when pprof cannot read
+    it."""
+    result = subprocess.run(["go", "tool", "pprof", "-symbolize=none", *options, path],
+                            capture_output=True, text=True, timeout=120, env=go_env())
+    if result.returncode != 0:
+        fail(f"go tool pprof {' '.join(options)} {path} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def pprof_top(path, sample_index):
+    """go tool pprof -top in bytes (or counts): {function: (flat, cum)}."""
+    rows = {}
+    out = pprof_run(path, "-top", "-unit=B", "-nodecount=1000", f"-sample_index={sample_index}")
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) != 6 or not fields[1].endswith("%"):
+            continue
+        value = [int(f.rstrip("B")) if f != "0" else 0 for f in (fields[0], fields[3])]
+        rows[fields[5]] = tuple(value)
+    return rows
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A Pyroscope stand-in: answers 500 to every POST while `failing`, 200 otherwise, and keeps
+    each one (path, headers, body, status)."""
+
+    def __init__(self, port):
+        self.requests = []
+        self.failing = False
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), Handler)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status = 500 if self.server.failing else 200
+        with self.server.lock:
+            self.server.requests.append({"path": self.path, "headers": dict(self.headers),
+                                         "body": body, "status": status})
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_server(port):
+    server = Recorder(port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -258,6 +258,16 @@ static void run_fill_maps(void)
 		touch_along(page, FILL_BITS, fill_regions[page / 2] + (page % 2) * 4096);
 }
 
+/* Leaks 64 KiB every 100 ms until SIGTERM: a leak still growing whenever a view looks. */
+NOINLINE void leak_steady(void)
+{
+	struct timespec tick = {.tv_nsec = 100 * 1000000L};
+
+	while (sigtimedwait(&handshake_signals, NULL, &tick) != SIGTERM)
+		keep(malloc(64 * 1024));
+	exit(0);
+}
+
 static void *preallocated[1000];
 
 /* The cases that are one call */
@@ -269,6 +279,7 @@ static const struct {
 	{"leak_small", leak_small},   {"churn", churn},
 	{"threads", run_threads},     {"threads1000", run_many_threads},
 	{"fill_maps", run_fill_maps}, {"fork", run_fork},
+	{"leak_steady", leak_steady},
 };
 
 static void run_case(const char *name, const char *self, const char *arg)

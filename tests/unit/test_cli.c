@@ -49,7 +49,33 @@ int main(void)
 		{"memtide", "-p", "1", "--leak-window=0"},
 		{"memtide", "-p", "1", "--leak-windows=1"},
 		{"memtide", "-p", "1", "--fault-sample=0"},
+		{"memtide", "-p", "1", "--push=ftp://pyroscope:4040"},
+		{"memtide", "-p", "1", "--push-header=X-Scope-OrgID"},
+		{"memtide", "-p", "1", "--app-name=shop{env=prod}"},
+		{"memtide", "-p", "1", "--push-queue=0"},
+		{"memtide", "-p", "1", "--pprof-keep=0"},
 	};
+	char *outputs[] = {"memtide",
+			   "-p",
+			   "1",
+			   "--pprof",
+			   "p.pb.gz",
+			   "--pprof-dir",
+			   "pd",
+			   "--pprof-keep",
+			   "5",
+			   "--push",
+			   "http://alloy:9999",
+			   "--app-name",
+			   "shop",
+			   "--push-header",
+			   "X-Scope-OrgID: t1",
+			   "--push-header",
+			   "Authorization: Bearer x",
+			   "--push-queue",
+			   "7",
+			   "--live",
+			   NULL};
 	char *mm_off[] = {"memtide",	    "-p", "1", "--no-mappings", "--no-faults",
 			  "--fault-sample", "16", NULL};
 	struct memtide_config config;
@@ -88,6 +114,19 @@ int main(void)
 		      config.folded_peak_path && !strcmp(config.folded_peak_path, "peak.folded"),
 	      "verdict windows, --no-rss, --oom-report, --folded-peak");
 	CHECK(parse_exit_status(7, bad_span) == 2, "windows spanning more than the history exit 2");
+
+	CHECK(parse(&config, 3, defaults) == 0 && !config.pprof_path && !config.push_url &&
+		      config.pprof_keep == 60 && config.push_queue == 30 &&
+		      !strcmp(config.app_name, "memtide") && !config.live,
+	      "pprof, push and live defaults");
+	CHECK(parse(&config, 20, outputs) == 0, "parse the pprof, push and live options");
+	CHECK(!strcmp(config.pprof_path, "p.pb.gz") && !strcmp(config.pprof_dir, "pd") &&
+		      config.pprof_keep == 5 && !strcmp(config.push_url, "http://alloy:9999") &&
+		      !strcmp(config.app_name, "shop") && config.push_header_cnt == 2 &&
+		      !strcmp(config.push_headers[1], "Authorization: Bearer x") &&
+		      config.push_queue == 7 && config.live,
+	      "--pprof, --pprof-dir, --pprof-keep, --push, --app-name, --push-header (twice), "
+	      "--push-queue, --live");
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int argc = 0;

@@ -109,39 +109,15 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 			mt_format_bytes(totals->resident_bytes, 0, held, sizeof(held)),
 			settings->fault_sample > 1 ? " (sampled: estimates)" : "");
 	print_rss_total(out, view);
-}
-
-/* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */
-static void format_owner(const struct view_row *row, char *buf, size_t buf_sz)
-{
-	const struct mt_process *proc = row->proc;
-
-	if (!proc)
-		snprintf(buf, buf_sz, "?");
-	else if (row->process_cnt > 1)
-		snprintf(buf, buf_sz, "%s (%u processes%s)", proc->comm, row->process_cnt,
-			 row->gone ? ", gone" : "");
-	else if (proc->state != MT_PROC_LIVE)
-		snprintf(buf, buf_sz, "%s (%d, %s)", proc->comm, proc->tgid,
-			 mt_proc_state_name(proc->state));
-	else
-		snprintf(buf, buf_sz, "%s (%d)", proc->comm, proc->tgid);
-}
-
-static void print_stack(FILE *out, const struct view *view, const struct view_row *row, int rank,
-			bool by_growth)
-{
-	char owner[64], judged[64];
-
-	format_owner(row, owner, sizeof(owner));
-	fprintf(out, "  #%-3d", rank);
-	text__stack_figures(out, row->key.kind, &row->stats, row->growth, by_growth);
-	if (!row->judged)
-		fprintf(out, "  %s\n", owner);
-	else
-		fprintf(out, "  %s  %s\n", owner,
-			verdict__format(&row->verdict, judged, sizeof(judged)));
-	text__frames(out, row->stack);
+	if (view->push.enabled)
+		fprintf(out,
+			"   push: %llu profiles sent, %llu queued, %llu dropped, %llu refused, "
+			"%llu "
+			"failed attempts retried\n",
+			(unsigned long long)view->push.sent, (unsigned long long)view->push.queued,
+			(unsigned long long)view->push.dropped,
+			(unsigned long long)view->push.rejected,
+			(unsigned long long)view->push.failures);
 }
 
 /* Says when many bytes sit on stacks that end early, and the likely reason. */
@@ -182,7 +158,7 @@ static void print_ranked(FILE *out, const struct view *view, enum rank_by rank)
 			: rank == RANK_OUTSTANDING ? "no outstanding allocations"
 						   : "no page faults");
 	for (size_t i = 0; i < shown; i++)
-		print_stack(out, view, view->stacks.ranked[rank][i], (int)i + 1, by_growth);
+		text__stack(out, view, view->stacks.ranked[rank][i], (int)i + 1, by_growth);
 	if (rank == RANK_GROWTH || rank == RANK_OUTSTANDING)
 		print_incomplete_note(out, view->stacks.ranked[rank], shown);
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
 #include "output/text.h"
+#include "procs/table.h"
 #include "symbolize/resolved.h"
 #include "util/units.h"
 #include "view/names.h"
+#include "view/view.h"
 
 #define MAX_PRINTED_FRAMES 48
 
@@ -90,4 +92,37 @@ void text__frames(FILE *out, const struct resolved_stack *stack)
 	if (!stack->complete)
 		fprintf(out, "        [stack incomplete: %s]\n",
 			mt_stop_reason_name(stack->stop_reason));
+}
+
+/* "comm (pid)", "comm (pid, exited)" or "comm (4 processes)" */
+static void format_owner(const struct view_row *row, char *buf, size_t buf_sz)
+{
+	const struct mt_process *proc = row->proc;
+
+	if (!proc)
+		snprintf(buf, buf_sz, "?");
+	else if (row->process_cnt > 1)
+		snprintf(buf, buf_sz, "%s (%u processes%s)", proc->comm, row->process_cnt,
+			 row->gone ? ", gone" : "");
+	else if (proc->state != MT_PROC_LIVE)
+		snprintf(buf, buf_sz, "%s (%d, %s)", proc->comm, proc->tgid,
+			 mt_proc_state_name(proc->state));
+	else
+		snprintf(buf, buf_sz, "%s (%d)", proc->comm, proc->tgid);
+}
+
+void text__stack(FILE *out, const struct view *view, const struct view_row *row, int rank,
+		 bool by_growth)
+{
+	char owner[64], judged[64];
+
+	format_owner(row, owner, sizeof(owner));
+	fprintf(out, "  #%-3d", rank);
+	text__stack_figures(out, row->key.kind, &row->stats, row->growth, by_growth);
+	if (!row->judged)
+		fprintf(out, "  %s\n", owner);
+	else
+		fprintf(out, "  %s  %s\n", owner,
+			verdict__format(&row->verdict, judged, sizeof(judged)));
+	text__frames(out, row->stack);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Text renderings shared by the text outputs (the report and the OOM post-mortem), so a stack
- * reads the same in both: its figures by kind, and its frames.
+ * Text renderings shared by the text outputs (the report, the OOM post-mortem, the live view), so
+ * a stack reads the same in each: its figures by kind, and its frames.
  */
 #ifndef MEMTIDE_OUTPUT_TEXT_H
 #define MEMTIDE_OUTPUT_TEXT_H
@@ -11,6 +11,8 @@
 #include "memtide/abi.h"
 
 struct resolved_stack;
+struct view;
+struct view_row;
 
 /*
  * A stack's figures as the reports print them after its rank, worded by kind (allocations,
@@ -25,5 +27,12 @@ void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *sta
 char *text__culprit(const struct resolved_stack *stack, char *buf, size_t buf_sz);
 /* A stack's frames, one a line, with the incomplete-stack note; NULL: not stored. */
 void text__frames(FILE *out, const struct resolved_stack *stack);
+
+/*
+ * A ranked stack as the reports print it: "  #RANK", its figures, its owner ("comm (pid)",
+ * "comm (pid, exited)", "comm (4 processes)"), its verdict, then its frames.
+ */
+void text__stack(FILE *out, const struct view *view, const struct view_row *row, int rank,
+		 bool by_growth);
 
 #endif /* MEMTIDE_OUTPUT_TEXT_H */

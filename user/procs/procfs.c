@@ -82,6 +82,25 @@ int procfs__comm(pid_t tgid, char comm[MT_COMM_LEN])
 	return 0;
 }
 
+int procfs__cgroup(pid_t tgid, char *path, size_t path_sz)
+{
+	char line[PATH_MAX + 32];
+	FILE *f = open_proc(tgid, "cgroup");
+	int err = -ENOENT;
+
+	if (!f)
+		return gone_or_errno();
+	/* the cgroup v2 line is "0::/path"; v1 lines name their controllers between the colons */
+	while (err && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		err = snprintf(path, path_sz, "%s", line + 3) < (int)path_sz ? 0 : -ENAMETOOLONG;
+	}
+	fclose(f);
+	return err;
+}
+
 bool procfs__has_exited(pid_t tgid)
 {
 	struct procfs_status status;

@@ -47,6 +47,8 @@ int procfs__comm(pid_t tgid, char comm[MT_COMM_LEN]);
  * memtide lacks (and under Yama's ptrace_scope).
  */
 int procfs__may_read(pid_t tgid);
+/* The cgroup v2 path ("/system.slice/app.service"). 0, -ESRCH when gone, -ENOENT: no v2 line. */
+int procfs__cgroup(pid_t tgid, char *path, size_t path_sz);
 /* True when the process has exited (gone, or a zombie not yet reaped). */
 bool procfs__has_exited(pid_t tgid);
 

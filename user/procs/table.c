@@ -1,25 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "procs/procfs.h"
 #include "procs/table.h"
 #include "util/grow.h"
 #include "util/idtab.h"
+#include "util/strpool.h"
 
 struct proc_table {
 	struct mt_process **procs;
 	size_t proc_cnt;
 	size_t proc_cap;
 	struct mt_idtab by_aspace; /* struct mt_process * by address-space id */
+	struct strpool *cgroups;   /* the images' cgroup paths, one copy each: few distinct ones */
 };
 
 struct proc_table *procs__new(void)
 {
 	struct proc_table *pt = calloc(1, sizeof(*pt));
 
-	if (pt)
-		pt->by_aspace = MT_IDTAB_INIT(struct mt_process *);
+	if (!pt)
+		return NULL;
+	pt->by_aspace = MT_IDTAB_INIT(struct mt_process *);
+	pt->cgroups = strpool__new();
+	if (!pt->cgroups) {
+		free(pt);
+		return NULL;
+	}
 	return pt;
 }
 
@@ -42,6 +52,7 @@ void procs__free(struct proc_table *pt)
 	}
 	free(pt->procs);
 	mt_idtab__free(&pt->by_aspace);
+	strpool__free(pt->cgroups);
 	free(pt);
 }
 
@@ -66,6 +77,24 @@ struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid
 	*slot = proc;
 	pt->procs[pt->proc_cnt++] = proc;
 	return proc;
+}
+
+int procs__read_cgroups(struct proc_table *pt)
+{
+	char cgroup[PATH_MAX];
+
+	for (size_t i = 0; i < pt->proc_cnt; i++) {
+		struct mt_process *proc = pt->procs[i];
+
+		if (proc->cgroup || proc->state != MT_PROC_LIVE)
+			continue;
+		if (procfs__cgroup(proc->tgid, cgroup, sizeof(cgroup)))
+			cgroup[0] = '\0';
+		proc->cgroup = strpool__intern(pt->cgroups, cgroup);
+		if (!proc->cgroup)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id)

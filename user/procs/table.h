@@ -30,6 +30,8 @@ struct mt_process {
 	pid_t parent_tgid;
 	char comm[MT_COMM_LEN];
 	enum mt_proc_state state;
+	const char
+		*cgroup; /* cgroup v2 path when the image was added, "" when unknown (interned) */
 	/* executable file mappings, in the order first seen; never dropped (see procs__read_maps)
 	 */
 	struct mt_mapping *maps;
@@ -43,6 +45,11 @@ void procs__free(struct proc_table *pt); /* NULL-safe */
 /* Adds a record for a new process image. NULL with errno set (ENOMEM). */
 struct mt_process *procs__add(struct proc_table *pt, __u32 aspace_id, pid_t tgid, pid_t parent_tgid,
 			      const char *comm);
+/*
+ * Reads the cgroup of the live images that have none yet: once per report, off the path of the
+ * fork and exec events, which must be quick. 0 or -ENOMEM.
+ */
+int procs__read_cgroups(struct proc_table *pt);
 struct mt_process *procs__get(const struct proc_table *pt, __u32 aspace_id);
 /* The live record of a tgid, or NULL. */
 struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid);

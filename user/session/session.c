@@ -37,6 +37,7 @@
 #include "procs/table.h"
 #include "python/images.h"
 #include "session/lifecycle.h"
+#include "session/outputs.h"
 #include "session/session.h"
 #include "symbolize/native.h"
 #include "symbolize/resolve.h"
@@ -66,6 +67,7 @@ struct memtide {
 	struct limits *limits;
 	struct lifecycle *lifecycle;
 	struct oom_reporter *oom;
+	struct outputs *outputs; /* per interval: report, --pprof-dir, --push, --live */
 	struct view_settings settings;
 	FILE *folded_out;
 	FILE *folded_peak_out;
@@ -179,6 +181,9 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 	      open_output(config->flamegraph_path, "--flamegraph", &m->flamegraph_out);
 	if (err)
 		return err;
+	m->outputs = outputs__new(config);
+	if (!m->outputs)
+		return -errno;
 	if (config->cgroup) {
 		err = cgroup__resolve(config->cgroup, &m->cgroup);
 		if (err)
@@ -373,6 +378,8 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 		err = limits__poll(m->limits, now_s());
 	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
+	if (!err)
+		err = procs__read_cgroups(m->procs);
 	if (err)
 		return err;
 	retire_swept(m);
@@ -392,6 +399,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				  .allocators = m->allocators,
 				  .counters = counters,
 				  .tables = &tables,
+				  .push = outputs__push_figures(m->outputs),
 			  });
 	/* the latest forecasts, for an OOM post-mortem to say how close they were */
 	for (size_t i = 0; !err && i < view->process_cnt; i++) {
@@ -415,7 +423,7 @@ static int report_interval(struct memtide *m)
 	if (err)
 		return err;
 	m->last_report_s = now;
-	report__interval(stdout, &view);
+	outputs__interval(m->outputs, &view);
 	view__free(&view);
 	return 0;
 }
@@ -447,7 +455,7 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 			mt_error("Failed to read process events: %s\n", strerror(-err));
 			return err;
 		}
-		if (lifecycle__targets_gone(m->lifecycle))
+		if (lifecycle__targets_gone(m->lifecycle) || outputs__poll(m->outputs))
 			break;
 		if (stdout_reader_gone()) {
 			m->stdout_gone = true;
@@ -526,14 +534,18 @@ int memtide__finish(struct memtide *m)
 	err = build_view(m, &view, now_s() - m->last_report_s);
 	if (err)
 		return err;
-	if (!m->stdout_gone)
-		report__final(stdout, &view);
 	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
 		ret = write_stack_outputs(m, &view);
 	if (m->json_out) {
 		err = json__write(m->json_out, &view);
 		ret = close_output(&m->json_out, m->config->json_path, err) ?: ret;
 	}
+	ret = outputs__final(m->outputs, &view) ?: ret;
+	/* after the last push went (or was given up): the report counts it */
+	if (view.push.enabled)
+		view.push = *outputs__push_figures(m->outputs);
+	if (!m->stdout_gone)
+		report__final(stdout, &view);
 	view__free(&view);
 	return ret;
 }
@@ -588,6 +600,7 @@ void memtide__free(struct memtide *m)
 	rss__free(m->rss);
 	limits__free(m->limits);
 	oom__free(m->oom);
+	outputs__free(m->outputs);
 	procs__free(m->procs);
 	symbolizer__free(m->symbolizer);
 	if (m->folded_out)

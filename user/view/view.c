@@ -317,6 +317,8 @@ int view__build(struct view *view, const struct view_settings *settings,
 		view->drops += mt_counter_is_drop(i) ? view->counters[i] : 0;
 	view->tables = *src->tables;
 	view->rss_timelines = src->rss != NULL;
+	if (src->push)
+		view->push = *src->push;
 	summarize_rss(view, src);
 	return 0;
 }

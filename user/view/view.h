@@ -94,6 +94,16 @@ struct view_rss {
 	const struct mt_process *largest_proc; /* ... and its process */
 };
 
+/* What --push did so far (output/push.h keeps it; the report shows it). */
+struct view_push {
+	bool enabled;
+	__u64 sent;	/* profiles the server accepted */
+	__u64 queued;	/* waiting, the one being sent included */
+	__u64 dropped;	/* left out: the queue was full, or memtide stopped before they went */
+	__u64 rejected; /* answered 4xx (a request the server will never take): not retried */
+	__u64 failures; /* attempts that failed and were retried */
+};
+
 struct view {
 	struct view_settings settings;
 	struct view_stacks stacks;
@@ -110,6 +120,7 @@ struct view {
 	bool rss_timelines;
 	struct view_rss rss;
 	struct view_peak peak; /* the whole trace's highest outstanding total */
+	struct view_push push;
 };
 
 struct view_sources {
@@ -123,6 +134,7 @@ struct view_sources {
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
 	const struct allocators *allocators;
+	const struct view_push *push; /* NULL: no --push */
 };
 
 /* Builds the view; the sources must outlive it. 0 or -ENOMEM (the view is then empty). */
