@@ -172,12 +172,14 @@ def check_no_negative(stacks, doc):
     check(doc["outstanding_bytes"] >= 0, "total outstanding bytes not negative")
 
 
-def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5):
-    """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
-    memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
-    JSON doc, memtide's report)."""
+def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, on_ready=None):
+    """Starts a program that prints "ready PID" and waits for SIGUSR1 (then calls on_ready(PID)
+    if given), traces it with memtide -p, lets it run until it prints "done", stops memtide.
+    Returns (folded stacks, JSON doc, memtide's report)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
+    if on_ready:
+        on_ready(pid)
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
     memtide = procs.memtide(memtide_bin, ["-p", str(pid), "-i", "1", "--folded", folded,
                                           "--json", js] + (extra_args or []),

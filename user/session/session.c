@@ -187,6 +187,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 		.max_procs = MAX_TRACED_PROCS,
 		.unwind_rows = unwind_loader__rows_wanted(m->unwind),
 		.unwind_rules = MT_UNWIND_MAX_RULES,
+		.unwind_maps = MT_UNWIND_MAP_SLOTS,
 		.sample_rate = config->sample_bytes,
 		.cgroup_id = m->cgroup.id,
 		.cgroup_level = m->cgroup.level,
@@ -210,6 +211,8 @@ static int attach_unwind_maps(struct memtide *m, const struct tracer_opts *trace
 							    .page_cap = tracer_opts->unwind_rows,
 							    .rules_fd = fds.rules,
 							    .rule_cap = tracer_opts->unwind_rules,
+							    .maps_fd = fds.maps,
+							    .map_cap = tracer_opts->unwind_maps,
 							    .procs_fd = fds.procs,
 						    });
 	if (err)
