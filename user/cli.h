@@ -37,6 +37,7 @@ struct memtide_config {
 	__u32 leak_window;	/* intervals per low-water window (view/verdict.h) */
 	__u32 leak_windows;	/* windows compared for a leak-or-spike verdict */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
+	bool no_demangle;	/* C++ and Rust symbols as in the ELF (--no-demangle) */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
 };
 

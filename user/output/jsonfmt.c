@@ -5,10 +5,16 @@
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
-	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b, s:b}", "function", frame->function,
-			 "module", frame->module, "module_offset", (json_int_t)frame->module_offset,
-			 "file", frame->file, "line", frame->line, "via_frame_pointer",
-			 frame->via_frame_pointer, "python", frame->python);
+	json_t *obj = json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b, s:b}", "function",
+				frame->function, "module", frame->module, "module_offset",
+				(json_int_t)frame->module_offset, "file", frame->file, "line",
+				frame->line, "via_frame_pointer", frame->via_frame_pointer,
+				"python", frame->python);
+
+	/* the raw symbol, for tools that look it up (nm, objdump) */
+	if (obj && frame->symbol)
+		json_object_set_new(obj, "symbol", json_string(frame->symbol));
+	return obj;
 }
 
 json_t *jsonfmt__frames(const struct resolved_stack *stack)

@@ -173,7 +173,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 		if (err)
 			return err;
 	}
-	m->symbolizer = symbolizer__new();
+	m->symbolizer = symbolizer__new(!config->no_demangle);
 	m->procs = procs__new();
 	m->unwind = unwind_loader__new();
 	if (!m->symbolizer || !m->procs || !m->unwind)

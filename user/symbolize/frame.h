@@ -11,7 +11,8 @@
 #include <linux/types.h>
 
 struct mt_frame_info {
-	const char *function;	/* symbol name as in the ELF (not demangled), or NULL: none found */
+	const char *function;	/* symbol name, demangled (C++, Rust), or NULL: none found */
+	const char *symbol;	/* the symbol as in the ELF when function is its demangled form */
 	__u64 function_offset;	/* module_offset's distance from the symbol start */
 	const char *module;	/* basename of the ELF file, e.g. "libc.so.6"; NULL: no mapping */
 	__u64 module_offset;	/* file offset within the module (input value) */
