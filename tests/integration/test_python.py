@@ -89,6 +89,22 @@ def check_deep(args, procs, python, tag):
                 f"{tag}: its Python stack is cut at 128 frames and flagged")
 
 
+def check_callback(args, procs, python, tag):
+    """--frames all through a callback chain: every frame in true order."""
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "callback"], "callback",
+                                    extra_args=["--frames", "all"])
+    stacks = [s for s in doc["stacks"] if s["kind"] == "heap"
+              and any(fr["function"] == "compare" for fr in python_frames(s))]
+    held = sum(s["outstanding_bytes"] for s in stacks)
+    mtest.check(near(held, 50 * 100_000), f"{tag}: compare holds 50 x 100000 bytes (got {held})")
+    order = ["compare", "qsort_r", "ffi_call", "sort_with_callback", "<module>"]
+    for stack in stacks:
+        names = [fr.get("function") for fr in stack["frames"]]
+        where = [names.index(n) if n in names else -1 for n in order]
+        mtest.check(-1 not in where and where == sorted(where),
+                    f"{tag}: Python -> ctypes -> qsort -> Python in true order: {names}")
+
+
 def check_python_allocators(args, procs, python, tag):
     """Small objects live in pymalloc arenas: only --python-allocators sees them one by one."""
     if "pyenv" not in python:
@@ -125,7 +141,8 @@ def main():
             print(f"note: {python} not found, skipped", flush=True)
             continue
         tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
-        for check in (check_leaks, check_threads, check_deep, check_python_allocators):
+        for check in (check_leaks, check_threads, check_deep, check_callback,
+                      check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)
     with mtest.Processes() as procs:

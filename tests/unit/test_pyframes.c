@@ -2,8 +2,9 @@
 /*
  * The merge of native and Python frames on made-up stacks, one per way CPython versions mark
  * eval calls: every frame its own call (3.8-3.10), entry frames (3.11 is_entry, 3.12/3.13 shims),
- * no eval frame symbol at all, more eval frames than runs and more runs than eval frames; and the
- * three modes.
+ * no eval frame symbol at all, more eval frames than runs and more runs than eval frames, native
+ * stacks cut short (no table for a library) with Python frames that called them; and the three
+ * modes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,26 @@ struct stack {
 	struct mt_frame_info native[MAX];
 	bool eval[MAX];
 	size_t native_cnt;
+	bool native_complete;
 	struct mt_frame_info python[MAX];
 	__u32 flags[MAX];
 	size_t python_cnt;
 };
 
-/* Native frames innermost first; a name starting with '*' is an eval frame. */
+/*
+ * Native frames innermost first; a name starting with '*' is an eval frame. The stack is complete
+ * unless its last name is "CUT" (the unwind stopped there; CUT is no frame).
+ */
 static void natives(struct stack *s, const char *const *names)
 {
+	s->native_complete = true;
 	for (s->native_cnt = 0; names[s->native_cnt]; s->native_cnt++) {
 		const char *name = names[s->native_cnt];
 
+		if (!strcmp(name, "CUT")) {
+			s->native_complete = false;
+			break;
+		}
 		s->eval[s->native_cnt] = name[0] == '*';
 		s->native[s->native_cnt] = (struct mt_frame_info){
 			.function = name[0] == '*' ? "_PyEval_EvalFrameDefault" : name};
@@ -51,6 +61,7 @@ static void expect(const struct stack *s, int mode, const char *what, const char
 	struct pyframes_input in = {.native = s->native,
 				    .native_eval = s->eval,
 				    .native_cnt = s->native_cnt,
+				    .native_complete = s->native_complete,
 				    .python = s->python,
 				    .python_flags = s->flags,
 				    .python_cnt = s->python_cnt};
@@ -115,11 +126,45 @@ int main(void)
 	expect(&s, MT_FRAMES_ALL, "no eval frame",
 	       (const char *[]){"malloc", "p2", "p1", "x", "main", NULL});
 
-	/* more eval frames than runs: the outermost takes the run, the others stay native */
+	/*
+	 * more eval frames than runs (the Python walk stopped at its depth bound, losing the outer
+	 * frames): the innermost takes the run, the others stay native
+	 */
 	natives(&s, (const char *[]){"malloc", "*", "*", "*", "main", NULL});
 	pythons(&s, (const char *[]){"!a", NULL});
 	expect(&s, MT_FRAMES_ALL, "more eval frames than runs",
-	       (const char *[]){"malloc", "eval", "eval", "a", "main", NULL});
+	       (const char *[]){"malloc", "a", "eval", "eval", "main", NULL});
+
+	/*
+	 * torch: the unwind stopped in libtorch_cpu, before any eval frame; the Python frames
+	 * called every native frame recorded, so they go above them, never under c10::alloc_cpu
+	 */
+	natives(&s,
+		(const char *[]){"posix_memalign", "c10::alloc_cpu", "at::empty_cpu", "CUT", NULL});
+	pythons(&s, (const char *[]){"!mk", "!<module>", NULL});
+	expect(&s, MT_FRAMES_ALL, "a cut stack without eval frames",
+	       (const char *[]){"posix_memalign", "c10::alloc_cpu", "at::empty_cpu", "mk",
+				"<module>", NULL});
+	expect(&s, MT_FRAMES_MIXED, "a cut stack, mixed",
+	       (const char *[]){"posix_memalign", "c10::alloc_cpu", "at::empty_cpu", "mk",
+				"<module>", NULL});
+
+	/*
+	 * cut after the inner eval call of a callback: the inner run replaces that eval frame, the
+	 * outer runs called everything recorded, the C frames between included
+	 */
+	natives(&s, (const char *[]){"malloc", "*", "PyObject_Call", "ffi_closure", "qsort", "CUT",
+				     NULL});
+	pythons(&s, (const char *[]){"!cmp", "!sort_it", "run", NULL});
+	expect(&s, MT_FRAMES_ALL, "a cut callback stack",
+	       (const char *[]){"malloc", "cmp", "PyObject_Call", "ffi_closure", "qsort", "sort_it",
+				"run", NULL});
+
+	/* 3.8-3.10 with every frame an eval call, cut: the inner calls pair, the rest go above */
+	natives(&s, (const char *[]){"malloc", "*", "C_fn", "*", "CUT", NULL});
+	pythons(&s, (const char *[]){"!f3", "!f2", "!f1", NULL});
+	expect(&s, MT_FRAMES_ALL, "one frame per call, cut",
+	       (const char *[]){"malloc", "f3", "C_fn", "f2", "f1", NULL});
 
 	/* more runs than eval frames: the last eval frame takes every run left */
 	natives(&s, (const char *[]){"malloc", "*", "main", NULL});

@@ -26,6 +26,7 @@ struct pyframes_input {
 	const struct mt_frame_info *native;
 	const bool *native_eval; /* per native frame: it runs the interpreter's eval loop */
 	size_t native_cnt;
+	bool native_complete; /* the native unwind reached the stack's end */
 	const struct mt_frame_info *python;
 	const __u32 *python_flags; /* per Python frame: MT_PY_ENTRY opens an eval call */
 	size_t python_cnt;
