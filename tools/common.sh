@@ -5,7 +5,7 @@ BUILD_DIR=${BUILD_DIR:-$MEMTIDE_ROOT/build}
 
 # Debian 12 packages memtide needs to build, test and run.
 MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev libdw-dev
-	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux libiberty-dev g++)
+	libjansson-dev libcapstone-dev zlib1g-dev python3 util-linux libiberty-dev g++ python3-numpy)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

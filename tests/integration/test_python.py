@@ -117,6 +117,34 @@ def check_python_allocators(args, procs, python, tag):
                                       f"with --python-allocators (got {count})")
 
 
+def check_default_view(args, procs):
+    """--frames mixed (the default) on Debian's python3.11: the Python frames, the interpreter's
+    internals folded into one frame, native code outside the interpreter (numpy) kept."""
+    python = "/usr/bin/python3.11"
+    folded, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "leaks"], "view")
+    below = {tuple(frames[frames.index("grow_session_cache") + 1:]) for frames, _ in folded
+             if "grow_session_cache" in frames}
+    # the rows through malloc, the list holding them through realloc
+    mtest.check(below == {("[python3.11]", "__libc_malloc"), ("[python3.11]", "realloc")},
+                f"default view: grow_session_cache, one interpreter frame, the allocator "
+                f"(got {below})")
+    folded_frames = [fr for s in mtest.json_stacks_with(doc, "grow_session_cache")
+                     for fr in s["frames"] if fr.get("folded_frames")]
+    mtest.check(folded_frames and all(fr["module"] == "python3.11" and fr["folded_frames"] >= 1
+                                      for fr in folded_frames),
+                "the JSON says how many interpreter frames the folded frame stands for")
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "numpy"], "numpy")
+    stacks = [s for s in doc["stacks"] if s["kind"] == "heap"
+              and any(fr["function"] == "ones" for fr in python_frames(s))]  # not the import
+    held = sum(s["outstanding_bytes"] for s in stacks)
+    mtest.check(near(held, 40 * 800_000), f"numpy: 40 arrays of 800000 bytes (got {held})")
+    for stack in stacks:
+        modules = [fr.get("module") or "" for fr in stack["frames"]]
+        first_python = next(i for i, fr in enumerate(stack["frames"]) if fr.get("python"))
+        mtest.check(any(m.startswith("_multiarray_umath") for m in modules[:first_python]),
+                    f"numpy: numpy's own frames between malloc and the Python frames: {modules}")
+
+
 def check_unsupported(args, procs):
     if not os.path.exists(UNSUPPORTED):
         print(f"note: {UNSUPPORTED} not found, unsupported-interpreter check skipped", flush=True)
@@ -145,6 +173,8 @@ def main():
                       check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)
+    with mtest.Processes() as procs:
+        check_default_view(args, procs)
     with mtest.Processes() as procs:
         check_unsupported(args, procs)
 

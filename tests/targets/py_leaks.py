@@ -87,9 +87,15 @@ def sort_with_callback():
     LIBC.qsort(values, len(values), ctypes.sizeof(ctypes.c_int), COMPARE(compare))
 
 
+def numpy_arrays():
+    import numpy  # Debian's python3-numpy, for /usr/bin/python3.11 only
+    for _ in range(40):
+        SESSION_CACHE.append(numpy.ones(100_000))  # LINE numpy_arrays
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
          "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak,
-         "callback": sort_with_callback}
+         "callback": sort_with_callback, "numpy": numpy_arrays}
 
 
 def main():

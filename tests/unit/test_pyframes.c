@@ -24,8 +24,9 @@ struct stack {
 };
 
 /*
- * Native frames innermost first; a name starting with '*' is an eval frame. The stack is complete
- * unless its last name is "CUT" (the unwind stopped there; CUT is no frame).
+ * Native frames innermost first; a name starting with '*' is an eval frame, one starting with '~'
+ * another frame of the interpreter (module "python3"); the others are in module "app". The stack
+ * is complete unless its last name is "CUT" (the unwind stopped there; CUT is no frame).
  */
 static void natives(struct stack *s, const char *const *names)
 {
@@ -39,7 +40,9 @@ static void natives(struct stack *s, const char *const *names)
 		}
 		s->eval[s->native_cnt] = name[0] == '*';
 		s->native[s->native_cnt] = (struct mt_frame_info){
-			.function = name[0] == '*' ? "_PyEval_EvalFrameDefault" : name};
+			.function = name[0] == '*' ? "_PyEval_EvalFrameDefault"
+						   : name + (name[0] == '~'),
+			.module = name[0] == '*' || name[0] == '~' ? "python3" : "app"};
 	}
 }
 
@@ -64,16 +67,17 @@ static void expect(const struct stack *s, int mode, const char *what, const char
 				    .native_complete = s->native_complete,
 				    .python = s->python,
 				    .python_flags = s->flags,
-				    .python_cnt = s->python_cnt};
+				    .python_cnt = s->python_cnt,
+				    .interpreter = "python3"};
 	struct mt_frame_info *merged;
 	size_t cnt, want_cnt = 0;
-	char got[512] = "";
+	char got[512] = "", buf[64];
 
 	CHECK(!pyframes__merge(&in, mode, &merged, &cnt), "%s: merged", what);
 	while (want[want_cnt])
 		want_cnt++;
 	for (size_t i = 0; i < cnt; i++) {
-		const char *name = merged[i].function;
+		const char *name = mt_frame_name(&merged[i], buf, sizeof(buf));
 
 		strncat(got, !strcmp(name, "_PyEval_EvalFrameDefault") ? "eval" : name,
 			sizeof(got) - strlen(got) - 2);
@@ -81,7 +85,7 @@ static void expect(const struct stack *s, int mode, const char *what, const char
 	}
 	CHECK(cnt == want_cnt, "%s: %zu frames (%s), want %zu", what, cnt, got, want_cnt);
 	for (size_t i = 0; i < cnt && i < want_cnt; i++) {
-		const char *name = merged[i].function;
+		const char *name = mt_frame_name(&merged[i], buf, sizeof(buf));
 
 		if (!strcmp(name, "_PyEval_EvalFrameDefault"))
 			name = "eval";
@@ -101,9 +105,31 @@ int main(void)
 	expect(&s, MT_FRAMES_ALL, "one frame per call, all",
 	       (const char *[]){"malloc", "PyX", "f2", "call", "f1", "main", NULL});
 	expect(&s, MT_FRAMES_MIXED, "one frame per call, mixed",
-	       (const char *[]){"malloc", "PyX", "f2", "f1", NULL});
+	       (const char *[]){"malloc", "PyX", "f2", "call", "f1", NULL});
 	expect(&s, MT_FRAMES_PYTHON, "one frame per call, python",
 	       (const char *[]){"f2", "f1", NULL});
+
+	/*
+	 * mixed, the Python-first view: the interpreter's frames between malloc and the innermost
+	 * Python frame fold into one, those between Python frames go, start-up frames above go
+	 */
+	natives(&s, (const char *[]){"malloc", "~PyByteArray_Resize", "~_PyObject_MakeTpCall", "*",
+				     "~_PyFunction_Vectorcall", "*", "~Py_RunMain",
+				     "__libc_start_main", NULL});
+	pythons(&s, (const char *[]){"!f2", "!f1", NULL});
+	expect(&s, MT_FRAMES_MIXED, "interpreter frames folded",
+	       (const char *[]){"malloc", "[python3]", "f2", "f1", NULL});
+	expect(&s, MT_FRAMES_ALL, "interpreter frames kept with all",
+	       (const char *[]){"malloc", "PyByteArray_Resize", "_PyObject_MakeTpCall", "f2",
+				"_PyFunction_Vectorcall", "f1", "Py_RunMain", "__libc_start_main",
+				NULL});
+
+	/* numpy between Python frames stays, the interpreter runs around it fold into one each */
+	natives(&s, (const char *[]){"malloc", "~PyDataMem_NEW", "npy_alloc", "~_PyObject_Call",
+				     "*", "~main", NULL});
+	pythons(&s, (const char *[]){"!f", NULL});
+	expect(&s, MT_FRAMES_MIXED, "native code outside the interpreter stays",
+	       (const char *[]){"malloc", "[python3]", "npy_alloc", "[python3]", "f", NULL});
 
 	/* 3.11+: one eval call runs g1 (its entry), then g2 and g3 pushed by it */
 	natives(&s, (const char *[]){"malloc", "*", "main", NULL});
@@ -117,8 +143,8 @@ int main(void)
 	expect(&s, MT_FRAMES_ALL, "a callback from C into Python",
 	       (const char *[]){"malloc", "cmp", "qsort_cb", "qsort", "sort_it", "run", "main",
 				NULL});
-	expect(&s, MT_FRAMES_MIXED, "a callback, mixed",
-	       (const char *[]){"malloc", "cmp", "sort_it", "run", NULL});
+	expect(&s, MT_FRAMES_MIXED, "a callback, mixed: the C frames outside the interpreter stay",
+	       (const char *[]){"malloc", "cmp", "qsort_cb", "qsort", "sort_it", "run", NULL});
 
 	/* no eval frame found (an interpreter without the symbol): Python goes above the leaf */
 	natives(&s, (const char *[]){"malloc", "x", "main", NULL});

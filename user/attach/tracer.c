@@ -35,7 +35,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.unwind_procs, opts->max_procs},
 		{skel->maps.py_procs, opts->max_procs},
 		{skel->maps.unwind_rows, opts->unwind_rows},
-		{skel->maps.unwind_pages, opts->unwind_rows},
+		{skel->maps.unwind_pages, opts->unwind_pages},
 		{skel->maps.unwind_rules, opts->unwind_rules},
 		{skel->maps.unwind_maps, opts->unwind_maps},
 		{skel->maps.mappings, opts->max_mappings},

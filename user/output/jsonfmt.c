@@ -14,6 +14,9 @@ static json_t *frame_json(const struct mt_frame_info *frame)
 	/* the raw symbol, for tools that look it up (nm, objdump) */
 	if (obj && frame->symbol)
 		json_object_set_new(obj, "symbol", json_string(frame->symbol));
+	/* --frames mixed: interpreter frames folded into this one */
+	if (obj && frame->folded)
+		json_object_set_new(obj, "folded_frames", json_integer(frame->folded));
 	return obj;
 }
 

@@ -20,13 +20,15 @@ struct mt_frame_info {
 	int line;		/* 0 when unknown */
 	bool via_frame_pointer; /* found through a frame pointer, not an unwind table */
 	bool python;		/* a Python frame: function is the qualname, file:line the source */
+	__u32 folded;		/* > 0: stands for this many interpreter frames of module */
 };
 
 /*
  * Formats a frame filled by symbolizer__resolve() or a Python frame the way memtide prints it:
  *   "function (file:line)"         when DWARF line info exists (file as basename),
  *   "function+0xOFF (module)"      when only a symbol resolves,
- *   "[unknown] (module+0xOFF)"     when nothing resolves.
+ *   "[unknown] (module+0xOFF)"     when nothing resolves,
+ *   "[module] (N interpreter frames)" for interpreter frames folded into one.
  * Writes at most buf_sz bytes including the terminating NUL, like snprintf(). Returns the length
  * the full text has (snprintf-style: >= buf_sz means truncated), or a negative value on an
  * output error.

@@ -14,7 +14,6 @@
  * frame was found (an interpreter whose eval function has no symbol).
  */
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "python/code.h"
@@ -57,15 +56,55 @@ static size_t append_run(const struct pyframes_input *in, size_t *next, struct m
 	return cnt;
 }
 
-/* Keeps the Python frames, and with mixed the native ones below the innermost Python frame. */
-static size_t cut_to_mode(struct mt_frame_info *out, size_t cnt, size_t innermost_python, int mode)
+static bool in_interpreter(const struct pyframes_input *in, const struct mt_frame_info *frame)
+{
+	return !frame->python && in->interpreter && frame->module &&
+	       !strcmp(frame->module, in->interpreter);
+}
+
+/*
+ * Mixed: what someone debugging Python looks at. Native frames above the outermost Python frame
+ * (the interpreter's start-up) go; a run of interpreter frames between two Python frames is the
+ * call machinery and goes too; any other run (between the allocator and the innermost Python
+ * frame, around a C extension) becomes one frame naming the interpreter. Native code outside
+ * the interpreter (libc, numpy, torch, ctypes) stays.
+ */
+static size_t fold_interpreter(const struct pyframes_input *in, struct mt_frame_info *out,
+			       size_t cnt)
+{
+	size_t kept = 0, outermost = 0, run;
+
+	for (size_t i = 0; i < cnt; i++) {
+		if (out[i].python)
+			outermost = i;
+	}
+	for (size_t i = 0; i <= outermost; i += run ? run : 1) {
+		for (run = 0; i + run <= outermost && in_interpreter(in, &out[i + run]); run++)
+			;
+		if (!run) {
+			out[kept++] = out[i];
+			continue;
+		}
+		if (kept && out[kept - 1].python && out[i + run].python)
+			continue;
+		out[kept] = (struct mt_frame_info){.module = out[i].module, .folded = run};
+		kept++;
+	}
+	return kept;
+}
+
+/* Keeps the frames `mode` shows. */
+static size_t cut_to_mode(const struct pyframes_input *in, struct mt_frame_info *out, size_t cnt,
+			  int mode)
 {
 	size_t kept = 0;
 
 	if (mode == MT_FRAMES_ALL)
 		return cnt;
+	if (mode == MT_FRAMES_MIXED)
+		return fold_interpreter(in, out, cnt);
 	for (size_t i = 0; i < cnt; i++) {
-		if (out[i].python || (mode == MT_FRAMES_MIXED && i < innermost_python))
+		if (out[i].python)
 			out[kept++] = out[i];
 	}
 	return kept;
@@ -74,7 +113,7 @@ static size_t cut_to_mode(struct mt_frame_info *out, size_t cnt, size_t innermos
 int pyframes__merge(const struct pyframes_input *in, int mode, struct mt_frame_info **merged,
 		    size_t *merged_cnt)
 {
-	size_t cnt = 0, next = 0, innermost_python = SIZE_MAX, evals = 0, evals_seen = 0;
+	size_t cnt = 0, next = 0, evals = 0, evals_seen = 0;
 	struct mt_frame_info *out;
 
 	*merged = NULL;
@@ -98,8 +137,6 @@ int pyframes__merge(const struct pyframes_input *in, int mode, struct mt_frame_i
 		if ((eval && next < in->python_cnt) || (!evals && in->native_complete && i == 1)) {
 			bool last = in->native_complete && (!eval || ++evals_seen == evals);
 
-			if (innermost_python == SIZE_MAX)
-				innermost_python = cnt;
 			do
 				cnt = append_run(in, &next, out, cnt);
 			while (last && next < in->python_cnt);
@@ -109,11 +146,9 @@ int pyframes__merge(const struct pyframes_input *in, int mode, struct mt_frame_i
 		out[cnt++] = in->native[i];
 	}
 	/* Runs left on a cut native stack called all of its frames: they go above them. */
-	if (next < in->python_cnt && innermost_python == SIZE_MAX)
-		innermost_python = cnt;
 	while (next < in->python_cnt)
 		cnt = append_run(in, &next, out, cnt);
 	*merged = out;
-	*merged_cnt = cut_to_mode(out, cnt, innermost_python, mode);
+	*merged_cnt = cut_to_mode(in, out, cnt, mode);
 	return 0;
 }

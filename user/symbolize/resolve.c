@@ -116,12 +116,16 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 	struct mt_frame_info py[MT_PY_MAX_FRAMES], *merged;
 	bool eval[MT_MAX_FRAMES];
 	__u32 flags[MT_PY_MAX_FRAMES];
+	const char *interpreter;
 	size_t merged_cnt;
 	int err;
 
 	out->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
 	if (!python || !py_cnt)
 		return 0;
+	/* frames name their module by the basename of its path, as the symbolizer does */
+	interpreter = strrchr(python->module, '/');
+	interpreter = interpreter ? interpreter + 1 : python->module;
 	pyframes__resolve(r->pycode, proc->tgid, python->layout, stack->py, py_cnt, py);
 	for (size_t i = 0; i < py_cnt; i++)
 		flags[i] = stack->py[i].flags;
@@ -133,7 +137,8 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 						       .native_complete = out->complete,
 						       .python = py,
 						       .python_flags = flags,
-						       .python_cnt = py_cnt},
+						       .python_cnt = py_cnt,
+						       .interpreter = interpreter},
 			      r->opts.frames_mode, &merged, &merged_cnt);
 	if (err || !merged)
 		return err;

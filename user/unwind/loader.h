@@ -14,8 +14,14 @@
 struct unwind_loader;
 struct mt_process;
 
-#define MT_UNWIND_MIN_ROWS  (1U << 20) /* 8 MiB: a python3.11 process needs about 105,000 */
-#define MT_UNWIND_MAX_RULES 65536      /* 512 KiB; a whole python3.11 process uses about 474 */
+/*
+ * 32 MiB: a python3.11 process needs about 105,000 rows, one that imported torch about 3 million
+ * (libtorch_cpu alone 1.4 million). A page index entry covers 256 bytes of text, a row 40 to 80:
+ * half as many entries as rows leaves room (torch: 0.25 per row).
+ */
+#define MT_UNWIND_MIN_ROWS	(1U << 22)
+#define MT_UNWIND_PAGES_PER_ROW 2     /* rows per page index entry the index is sized for */
+#define MT_UNWIND_MAX_RULES	65536 /* 512 KiB; a whole python3.11 process uses about 474 */
 /* 3 MiB: 48-byte mappings, about 70 for a python3 process, 315 for one that imported torch */
 #define MT_UNWIND_MAP_SLOTS (1U << 16)
 
