@@ -61,4 +61,22 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
 	bpf_ringbuf_submit(event, 0);
 }
 
+/* A new stack through Python code: userspace reads its code objects at once. */
+static __always_inline void emit_pystack(__u32 aspace_id, __u64 stack_id)
+{
+	struct mt_pystack_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->type = MT_EV_PYSTACK;
+	event->tgid = bpf_get_current_pid_tgid() >> 32;
+	event->aspace_id = aspace_id;
+	event->stack_id = stack_id;
+	bpf_ringbuf_submit(event, 0);
+}
+
 #endif /* MEMTIDE_PROCS_BPF_H */

@@ -45,7 +45,7 @@
 #define MT_CNT_UNTRACKED      4	 /* probe hit in a process memtide does not track */
 #define MT_CNT_NESTED	      5	 /* allocator call made by the allocator itself, counted once */
 #define MT_CNT_SCRATCH_FAIL   6	 /* no per-thread scratch space: event lost */
-#define MT_CNT_EVENTS_LOST    7	 /* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_EVENTS_LOST    7	 /* fork/exec/exit or Python-stack event lost: ring full */
 #define MT_CNT_UNMATCHED_RET  8	 /* return probe without its entry (attached mid-call) */
 #define MT_CNT_FAILED_ALLOCS  9	 /* allocation that returned NULL: not counted */
 #define MT_CNT_STALE_ADDR     10 /* address handed out again while recorded: old record freed */
@@ -159,6 +159,7 @@ _Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI 
 #define MT_EV_ENTER   5 /* an untraced process entered the traced cgroup (moved, or cloned into) */
 #define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
 #define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
+#define MT_EV_PYSTACK 8 /* a new stack with Python frames was stored: struct mt_pystack_event */
 
 struct mt_proc_event {
 	__u32 type;
@@ -170,5 +171,20 @@ struct mt_proc_event {
 	char comm[MT_COMM_LEN];
 };
 _Static_assert(sizeof(struct mt_proc_event) == 40, "struct mt_proc_event: ABI size");
+
+/*
+ * Sent when a stack through Python code is first stored, so its code objects are read while the
+ * process still lives: one that exits or is OOM-killed before the next report keeps its names.
+ * As large as struct mt_proc_event, which every event record is at least.
+ */
+struct mt_pystack_event {
+	__u32 type;
+	__u32 tgid;
+	__u32 aspace_id;
+	__u32 pad;
+	__u64 stack_id;
+	__u8 pad2[16];
+};
+_Static_assert(sizeof(struct mt_pystack_event) == 40, "struct mt_pystack_event: ABI size");
 
 #endif /* MEMTIDE_ABI_H */

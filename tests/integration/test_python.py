@@ -30,7 +30,7 @@ def python_frames(stack):
     return [fr for fr in stack["frames"] if fr.get("python")]
 
 
-def bytes_in(doc, function):
+def bytes_in(doc, function, field="outstanding_bytes"):
     """Heap bytes of the stacks with a Python frame of that name, and their lines."""
     total, lines = 0, set()
     for stack in doc["stacks"]:
@@ -38,7 +38,7 @@ def bytes_in(doc, function):
             continue
         frames = [fr for fr in python_frames(stack) if fr["function"] == function]
         if frames:
-            total += stack["outstanding_bytes"]
+            total += stack[field]
             lines.add((os.path.basename(frames[0]["file"]), frames[0]["line"]))
     return total, lines
 
@@ -145,6 +145,22 @@ def check_default_view(args, procs):
                     f"numpy: numpy's own frames between malloc and the Python frames: {modules}")
 
 
+def check_quick_exit(args, procs, python, tag):
+    """A process that leaks and exits at once, long before the first interval report: its
+    Python frames are named all the same (their code objects are read when the stack is first
+    stored)."""
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "exit"], "exit",
+                                    extra_args=["-i", "60"])
+    got, lines = bytes_in(doc, "leak_then_exit", "total_alloc_bytes")
+    mtest.check(near(got, 20 * 100_000), f"{tag}: leak_then_exit's 20 x 100000 bytes, named "
+                                         f"after the exit (got {got})")
+    mtest.check(lines == {("py_leaks.py", LINES["leak_then_exit"])},
+                f"{tag}: at py_leaks.py:{LINES['leak_then_exit']} (got {lines})")
+    unnamed = [fr for s in doc["stacks"] for fr in python_frames(s)
+               if fr["function"].startswith("<unknown")]
+    mtest.check(not unnamed, f"{tag}: no unnamed Python frame ({len(unnamed)})")
+
+
 def check_unsupported(args, procs):
     if not os.path.exists(UNSUPPORTED):
         print(f"note: {UNSUPPORTED} not found, unsupported-interpreter check skipped", flush=True)
@@ -169,7 +185,7 @@ def main():
             print(f"note: {python} not found, skipped", flush=True)
             continue
         tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
-        for check in (check_leaks, check_threads, check_deep, check_callback,
+        for check in (check_leaks, check_threads, check_deep, check_callback, check_quick_exit,
                       check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)

@@ -93,9 +93,17 @@ def numpy_arrays():
         SESSION_CACHE.append(numpy.ones(100_000))  # LINE numpy_arrays
 
 
+def leak_then_exit():
+    for _ in range(20):
+        SESSION_CACHE.append(bytearray(100_000))  # LINE leak_then_exit
+    print("done", flush=True)
+    os._exit(0)  # at once: no interval report comes before the exit
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
          "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak,
-         "callback": sort_with_callback, "numpy": numpy_arrays}
+         "callback": sort_with_callback, "numpy": numpy_arrays,
+         "exit": leak_then_exit}
 
 
 def main():

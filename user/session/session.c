@@ -148,6 +148,13 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 {
 	struct memtide *m = ctx;
 
+	if (event->type == MT_EV_PYSTACK) {
+		const struct mt_pystack_event *pystack = (const void *)event;
+
+		if (m->resolver)
+			resolver__read_python(m->resolver, pystack->aspace_id, pystack->stack_id);
+		return 0;
+	}
 	if (event->type != MT_EV_OOM)
 		return lifecycle__on_event(m->lifecycle, event);
 	report_oom(m, (const struct mt_oom_event *)event);

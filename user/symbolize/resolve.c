@@ -199,6 +199,22 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
 	return 0;
 }
 
+void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id)
+{
+	const struct mt_process *proc = procs__get(r->opts.procs, aspace_id);
+	const struct python_info *python =
+		proc ? py_images__get(r->opts.pythons, proc->aspace_id) : NULL;
+	struct mt_stack stack;
+
+	if (!python || bpf_map_lookup_elem(r->opts.stacks_fd, &stack_id, &stack))
+		return;
+	for (__u32 i = 0; i < stack.py_cnt && i < MT_PY_MAX_FRAMES; i++) {
+		if (!pycode__resolve(r->pycode, proc->tgid, python->layout, stack.py[i].code))
+			mt_debug("code object 0x%llx of process %d unread: %s\n",
+				 (unsigned long long)stack.py[i].code, proc->tgid, strerror(errno));
+	}
+}
+
 const struct resolved_stacks *resolver__stacks(const struct resolver *r)
 {
 	return r->stacks;
