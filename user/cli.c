@@ -44,6 +44,7 @@ enum {
 	OPT_FAULT_SAMPLE,
 	OPT_MAX_MAPPINGS,
 	OPT_PER_PROCESS,
+	OPT_INCLUDE_EXITED,
 	OPT_LEAK_WINDOW,
 	OPT_LEAK_WINDOWS,
 	OPT_NO_RSS,
@@ -68,6 +69,11 @@ static const struct argp_option options[] = {
 	 "Keep stacks of different processes apart: the report and JSON list them per process, "
 	 "folded lines start with \"comm (pid)\" (default: identical stacks of all processes "
 	 "are summed)",
+	 2},
+	{"include-exited", OPT_INCLUDE_EXITED, NULL, 0,
+	 "Also show, apart, what processes held when they exited, exec'd or left: folded lines "
+	 "start with \"comm [exited]\" (default with -- COMMAND; otherwise outputs show what live "
+	 "processes hold)",
 	 2},
 	{"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
 	 "Also trace CPython's own allocator (PyObject_*, PyMem_*), so objects under 512 bytes, "
@@ -252,6 +258,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_PER_PROCESS:
 		config->per_process = true;
 		break;
+	case OPT_INCLUDE_EXITED:
+		config->include_exited = true;
+		break;
 	case OPT_PYTHON_ALLOCATORS:
 		config->python_allocators = true;
 		break;
@@ -281,6 +290,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "nothing to trace: give -p PID, -c CGROUP or -- COMMAND");
 		if (!!config->pid_cnt + !!config->command + !!config->cgroup > 1)
 			argp_error(state, "give one of -p PID, -c CGROUP or -- COMMAND");
+		/* a command's tree has exited by the final report: what it held is the answer */
+		if (config->command)
+			config->include_exited = true;
 		if (config->leak_window * config->leak_windows > MT_HISTORY_LEN)
 			argp_error(state,
 				   "--leak-window %u x --leak-windows %u spans more than the %d "

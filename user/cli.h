@@ -30,6 +30,7 @@ struct memtide_config {
 	bool python_allocators; /* probe CPython's own allocator too */
 	__u64 sample_bytes;	/* --sample: mean bytes between samples; 0 = exact */
 	bool per_process;	/* stacks of different processes stay apart in outputs */
+	bool include_exited;	/* outputs show what gone processes held, apart (-- COMMAND: on) */
 	bool mappings;		/* mmap/munmap/mremap/brk by stack (--no-mappings: off) */
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */

@@ -52,6 +52,7 @@ def parse_args():
     parser.add_argument("--container-target")
     parser.add_argument("--mm-target")
     parser.add_argument("--oom-target")
+    parser.add_argument("--storm-target")
     parser.add_argument("--cxx-target")
     return parser.parse_args()
 

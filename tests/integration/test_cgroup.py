@@ -64,7 +64,7 @@ def run(args, procs, cgroup, elsewhere):
         "outside": spawn_outside(procs, [target, "outside_leak"], "outside"),
     }
     memtides = {}
-    for mode, extra in (("merged", []), ("per_process", ["--per-process"])):
+    for mode, extra in (("merged", []), ("per_process", ["--per-process", "--include-exited"])):
         json_path, folded_path = outputs[mode]
         memtides[mode] = procs.memtide(
             args.memtide, ["-c", cgroup.path, "-i", "1", "-v", "--json", json_path,
@@ -116,10 +116,11 @@ def wait_until(condition, what, timeout=10):
 def check_merged(procs, started, outputs):
     json_path, folded_path = outputs["merged"]
     doc, stacks = mtest.read_json(json_path), mtest.read_folded(folded_path)
-    # python_leak: 100 blocks, and its list's array of 100 pointers (over pymalloc's 512 bytes)
-    expected = {"inside_leak": 3 * 100 * 10000, "python_leak": 100 * 100_000 + 100 * 8,
+    # python_leak: 100 blocks, and its list's array of 100 pointers (over pymalloc's 512 bytes);
+    # what the leaver (1,000,000 B of inside_leak) and short_lived held is not live
+    expected = {"inside_leak": 2 * 100 * 10000, "python_leak": 100 * 100_000 + 100 * 8,
                 "late_leak": 2 * 50 * 20000, "load_chunk": 4 * 25 * 4000,
-                "short_lived": 30 * 10000, "outside_leak": 0}
+                "short_lived": 0, "outside_leak": 0}
     for function, want in expected.items():
         got = mtest.folded_bytes(stacks, function)
         mtest.check(got == want, f"merged: {function} holds {want} bytes (got {got})")
@@ -130,6 +131,9 @@ def check_merged(procs, started, outputs):
                 "merged: the 4 workers' load_chunk stacks are one row of 4 processes")
     report = procs.read("memtide_merged")
     mtest.check("(4 processes)" in report, "merged: the report names the 4 processes")
+    mtest.check(sum(count for _, count in stacks) == doc["outstanding_bytes"] and
+                all(s["process_state"] == "live" for s in doc["stacks"]),
+                "merged: the folded file and the JSON stacks hold what the header counts")
 
 
 def check_per_process(procs, started, outputs):
@@ -174,6 +178,12 @@ def check_per_process(procs, started, outputs):
     mtest.check(doc["outstanding_bytes"] == live_sum and
                 doc["gone_outstanding_bytes"] == 300_000 + 1_000_000,
                 "the exited and the departed processes' bytes left the live total")
+    # --include-exited: what the gone processes held, in rows of their own
+    for name, function, state, want in (("short", "short_lived", "exited", 300_000),
+                                        ("leaver", "inside_leak", "left", 1_000_000)):
+        root = f"container_targe ({pids[name]}) [{state}]"
+        got = sum(count for frames, count in stacks if frames[0] == root and function in frames)
+        mtest.check(got == want, f"{name}: {function} {want} B under '{root}' (got {got})")
     chroot_rows = [s for s in mtest.json_stacks_with(doc, "inside_leak")
                    if s["pid"] == pids["chroot"]]
     modules = {fr.get("module") for s in chroot_rows for fr in s["frames"]}

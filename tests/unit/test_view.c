@@ -126,10 +126,11 @@ static void teardown(struct fixture *f)
 	procs__free(f->procs);
 }
 
-static void build(struct fixture *f, struct view *view, bool per_process)
+static void build(struct fixture *f, struct view *view, bool per_process, bool include_exited)
 {
 	struct view_settings settings = {
 		.per_process = per_process,
+		.include_exited = include_exited,
 		.top_n = 10,
 		.interval_s = 1,
 		.verdict = {.window = 1, .windows = 2, .interval_s = 1},
@@ -161,7 +162,7 @@ static void test_summed_rows(struct fixture *f)
 	struct view view;
 	const struct view_row *row;
 
-	build(f, &view, false);
+	build(f, &view, false, true);
 	/* worker's leak (three records of two processes), other's leak, churn, the unstored stack,
 	 * the fault stack */
 	CHECK(view.stacks.row_cnt == 5, "%zu rows, want 5", view.stacks.row_cnt);
@@ -219,11 +220,32 @@ static void test_summed_rows(struct fixture *f)
 	view__free(&view);
 }
 
+/* By default every output shows what live processes hold: the rows add up to the live total. */
+static void test_live_rows(struct fixture *f)
+{
+	struct folded_stack *stacks;
+	struct view view;
+	size_t cnt = 0;
+	__s64 folded_bytes = 0;
+
+	build(f, &view, false, false);
+	CHECK(view.stacks.row_cnt == 4 && !row_of(&view, 3, 0x31),
+	      "%zu rows, want 4: the exited process's stack left out", view.stacks.row_cnt);
+	CHECK(!folded__collect(&view, &stacks, &cnt), "folded");
+	for (size_t i = 0; i < cnt; i++)
+		folded_bytes += stacks[i].bytes;
+	CHECK(cnt == 2 && folded_bytes == view.totals.outstanding_bytes,
+	      "%zu folded lines holding %lld, want 2 holding the live total %lld", cnt,
+	      (long long)folded_bytes, (long long)view.totals.outstanding_bytes);
+	folded__free(stacks, cnt);
+	view__free(&view);
+}
+
 static void test_processes(struct fixture *f)
 {
 	struct view view;
 
-	build(f, &view, false);
+	build(f, &view, false, false);
 	CHECK(view.process_cnt == 4 && view.traced_cnt == 4 && view.live_cnt == 3,
 	      "process counts");
 	/* live first, most growth first: 101 (+2000 K), 100 (+1100 K), 103 (-700 K); 102 exited */
@@ -246,7 +268,7 @@ static void test_per_process(struct fixture *f)
 	struct view view;
 	const struct view_row *row;
 
-	build(f, &view, true);
+	build(f, &view, true, true);
 	CHECK(view.stacks.row_cnt == 7, "%zu rows, want one per record (7)", view.stacks.row_cnt);
 	row = row_of(&view, 1, 0x12);
 	CHECK(row && row->process_cnt == 1 && row->stats.outstanding_bytes == 300 * K &&
@@ -269,19 +291,19 @@ static void test_folded(struct fixture *f)
 	struct view view;
 	size_t cnt = 0;
 
-	build(f, &view, false);
+	build(f, &view, false, true);
 	CHECK(!folded__collect(&view, &stacks, &cnt), "folded");
 	CHECK(cnt == 3, "%zu folded lines, want 3", cnt);
-	expect_folded(stacks, cnt, 0, "other;main;worker;leak;malloc", 5000 * K);
+	expect_folded(stacks, cnt, 0, "other [exited];main;worker;leak;malloc", 5000 * K);
 	expect_folded(stacks, cnt, 1, "worker", 300 * K);
 	expect_folded(stacks, cnt, 2, "worker;main;worker;leak;malloc", 9300 * K);
 	folded__free(stacks, cnt);
 	view__free(&view);
 
-	build(f, &view, true);
+	build(f, &view, true, true);
 	CHECK(!folded__collect(&view, &stacks, &cnt), "folded per process");
 	CHECK(cnt == 4, "%zu folded lines per process, want 4", cnt);
-	expect_folded(stacks, cnt, 0, "other (102);main;worker;leak;malloc", 5000 * K);
+	expect_folded(stacks, cnt, 0, "other (102) [exited];main;worker;leak;malloc", 5000 * K);
 	expect_folded(stacks, cnt, 1, "worker (100);main;worker;leak;malloc", 3300 * K);
 	expect_folded(stacks, cnt, 2, "worker (101)", 300 * K);
 	expect_folded(stacks, cnt, 3, "worker (101);main;worker;leak;malloc", 6000 * K);
@@ -295,6 +317,7 @@ int main(void)
 
 	setup(&f);
 	test_summed_rows(&f);
+	test_live_rows(&f);
 	test_processes(&f);
 	test_per_process(&f);
 	test_folded(&f);

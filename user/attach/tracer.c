@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "util/log.h"
+#include "attach/sweep.h"
 #include "attach/tracer.h"
 #include "memtide/abi_oom.h"
 #include "memtide_bpf.skel.h"
@@ -17,6 +18,7 @@ struct tracer {
 	tracer_event_fn on_event;
 	void *event_ctx;
 	struct tracer_progs progs;
+	struct sweep *sweep; /* records of ended images, forgotten once per interval */
 	bool rss;
 };
 
@@ -124,6 +126,15 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		.free_enter = t->skel->progs.free_enter,
 		.floor_probe = t->skel->progs.floor_probe,
 	};
+	t->sweep = sweep__new((const int[]){bpf_map__fd(t->skel->maps.allocs),
+					    bpf_map__fd(t->skel->maps.mappings),
+					    bpf_map__fd(t->skel->maps.by_stack)},
+			      3);
+	if (!t->sweep) {
+		err = -errno;
+		mt_error("Failed to set up the sweep of ended processes: %s\n", strerror(-err));
+		goto fail;
+	}
 	return t;
 fail:
 	tracer__free(t);
@@ -136,6 +147,7 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->events);
+	sweep__free(t->sweep);
 	memtide_bpf__destroy(t->skel);
 	free(t);
 }
@@ -270,32 +282,19 @@ void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR])
 		counters[i] = __atomic_load_n(&t->skel->bss->counters[i], __ATOMIC_RELAXED);
 }
 
-/* Live allocations and live mappings share their key: (address space, address). */
-static long forget_in(int fd, __u32 aspace_id)
+int tracer__end_aspace(struct tracer *t, __u32 aspace_id)
 {
-	struct mt_alloc_key key, next;
-	struct mt_alloc_key *prev = NULL;
-	long forgotten = 0;
-
-	/*
-	 * Deleting the current key restarts iteration from the start in the worst case, so
-	 * collect under the previous key, then delete it once the next one is known.
-	 */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
-			forgotten++;
-		key = next;
-		prev = &key;
-	}
-	if (prev && prev->aspace_id == aspace_id && !bpf_map_delete_elem(fd, prev))
-		forgotten++;
-	return forgotten;
+	return sweep__note(t->sweep, aspace_id);
 }
 
-long tracer__forget_aspace(struct tracer *t, __u32 aspace_id)
+long tracer__sweep(struct tracer *t)
 {
-	return forget_in(bpf_map__fd(t->skel->maps.allocs), aspace_id) +
-	       forget_in(bpf_map__fd(t->skel->maps.mappings), aspace_id);
+	return sweep__run(t->sweep);
+}
+
+const __u32 *tracer__swept(const struct tracer *t, size_t *cnt)
+{
+	return sweep__swept(t->sweep, cnt);
 }
 
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)

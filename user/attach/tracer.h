@@ -69,10 +69,15 @@ int tracer__poll(struct tracer *t, int timeout_ms);
 /* Copies the drop counters, indexed by MT_CNT_*. */
 void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
 /*
- * Removes the live-allocation and live-mapping records of an address space that is gone.
- * Returns records freed.
+ * An address space is gone: its live-allocation, live-mapping and per-stack records go at the
+ * next tracer__sweep(), which the session runs once per interval right after reading the
+ * figures. 0 or -ENOMEM.
  */
-long tracer__forget_aspace(struct tracer *t, __u32 aspace_id);
+int tracer__end_aspace(struct tracer *t, __u32 aspace_id);
+/* Removes the records of the address spaces ended since the last sweep. Records or -errno. */
+long tracer__sweep(struct tracer *t);
+/* The address spaces the last sweep forgot, sorted (attach/sweep.h). */
+const __u32 *tracer__swept(const struct tracer *t, size_t *cnt);
 int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);

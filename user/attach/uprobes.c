@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "util/grow.h"
@@ -89,7 +92,14 @@ struct uprobes {
 	int *filter_fds; /* inherited per-thread perf events */
 	size_t filter_cnt;
 	size_t filter_cap;
+	int batch_depth;
+	int *batch_fds; /* system-wide events, one per probe, while a batch is open */
+	size_t batch_cnt;
+	size_t batch_cap;
 };
+
+/* How long the watchdog tries to remove definitions that are still held open, by a detacher */
+#define WATCHDOG_TRIES_S 60
 
 static int find_tracefs(char *dir, size_t dir_sz)
 {
@@ -132,8 +142,11 @@ static int write_uprobe_events(const struct uprobes *u, const char *line)
 	return err;
 }
 
-/* Events named memtide_<pid>/... of a memtide that is gone (killed) are removed. */
-static void remove_stale_events(const struct uprobes *u)
+/*
+ * Removes events named memtide_<pid>/...: this memtide's own (own_only, by the watchdog, whose
+ * memtide may be an unreaped zombie), or those of any memtide that is gone.
+ */
+static void remove_events(const struct uprobes *u, bool own_only)
 {
 	char path[128], line[PATH_MAX + 128], cmd[160];
 	char group[64], event[64];
@@ -149,13 +162,73 @@ static void remove_stale_events(const struct uprobes *u)
 			continue;
 		if (sscanf(group, "memtide_%d", &pid) != 1)
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
+		if (own_only ? strcmp(group, u->group) : kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(cmd, sizeof(cmd), "-:%s/%s\n", group, event);
 		if (!write_uprobe_events(u, cmd))
 			mt_debug("removed stale uprobe event %s/%s\n", group, event);
 	}
 	fclose(f);
+}
+
+static bool own_events_left(const struct uprobes *u)
+{
+	char path[128], line[PATH_MAX + 128], prefix[48];
+	bool left = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", u->tracefs);
+	snprintf(prefix, sizeof(prefix), ":%s/", u->group);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!left && fgets(line, sizeof(line), f))
+		left = strstr(line, prefix) == line + 1;
+	fclose(f);
+	return left;
+}
+
+/*
+ * The watchdog: a process holding nothing but a pidfd of memtide, so that memtide's uprobe
+ * definitions go however memtide ends, SIGKILL included. Definitions name files through
+ * /proc/PID/root and hold references to a container's files while they exist. The kernel
+ * refuses to remove a definition whose events are open, as they are while the background
+ * detacher (uprobes__detach) still closes them: the watchdog retries until they are gone.
+ */
+static void run_watchdog(struct uprobes *u, pid_t memtide)
+{
+	struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+	int pidfd, devnull;
+
+	syscall(SYS_close_range, 3, ~0U, 0);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	/* out of the terminal's process group: Ctrl-C stops memtide, not its cleanup */
+	setsid();
+	pidfd = syscall(SYS_pidfd_open, memtide, 0);
+	if (pidfd >= 0 && getppid() == memtide)
+		poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, -1);
+	for (int i = 0; i < WATCHDOG_TRIES_S * 20 && own_events_left(u); i++) {
+		remove_events(u, true);
+		nanosleep(&pause, NULL);
+	}
+	_exit(0);
+}
+
+static int start_watchdog(struct uprobes *u)
+{
+	pid_t memtide = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		run_watchdog(u, memtide);
+	return 0;
 }
 
 struct uprobes *uprobes__new(const struct uprobes_opts *opts)
@@ -173,7 +246,15 @@ struct uprobes *uprobes__new(const struct uprobes_opts *opts)
 		return NULL;
 	}
 	snprintf(u->group, sizeof(u->group), "memtide_%d", getpid());
-	remove_stale_events(u);
+	remove_events(u, false);
+	err = start_watchdog(u);
+	if (err) {
+		mt_error("Failed to start the process that removes memtide's probes after it: %s\n",
+			 strerror(-err));
+		free(u);
+		errno = -err;
+		return NULL;
+	}
 	return u;
 }
 
@@ -189,13 +270,17 @@ static void remove_event(struct uprobes *u, struct probe_event *event)
 			strerror(-err));
 }
 
-void uprobes__free(struct uprobes *u)
+void uprobes__free(struct uprobes *u, size_t processes)
 {
 	if (!u)
 		return;
 	/* Perf events first: the kernel refuses to delete an event that is still open. */
+	if (processes > UPROBES_BATCH_AFTER)
+		uprobes__batch_begin(u);
 	for (size_t i = 0; i < u->filter_cnt; i++)
 		close(u->filter_fds[i]);
+	while (u->batch_depth)
+		uprobes__batch_end(u);
 	/*
 	 * Each holder's close waits for a tracepoint grace period (about 90 ms here), serialized
 	 * by the kernel's event_mutex: stopping takes about that much per probe.
@@ -208,6 +293,7 @@ void uprobes__free(struct uprobes *u)
 		}
 	}
 	free(u->filter_fds);
+	free(u->batch_fds);
 	free(u);
 }
 
@@ -244,6 +330,58 @@ static int open_perf_event(__u64 tracepoint_id, pid_t tid, bool inherit)
 
 	fd = syscall(__NR_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A system-wide event on a probe: while one is open, the kernel's uprobe filter passes every
+ * process (trace_uprobe_filter_add/remove short-circuit on nr_systemwide), so opening or closing
+ * a per-process event costs no walk of every address space mapping the file. On CPU 0 only: the
+ * count is what matters, and the program runs for any event of the probe.
+ */
+static int open_systemwide(struct uprobes *u, const struct probe_event *event)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = event->tracepoint_id,
+		.sample_period = 1,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (mt_grow(&u->batch_fds, &u->batch_cap, u->batch_cnt, sizeof(*u->batch_fds), 32)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	u->batch_fds[u->batch_cnt++] = fd;
+	return 0;
+}
+
+int uprobes__batch_begin(struct uprobes *u)
+{
+	int err = 0;
+
+	if (u->batch_depth++)
+		return 0;
+	for (int l = 0; !err && l < u->lib_cnt; l++) {
+		for (int e = 0; !err && e < u->libs[l].event_cnt; e++)
+			err = open_systemwide(u, &u->libs[l].events[e]);
+	}
+	if (err)
+		mt_warn("attaching one process at a time (system-wide uprobe event: %s)\n",
+			strerror(-err));
+	return err;
+}
+
+void uprobes__batch_end(struct uprobes *u)
+{
+	if (!u->batch_depth || --u->batch_depth)
+		return;
+	/* the last close puts back the per-process filter: one walk of the address spaces */
+	for (size_t i = 0; i < u->batch_cnt; i++)
+		close(u->batch_fds[i]);
+	u->batch_cnt = 0;
 }
 
 static int create_event(struct uprobes *u, struct probe_lib *lib, const char *name, bool is_return,
@@ -283,7 +421,7 @@ static int create_event(struct uprobes *u, struct probe_lib *lib, const char *na
 		mt_error("Failed to attach BPF program to uprobe %s: %s\n", name, strerror(-err));
 		return err;
 	}
-	return 0;
+	return u->batch_depth ? open_systemwide(u, event) : 0;
 }
 
 int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int family)

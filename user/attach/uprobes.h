@@ -35,10 +35,17 @@ struct uprobes_opts {
 #define MT_FAMILY_LIBC	   0 /* malloc, free, calloc, realloc, ... (glibc, jemalloc, static) */
 #define MT_FAMILY_PYMALLOC 1 /* CPython's PyObject_* and PyMem_* */
 
-/* Finds tracefs (mounting it if needed) and removes events left by dead memtide processes. */
+/*
+ * Finds tracefs (mounting it if needed), removes events left by dead memtide processes, and
+ * starts the watchdog, a process holding nothing that removes this memtide's events once it is
+ * gone, however it ends.
+ */
 struct uprobes *uprobes__new(const struct uprobes_opts *opts);
-/* Closes every perf event and removes memtide's tracefs events. NULL-safe. */
-void uprobes__free(struct uprobes *u);
+/*
+ * Closes every perf event and removes memtide's tracefs events. `processes`: how many traced
+ * processes hold inherited events, which the kernel tears down with them. NULL-safe.
+ */
+void uprobes__free(struct uprobes *u, size_t processes);
 
 /*
  * Places and creates the probes of an allocator family (MT_FAMILY_*) in a file and attaches the
@@ -57,5 +64,16 @@ int uprobes__find_library(const struct uprobes *u, __u64 dev, __u64 ino, int fam
  * later) take the library's probes. 0, -ESRCH when the process is gone, or -errno.
  */
 int uprobes__watch(struct uprobes *u, int lib, pid_t pid);
+/*
+ * Between begin and end, watching (and closing) a process's events costs O(1) instead of a walk
+ * of every address space mapping the file times the events already open: attaching to N
+ * processes is linear, not quadratic. The price: for the window, every process mapping a probed
+ * file takes the breakpoint (the BPF programs drop calls of untraced processes). Nests. 0 or
+ * -errno (then attaching one process at a time still works).
+ */
+int uprobes__batch_begin(struct uprobes *u);
+/* Attaching or detaching more processes than this at once is worth a batch. */
+#define UPROBES_BATCH_AFTER 32
+void uprobes__batch_end(struct uprobes *u);
 
 #endif /* MEMTIDE_UPROBES_H */

@@ -87,7 +87,10 @@ static int update_record(void *ctx, const struct mt_stack_key *key,
 
 int collector__poll(struct collector *c)
 {
-	int err = read_all(c, update_record, c->stacks);
+	int err;
+
+	stack_table__begin_interval(c->stacks);
+	err = read_all(c, update_record, c->stacks);
 
 	for (size_t i = 0; !err && i < procs__count(c->procs); i++) {
 		const struct mt_process *proc = procs__at(c->procs, i);
@@ -133,6 +136,11 @@ int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_rea
 	*out = image.readings;
 	*cnt = image.cnt;
 	return 0;
+}
+
+void collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt)
+{
+	stack_table__retire(c->stacks, aspace_ids, cnt);
 }
 
 const struct stack_table *collector__stacks(const struct collector *c)

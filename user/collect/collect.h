@@ -34,6 +34,8 @@ int collector__poll(struct collector *c);
  */
 int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_reading **out,
 			  size_t *cnt);
+/* Ended images read for the last time (sorted ids): their records keep no history. */
+void collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt);
 const struct stack_table *collector__stacks(const struct collector *c);
 const struct accounts *collector__accounts(const struct collector *c);
 

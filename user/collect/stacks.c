@@ -83,6 +83,12 @@ static struct stack_record *find_or_add(struct stack_table *t, const struct mt_s
 	return rec;
 }
 
+void stack_table__begin_interval(struct stack_table *t)
+{
+	for (size_t i = 0; i < t->record_cnt; i++)
+		t->records[i]->growth = 0;
+}
+
 int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 			const struct mt_stack_stats *stats)
 {
@@ -98,6 +104,25 @@ int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 	rec->growth = stats->outstanding_bytes - rec->stats.outstanding_bytes;
 	rec->stats = *stats;
 	return history__push(&rec->history, rec->stats.outstanding_bytes);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)
+{
+	if (!cnt)
+		return;
+	for (size_t i = 0; i < t->record_cnt; i++) {
+		struct stack_record *rec = t->records[i];
+
+		if (bsearch(&rec->key.aspace_id, aspace_ids, cnt, sizeof(*aspace_ids), cmp_id))
+			mt_ring__free(&rec->history);
+	}
 }
 
 struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt)

@@ -35,6 +35,8 @@ static inline bool mt_kind_outstanding(__u32 kind)
 
 struct stack_table *stack_table__new(void);    /* NULL on ENOMEM */
 void stack_table__free(struct stack_table *t); /* NULL-safe */
+/* Opens an interval: a record the kernel no longer holds (a retired image's) grew by nothing. */
+void stack_table__begin_interval(struct stack_table *t);
 /*
  * Closes an interval for the record of key (added when new): its growth and a history sample
  * from the counters read now. 0 or -ENOMEM.
@@ -44,6 +46,12 @@ int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 /* The record of key, or NULL. */
 const struct stack_record *stack_table__find(const struct stack_table *t,
 					     const struct mt_stack_key *key);
+/*
+ * The images (sorted address-space ids) ended and were read for the last time: their records
+ * keep their final counters, as what the images held when they went, but no history, which
+ * would cost every exec'd or forked image its MT_HISTORY_LEN samples per stack for the run.
+ */
+void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t cnt);
 /* Every record, in the order first seen; valid until the next update. */
 struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt);
 

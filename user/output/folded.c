@@ -56,6 +56,21 @@ static int compare_stacks(const void *a, const void *b)
 		      ((const struct folded_stack *)b)->stack);
 }
 
+/* "comm", "comm (pid)" with --per-process; "comm [exited]" for what a gone process held */
+static void format_root(const struct view *view, const struct view_row *row, char *buf,
+			size_t buf_sz)
+{
+	const struct mt_process *proc = row->proc;
+	char state[24] = "";
+
+	if (row->gone && proc)
+		snprintf(state, sizeof(state), " [%s]", mt_proc_state_name(proc->state));
+	if (view->settings.per_process && proc)
+		snprintf(buf, buf_sz, "%s (%d)%s", proc->comm, proc->tgid, state);
+	else
+		snprintf(buf, buf_sz, "%s%s", proc ? proc->comm : "?", state);
+}
+
 static int add_rows(const struct view *view, struct folded_stack *stacks, size_t *cnt, char *buf)
 {
 	char root[MT_COMM_LEN + 32];
@@ -63,16 +78,12 @@ static int add_rows(const struct view *view, struct folded_stack *stacks, size_t
 	for (size_t i = 0; i < view->stacks.row_cnt; i++) {
 		const struct view_row *row = &view->stacks.rows[i];
 		const struct resolved_stack *stack = row->stack;
-		const struct mt_process *proc = row->proc;
 		bool frames = stack && stack->stored;
 		int len;
 
 		if (!mt_kind_outstanding(row->key.kind) || row->stats.outstanding_bytes <= 0)
 			continue;
-		if (view->settings.per_process && proc)
-			snprintf(root, sizeof(root), "%s (%d)", proc->comm, proc->tgid);
-		else
-			snprintf(root, sizeof(root), "%s", proc ? proc->comm : "?");
+		format_root(view, row, root, sizeof(root));
 		len = folded__format(root, frames ? stack->frames : NULL,
 				     frames ? stack->frame_cnt : 0, 0, buf, MAX_LINE);
 		if (len < 0)

@@ -148,6 +148,7 @@ int json__write(FILE *out, const struct view *view)
 			"unwind", unwind_json(view), "stacks", stacks);
 	if (!doc)
 		return -ENOMEM;
+	json_object_set_new(doc, "include_exited", json_boolean(settings->include_exited));
 	json_object_set_new(doc, "resident_bytes",
 			    json_integer((json_int_t)totals->resident_bytes));
 	json_object_set_new(doc, "fault_sample",

@@ -79,7 +79,8 @@ static void format_owner(const struct view_row *row, char *buf, size_t buf_sz)
 	if (!proc)
 		snprintf(buf, buf_sz, "?");
 	else if (row->process_cnt > 1)
-		snprintf(buf, buf_sz, "%s (%u processes)", proc->comm, row->process_cnt);
+		snprintf(buf, buf_sz, "%s (%u processes%s)", proc->comm, row->process_cnt,
+			 row->gone ? ", gone" : "");
 	else if (proc->state != MT_PROC_LIVE)
 		snprintf(buf, buf_sz, "%s (%d, %s)", proc->comm, proc->tgid,
 			 mt_proc_state_name(proc->state));

@@ -84,6 +84,16 @@ struct mt_process *procs__live(const struct proc_table *pt, pid_t tgid)
 	return NULL;
 }
 
+void procs__retire(struct proc_table *pt, const __u32 *aspace_ids, size_t cnt)
+{
+	for (size_t i = 0; i < cnt; i++) {
+		struct mt_process *proc = procs__get(pt, aspace_ids[i]);
+
+		if (proc && proc->state != MT_PROC_LIVE)
+			procs__clear_maps(proc);
+	}
+}
+
 size_t procs__count(const struct proc_table *pt)
 {
 	return pt->proc_cnt;

@@ -58,6 +58,11 @@ size_t procs__process_count(const struct proc_table *pt);
  * map_cnt the record had before the call. 0, -ESRCH, or -errno.
  */
 int procs__read_maps(struct mt_process *proc);
+/*
+ * The images (sorted address-space ids) ended and their stacks are resolved: their mappings go,
+ * their records stay for the process list.
+ */
+void procs__retire(struct proc_table *pt, const __u32 *aspace_ids, size_t cnt);
 /* Frees the mappings of a record memtide does not keep (a scan). */
 void procs__clear_maps(struct mt_process *proc);
 /* A forked child starts with its parent's mappings. 0 or -ENOMEM. */

@@ -62,8 +62,9 @@ void py_images__detect(struct py_images *t, const struct mt_process *proc)
 	if (err) {
 		free(image->info);
 		image->info = NULL;
-		image->status = err == -ENOENT ? -ENOENT : -ENOTSUP;
-		if (err != -ENOENT)
+		image->status = err == -ENOENT || err == -ESRCH ? -ENOENT : -ENOTSUP;
+		/* a process that exited before it was looked at is no error */
+		if (image->status != -ENOENT)
 			mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm,
 				note[0] ? note : strerror(-err));
 		return;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
+#include "attach/uprobes.h"
 #include "cli.h"
 #include "collect/rss.h"
 #include "procs/cgroup.h"
@@ -29,6 +30,8 @@ struct lifecycle {
 	struct launch launch;
 	bool launched;
 	bool cgroup_gone;
+	bool attaching; /* in lifecycle__attach: many processes at once open a uprobes batch */
+	bool batched;
 };
 
 struct lifecycle *lifecycle__new(const struct lifecycle_parts *parts)
@@ -112,6 +115,8 @@ static struct mt_process *adopt(struct lifecycle *lc, pid_t tgid, pid_t parent, 
 		errno = -err;
 		return NULL;
 	}
+	if (lc->attaching && !lc->batched && procs__count(lc->parts.procs) == UPROBES_BATCH_AFTER)
+		lc->batched = !uprobes__batch_begin(lc->parts.uprobes);
 	proc = procs__add(lc->parts.procs, aspace_id, tgid, parent, comm);
 	if (!proc)
 		return NULL;
@@ -277,7 +282,7 @@ static int scan_cgroup(struct lifecycle *lc)
 	return err;
 }
 
-int lifecycle__attach(struct lifecycle *lc)
+static int attach_targets(struct lifecycle *lc)
 {
 	int err;
 
@@ -292,6 +297,19 @@ int lifecycle__attach(struct lifecycle *lc)
 		return attach_pids(lc);
 	err = attach_command(lc);
 	return err ?: launch__release(&lc->launch);
+}
+
+int lifecycle__attach(struct lifecycle *lc)
+{
+	int err;
+
+	lc->attaching = true;
+	err = attach_targets(lc);
+	lc->attaching = false;
+	if (lc->batched)
+		uprobes__batch_end(lc->parts.uprobes);
+	lc->batched = false;
+	return err;
 }
 
 /* A new process image: look at its mappings, probe allocators it brings. */
@@ -323,8 +341,9 @@ static int on_fork(struct lifecycle *lc, const struct mt_proc_event *event)
 }
 
 /*
- * A process image is gone (exit, exec, left the cgroup): its live-allocation records and RSS
- * entry go; its stacks' counters stay, as what it held then. Returns its record, if known.
+ * A process image is gone (exit, exec, left the cgroup): its live-allocation records go at the
+ * next sweep, its RSS entry now; its stacks' counters stay, as what it held then. Returns its
+ * record, if known.
  */
 static struct mt_process *end_image(struct lifecycle *lc, __u32 aspace_id, enum mt_proc_state state)
 {
@@ -332,7 +351,8 @@ static struct mt_process *end_image(struct lifecycle *lc, __u32 aspace_id, enum 
 
 	if (proc)
 		proc->state = state;
-	tracer__forget_aspace(lc->parts.tracer, aspace_id);
+	if (tracer__end_aspace(lc->parts.tracer, aspace_id))
+		mt_warn("out of memory: the records of ended process image %u stay\n", aspace_id);
 	if (lc->parts.rss)
 		rss__forget(lc->parts.rss, aspace_id);
 	return proc;

@@ -23,6 +23,7 @@ struct py_images;
 struct resolver;
 struct rss_table;
 struct tracer;
+struct uprobes;
 struct unwind_loader;
 
 struct lifecycle_parts {
@@ -34,6 +35,7 @@ struct lifecycle_parts {
 	struct unwind_loader *unwind;
 	struct py_images *pythons;
 	struct allocators *allocators;
+	struct uprobes *uprobes; /* batched while attaching many processes */
 	struct resolver *resolver;
 	struct rss_table *rss; /* NULL with --no-rss */
 };

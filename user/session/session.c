@@ -12,10 +12,14 @@
  * go to the lifecycle (session/lifecycle.h), an OOM kill to the post-mortem path.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include "attach/allocators.h"
 #include "attach/tracer.h"
 #include "attach/uprobes.h"
@@ -279,6 +283,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		.unwind = m->unwind,
 		.pythons = m->pythons,
 		.allocators = m->allocators,
+		.uprobes = m->uprobes,
 		.resolver = m->resolver,
 		.rss = m->rss,
 	});
@@ -298,6 +303,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	m->config = config;
 	m->settings = (struct view_settings){
 		.per_process = config->per_process,
+		.include_exited = config->include_exited,
 		.top_n = config->top_n,
 		.sample_bytes = config->sample_bytes,
 		.faults = config->faults && !config->bench_floor,
@@ -326,6 +332,19 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	return m;
 }
 
+/*
+ * Images the sweep just forgot were read and resolved for the last time: what only a live image
+ * needs (histories, mappings) goes, what it held when it went stays.
+ */
+static void retire_swept(struct memtide *m)
+{
+	size_t cnt;
+	const __u32 *swept = tracer__swept(m->tracer, &cnt);
+
+	collector__retire(m->collector, swept, cnt);
+	procs__retire(m->procs, swept, cnt);
+}
+
 /* Closes an interval and builds what the outputs show; view__free() undoes it. 0 or -errno. */
 static int build_view(struct memtide *m, struct view *view, double interval_s)
 {
@@ -333,13 +352,18 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	__u64 counters[MT_CNT_NR];
 	int err;
 
-	err = collector__poll(m->collector);
+	/* Exits and execs first: an image that ended is read once more, then its records go. */
+	err = tracer__poll(m->tracer, 0);
+	err = err < 0 ? err : collector__poll(m->collector);
+	if (!err && tracer__sweep(m->tracer) < 0)
+		mt_warn("records of ended processes stay until the next interval\n");
 	if (!err && m->rss)
 		err = rss__poll(m->rss);
 	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
 	if (err)
 		return err;
+	retire_swept(m);
 	tracer__counters(m->tracer, counters);
 	unwind_loader__stats(m->unwind, &tables);
 	m->settings.elapsed_s = now_s() - m->start_s;
@@ -463,18 +487,61 @@ int memtide__finish(struct memtide *m)
 	return ret;
 }
 
+/*
+ * Closing the probes is the slow part of stopping: each holder's close waits for a tracepoint
+ * grace period (about 90 ms here, serialized), each per-process event's close can walk the
+ * address spaces mapping the file. A child that inherits every descriptor does it once memtide
+ * is gone, whose own exit then only drops references; the watchdog (attach/uprobes.h) removes
+ * the definitions if the child cannot. True in memtide when the child took it over; the child
+ * never returns.
+ */
+static bool detach_in_background(struct memtide *m)
+{
+	pid_t memtide = getpid(), pid;
+	int devnull, pidfd;
+
+	if (!m->uprobes)
+		return false;
+	fflush(NULL);
+	pid = fork();
+	if (pid)
+		return pid > 0;
+	/*
+	 * Only once memtide has exited do these descriptors hold the last references: closed
+	 * earlier, memtide's exit would release the events itself, slowly, outside the batch.
+	 */
+	pidfd = syscall(SYS_pidfd_open, memtide, 0);
+	if (pidfd >= 0 && getppid() == memtide)
+		poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, -1);
+	setsid();
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	uprobes__free(m->uprobes, procs__live_count(m->procs));
+	tracer__free(m->tracer);
+	_exit(0);
+}
+
 void memtide__free(struct memtide *m)
 {
+	bool detached;
+
 	if (!m)
 		return;
 	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
-	uprobes__free(m->uprobes);
+	detached = detach_in_background(m);
+	if (!detached)
+		uprobes__free(m->uprobes, procs__live_count(m->procs));
 	lifecycle__free(m->lifecycle);
 	resolver__free(m->resolver);
 	collector__free(m->collector);
 	py_images__free(m->pythons);
 	allocators__free(m->allocators);
-	tracer__free(m->tracer);
+	if (!detached)
+		tracer__free(m->tracer);
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
 	oom__free(m->oom);

@@ -193,7 +193,15 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
 
 	records = stack_table__records(stacks, &cnt);
 	for (size_t i = 0; i < cnt; i++) {
-		if (!resolver__resolve(r, records[i]->key.aspace_id, records[i]->key.stack_id))
+		__u32 aspace_id = records[i]->key.aspace_id;
+
+		/*
+		 * A child that allocated before its fork event was read has no record yet: it is
+		 * resolved at the next interval, once its mappings are known, not cached unnamed.
+		 */
+		if (!procs__get(r->opts.procs, aspace_id))
+			continue;
+		if (!resolver__resolve(r, aspace_id, records[i]->key.stack_id))
 			return -ENOMEM;
 	}
 	return 0;

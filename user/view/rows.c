@@ -64,15 +64,25 @@ static int put_name(struct grouping *g, const char *name)
 	return put(g, &len, sizeof(len)) ?: put(g, name, len);
 }
 
-/* Kind, command and frame names; a stack the kernel could not store only sums with itself. */
+static bool gone(const struct mt_process *proc)
+{
+	return !proc || proc->state != MT_PROC_LIVE;
+}
+
+/*
+ * Kind, command, live or gone, and frame names; a stack the kernel could not store only sums
+ * with itself.
+ */
 static int signature(struct grouping *g, const struct stack_record *rec,
 		     const struct mt_process *proc, const struct resolved_stack *stack)
 {
+	bool proc_gone = gone(proc);
 	char name[160];
 	int err;
 
 	g->buf_len = 0;
-	err = put(g, &rec->key.kind, sizeof(rec->key.kind)) ?: put_name(g, proc ? proc->comm : "?");
+	err = put(g, &rec->key.kind, sizeof(rec->key.kind)) ?: put(g, &proc_gone, sizeof(proc_gone))
+		?: put_name(g, proc ? proc->comm : "?");
 	if (!stack || !stack->stored)
 		return err ?: put(g, &rec->key, sizeof(rec->key));
 	for (__u32 i = 0; !err && i < stack->frame_cnt; i++)
@@ -159,8 +169,11 @@ static void add_counters(struct view_row *row, const struct stack_record *rec)
 static struct view_row first_row(const struct stack_record *rec, const struct mt_process *proc,
 				 const struct resolved_stack *stack)
 {
-	return (struct view_row){
-		.key = rec->key, .proc = proc, .stack = stack, .summed = MT_HISTORY_INIT};
+	return (struct view_row){.key = rec->key,
+				 .proc = proc,
+				 .gone = gone(proc),
+				 .stack = stack,
+				 .summed = MT_HISTORY_INIT};
 }
 
 static int add_record(struct grouping *g, struct view_stacks *view, const struct stack_record *rec,
@@ -205,7 +218,7 @@ static int close_groups(struct grouping *g, struct view_stacks *view)
 
 static int build_rows(struct view_stacks *view, const struct stack_table *stacks,
 		      const struct resolved_stacks *resolved, const struct proc_table *procs,
-		      bool per_process)
+		      bool per_process, bool include_exited)
 {
 	struct stack_record *const *records;
 	struct grouping g = {};
@@ -222,6 +235,8 @@ static int build_rows(struct view_stacks *view, const struct stack_table *stacks
 		const struct resolved_stack *stack =
 			resolved_stacks__get(resolved, rec->key.aspace_id, rec->key.stack_id);
 
+		if (!include_exited && gone(proc))
+			continue;
 		if (!per_process) {
 			err = add_record(&g, view, rec, proc, stack);
 			continue;
@@ -311,12 +326,12 @@ static int rank_rows(struct view_stacks *view, enum rank_by rank)
 
 int view_stacks__build(struct view_stacks *view, const struct stack_table *stacks,
 		       const struct resolved_stacks *resolved, const struct proc_table *procs,
-		       bool per_process, const struct verdict_params *verdict)
+		       bool per_process, bool include_exited, const struct verdict_params *verdict)
 {
 	int err;
 
 	memset(view, 0, sizeof(*view));
-	err = build_rows(view, stacks, resolved, procs, per_process);
+	err = build_rows(view, stacks, resolved, procs, per_process, include_exited);
 
 	for (size_t i = 0; i < view->row_cnt; i++) {
 		struct view_row *row = &view->rows[i];

@@ -32,6 +32,7 @@ struct view_row {
 	struct mt_stack_key key;	    /* of the first record summed in */
 	const struct mt_process *proc;	    /* its process, which names the row; NULL if unknown */
 	__u32 process_cnt;		    /* distinct processes summed (1 with --per-process) */
+	bool gone;			    /* of processes that exited, exec'd or left */
 	struct mt_stack_stats stats;	    /* summed */
 	__s64 growth;			    /* summed */
 	const struct resolved_stack *stack; /* NULL when it could not be resolved */
@@ -50,11 +51,13 @@ struct view_stacks {
 
 /*
  * Builds the rows from the records, with the frames of the resolved stacks and the processes
- * naming them; the sources must outlive the rows. 0 or -ENOMEM.
+ * naming them; the sources must outlive the rows. Records of processes that are gone (what they
+ * held when they went) make rows of their own, only with include_exited: by default every output
+ * shows what live processes hold, as the totals do. 0 or -ENOMEM.
  */
 int view_stacks__build(struct view_stacks *stacks, const struct stack_table *records,
 		       const struct resolved_stacks *resolved, const struct proc_table *procs,
-		       bool per_process, const struct verdict_params *verdict);
+		       bool per_process, bool include_exited, const struct verdict_params *verdict);
 void view_stacks__free(struct view_stacks *stacks);
 /* Sample i of a row's history, 0 = the oldest. */
 __s64 view_row__history(const struct view_row *row, __u32 i);

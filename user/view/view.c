@@ -129,7 +129,8 @@ int view__build(struct view *view, const struct view_settings *settings,
 	memset(view, 0, sizeof(*view));
 	view->settings = *settings;
 	err = view_stacks__build(&view->stacks, src->stacks, src->resolved, src->procs,
-				 settings->per_process, &settings->verdict)
+				 settings->per_process, settings->include_exited,
+				 &settings->verdict)
 		      ?: build_processes(view, src);
 	if (err) {
 		view__free(view);

@@ -37,6 +37,7 @@ struct view_process {
 /* What the run is: settings the outputs print beside the figures. */
 struct view_settings {
 	bool per_process;
+	bool include_exited; /* rows of processes that are gone, apart from the live ones */
 	double elapsed_s;
 	double interval_s; /* the interval just closed */
 	__u32 top_n;
