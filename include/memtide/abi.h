@@ -38,24 +38,25 @@
 #define MT_KIND_NR    4
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
-#define MT_CNT_ALLOCS_FULL    0	 /* live allocation not recorded: allocs map full */
-#define MT_CNT_STACKS_FULL    1	 /* stack not stored: stacks map full */
-#define MT_CNT_BY_STACK_FULL  2	 /* aggregate not updated: by_stack map full */
-#define MT_CNT_UNKNOWN_FREES  3	 /* free of an address never seen (allocated before attach) */
-#define MT_CNT_UNTRACKED      4	 /* probe hit in a process memtide does not track */
-#define MT_CNT_NESTED	      5	 /* allocator call made by the allocator itself, counted once */
-#define MT_CNT_SCRATCH_FAIL   6	 /* no per-thread scratch space: event lost */
-#define MT_CNT_EVENTS_LOST    7	 /* fork/exec/exit or Python-stack event lost: ring full */
-#define MT_CNT_UNMATCHED_RET  8	 /* return probe without its entry (attached mid-call) */
-#define MT_CNT_FAILED_ALLOCS  9	 /* allocation that returned NULL: not counted */
-#define MT_CNT_STALE_ADDR     10 /* address handed out again while recorded: old record freed */
-#define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c) */
-#define MT_CNT_MAPPINGS_FULL  12 /* mapping not recorded: mappings map full */
-#define MT_CNT_ALLOCATOR_MAP  13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
-#define MT_CNT_MAPPING_SCAN   14 /* unmapped range matching no single record: mappings scanned */
-#define MT_CNT_RSS_FULL	      15 /* RSS change of a traced process not kept: rss map full */
-#define MT_CNT_OOM_LOST	      16 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_NR	      17
+#define MT_CNT_ALLOCS_FULL     0  /* live allocation not recorded: allocs map full */
+#define MT_CNT_STACKS_FULL     1  /* stack not stored: stacks map full */
+#define MT_CNT_BY_STACK_FULL   2  /* aggregate not updated: by_stack map full */
+#define MT_CNT_UNKNOWN_FREES   3  /* free of an address never seen (allocated before attach) */
+#define MT_CNT_UNTRACKED       4  /* probe hit in a process memtide does not track */
+#define MT_CNT_NESTED	       5  /* allocator call made by the allocator itself, counted once */
+#define MT_CNT_SCRATCH_FAIL    6  /* no per-thread scratch space: event lost */
+#define MT_CNT_EVENTS_LOST     7  /* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_UNMATCHED_RET   8  /* return probe without its entry (attached mid-call) */
+#define MT_CNT_FAILED_ALLOCS   9  /* allocation that returned NULL: not counted */
+#define MT_CNT_STALE_ADDR      10 /* address handed out again while recorded: old record freed */
+#define MT_CNT_OUTSIDE_CGROUP  11 /* probe hit in a thread outside the traced cgroup (-c) */
+#define MT_CNT_MAPPINGS_FULL   12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP   13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN    14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_RSS_FULL	       15 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	       16 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_PYSTACK_SKIPPED 17 /* new Python stack not announced: events ring a quarter full */
+#define MT_CNT_NR	       18
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */

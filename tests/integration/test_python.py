@@ -150,7 +150,7 @@ def check_quick_exit(args, procs, python, tag):
     Python frames are named all the same (their code objects are read when the stack is first
     stored)."""
     _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "exit"], "exit",
-                                    extra_args=["-i", "60"])
+                                    extra_args=["-i", "60", "--include-exited"])
     got, lines = bytes_in(doc, "leak_then_exit", "total_alloc_bytes")
     mtest.check(near(got, 20 * 100_000), f"{tag}: leak_then_exit's 20 x 100000 bytes, named "
                                          f"after the exit (got {got})")
