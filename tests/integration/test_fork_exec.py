@@ -34,11 +34,15 @@ def run_exec_static(args):
         target.send_signal(mtest.signal.SIGUSR1)
         child = int(procs.wait_for_line("target", "exec_leaker ", proc=target).split()[1])
         procs.extra_pids.append(child)
-        procs.wait_for_line("memtide", "memtide: attached", stream="err")
-        attached = [l for l in procs.read("memtide", "err").splitlines()
-                    if l.startswith("memtide: attached")]
-        mtest.check(any("alloc_target_static" in l for l in attached),
-                    "the static binary's own malloc is probed after the exec")
+        # the exec event is handled asynchronously: wait for the probes of the new image
+        deadline = mtest.time.monotonic() + 20
+        while not any(l.startswith("memtide: attached") and "alloc_target_static" in l
+                      for l in procs.read("memtide", "err").splitlines()):
+            if mtest.time.monotonic() > deadline:
+                mtest.fail("the static binary's own malloc is not probed 20 s after the exec:\n"
+                           + procs.read("memtide", "err"))
+            mtest.time.sleep(0.05)
+        mtest.check(True, "the static binary's own malloc is probed after the exec")
         mtest.os.kill(child, mtest.signal.SIGUSR1)
         procs.wait_for_line("target", "leaked", proc=target)
         procs.stop_memtide(memtide)

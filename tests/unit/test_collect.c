@@ -130,6 +130,30 @@ static void test_accounts(void)
 	      "resident %llu (+%llu) on %llu stacks", (unsigned long long)totals.resident_bytes,
 	      (unsigned long long)totals.resident_growth, (unsigned long long)totals.stack_cnt);
 	CHECK(accounts__figures(a, 99).outstanding_bytes == 0, "an unknown image has zeros");
+
+	/* retired, then dropped: no history, no record, what it held stays everywhere */
+	stack_table__retire(t, (const __u32[]){2}, 1);
+	CHECK(history__count(&find(t, 2, MT_KIND_HEAP)->history) == 0 &&
+		      find(t, 2, MT_KIND_HEAP)->stats.outstanding_bytes == 300,
+	      "a retired record keeps its counters, not its history");
+	CHECK(stack_table__drop(t, (const __u32[]){2}, 1) == 1 && !find(t, 2, MT_KIND_HEAP) &&
+		      find(t, 1, MT_KIND_HEAP) && find(t, 1, MT_KIND_MMAP) &&
+		      find(t, 1, MT_KIND_FAULT),
+	      "the dropped image's record is gone, the others still found");
+	update(t, 1, MT_KIND_HEAP, 1500, 1500);
+	CHECK(!accounts__close(a, t, procs), "close");
+	gone = accounts__figures(a, 2);
+	accounts__totals(a, &totals);
+	CHECK(gone.outstanding_bytes == 300 && gone.growth == 0,
+	      "a gone image's figures survive its records: %lld, %+lld",
+	      (long long)gone.outstanding_bytes, (long long)gone.growth);
+	CHECK(totals.gone_bytes == 300 && totals.dropped_bytes == 300 &&
+		      totals.dropped_stacks == 1 && totals.outstanding_bytes == 1500 + 4096 &&
+		      totals.growth == 0,
+	      "totals: gone %lld of which dropped %lld (%llu stacks), live %lld (%+lld)",
+	      (long long)totals.gone_bytes, (long long)totals.dropped_bytes,
+	      (unsigned long long)totals.dropped_stacks, (long long)totals.outstanding_bytes,
+	      (long long)totals.growth);
 	procs__free(procs);
 	accounts__free(a);
 	stack_table__free(t);

@@ -6,6 +6,7 @@
 #include "attach/sweep.h"
 #include "memtide/abi.h"
 #include "util/grow.h"
+#include "util/ids.h"
 #include "util/log.h"
 
 /* Keys per bpf() call: a pass over a million live allocations is about 250 calls. */
@@ -80,18 +81,6 @@ int sweep__note(struct sweep *s, __u32 aspace_id)
 	return 0;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool ended(const struct sweep *s, __u32 aspace_id)
-{
-	return bsearch(&aspace_id, s->ended, s->ended_cnt, sizeof(*s->ended), cmp_id);
-}
-
 static long delete_doomed(int fd, struct mt_alloc_key *doomed, __u32 cnt)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -126,7 +115,7 @@ static long sweep_map(struct sweep *s, int fd)
 		if (err && err != -ENOENT)
 			return err;
 		for (__u32 i = 0; i < cnt; i++) {
-			if (ended(s, s->keys[i].aspace_id))
+			if (mt_ids_contain(s->ended, s->ended_cnt, s->keys[i].aspace_id))
 				s->doomed[doomed_cnt++] = s->keys[i];
 		}
 		/* The cursor names a bucket already read: deleting in it does not disturb it. */
@@ -159,7 +148,7 @@ long sweep__run(struct sweep *s)
 	s->swept_cnt = 0;
 	if (!s->ended_cnt)
 		return 0;
-	qsort(s->ended, s->ended_cnt, sizeof(*s->ended), cmp_id);
+	mt_ids_sort(s->ended, s->ended_cnt);
 	for (size_t i = 0; i < s->fd_cnt; i++) {
 		long swept = sweep_map(s, s->fds[i]);
 

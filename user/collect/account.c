@@ -52,6 +52,12 @@ int accounts__close(struct accounts *a, const struct stack_table *stacks,
 
 		if (!figures)
 			return -ENOMEM;
+		/* a gone image's records may be dropped later (collector__retire): keep its figures
+		 */
+		if (figures->final) {
+			figures->growth = 0;
+			continue;
+		}
 		/* growth starts at minus the last figure: adding the new one leaves the change */
 		figures->growth = -figures->outstanding_bytes;
 		figures->outstanding_bytes = 0;
@@ -71,7 +77,7 @@ int accounts__close(struct accounts *a, const struct stack_table *stacks,
 			totals->resident_growth += rec->growth;
 			continue;
 		}
-		if (figures)
+		if (figures && !figures->final)
 			figures->outstanding_bytes += rec->stats.outstanding_bytes;
 		if (!proc || proc->state != MT_PROC_LIVE) {
 			totals->gone_bytes += rec->stats.outstanding_bytes;
@@ -81,12 +87,17 @@ int accounts__close(struct accounts *a, const struct stack_table *stacks,
 		totals->outstanding_count += rec->stats.outstanding_count;
 	}
 	for (size_t i = 0; i < procs__count(procs); i++) {
-		struct proc_figures *figures =
-			mt_idtab__get(&a->figures, procs__at(procs, i)->aspace_id);
+		const struct mt_process *proc = procs__at(procs, i);
+		struct proc_figures *figures = mt_idtab__get(&a->figures, proc->aspace_id);
 
-		figures->growth += figures->outstanding_bytes;
 		totals->rss_bytes += figures->rss_bytes;
+		if (figures->final)
+			continue;
+		figures->growth += figures->outstanding_bytes;
+		figures->final = proc->state != MT_PROC_LIVE;
 	}
+	stack_table__dropped(stacks, &totals->dropped_bytes, &totals->dropped_stacks);
+	totals->gone_bytes += totals->dropped_bytes;
 	totals->growth = totals->outstanding_bytes - live_before;
 	totals->stack_cnt = record_cnt;
 	return 0;

@@ -7,15 +7,27 @@
 #include "procs/procfs.h"
 #include "procs/table.h"
 #include "util/grow.h"
+#include "util/ids.h"
 #include "util/log.h"
 
 #define BATCH_CNT 1024
+/*
+ * Retired images whose stacks stay rows of their own (--include-exited, the per-process lists);
+ * older ones keep only what they held, in the totals: a run that sees 100,000 short programs
+ * exec'd must not keep 100,000 images of stacks.
+ */
+#define KEPT_RETIRED 1024
 
 struct collector {
 	int by_stack_fd;
 	const struct proc_table *procs;
 	struct stack_table *stacks;
 	struct accounts *accounts;
+	__u32 retired[KEPT_RETIRED]; /* oldest first from retired_head, a ring */
+	size_t retired_cnt;
+	size_t retired_head;
+	__u32 *dropping;
+	size_t dropping_cap;
 	struct mt_stack_key keys[BATCH_CNT];
 	struct mt_stack_stats values[BATCH_CNT];
 };
@@ -43,6 +55,7 @@ void collector__free(struct collector *c)
 		return;
 	stack_table__free(c->stacks);
 	accounts__free(c->accounts);
+	free(c->dropping);
 	free(c);
 }
 
@@ -138,9 +151,30 @@ int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_rea
 	return 0;
 }
 
-void collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt)
+size_t collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt,
+			 const __u32 **dropped)
 {
+	size_t dropping = 0;
+
+	*dropped = NULL;
 	stack_table__retire(c->stacks, aspace_ids, cnt);
+	while (c->dropping_cap < cnt) {
+		if (mt_grow(&c->dropping, &c->dropping_cap, c->dropping_cap, sizeof(*c->dropping),
+			    cnt))
+			return 0; /* out of memory: these images keep their records */
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		if (c->retired_cnt == KEPT_RETIRED) {
+			c->dropping[dropping++] = c->retired[c->retired_head];
+			c->retired_head = (c->retired_head + 1) % KEPT_RETIRED;
+			c->retired_cnt--;
+		}
+		c->retired[(c->retired_head + c->retired_cnt++) % KEPT_RETIRED] = aspace_ids[i];
+	}
+	mt_ids_sort(c->dropping, dropping);
+	stack_table__drop(c->stacks, c->dropping, dropping);
+	*dropped = c->dropping;
+	return dropping;
 }
 
 const struct stack_table *collector__stacks(const struct collector *c)

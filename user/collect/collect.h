@@ -34,8 +34,13 @@ int collector__poll(struct collector *c);
  */
 int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_reading **out,
 			  size_t *cnt);
-/* Ended images read for the last time (sorted ids): their records keep no history. */
-void collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt);
+/*
+ * Ended images read for the last time (sorted ids): their records keep no history. The oldest
+ * retired images beyond the newest 1024 lose their records (what they held stays in the totals):
+ * their ids, sorted, in *dropped (valid until the next call). Returns how many.
+ */
+size_t collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt,
+			 const __u32 **dropped);
 const struct stack_table *collector__stacks(const struct collector *c);
 const struct accounts *collector__accounts(const struct collector *c);
 

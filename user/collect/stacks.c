@@ -5,6 +5,7 @@
 #include "collect/stacks.h"
 #include "util/grow.h"
 #include "util/hash.h"
+#include "util/ids.h"
 #include "util/index.h"
 
 struct stack_table {
@@ -12,6 +13,8 @@ struct stack_table {
 	size_t record_cnt;
 	size_t record_cap;
 	struct mt_index index;
+	__s64 dropped_bytes;
+	__u64 dropped_records;
 };
 
 struct stack_table *stack_table__new(void)
@@ -106,13 +109,6 @@ int stack_table__update(struct stack_table *t, const struct mt_stack_key *key,
 	return history__push(&rec->history, rec->stats.outstanding_bytes);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)
 {
 	if (!cnt)
@@ -120,9 +116,39 @@ void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t 
 	for (size_t i = 0; i < t->record_cnt; i++) {
 		struct stack_record *rec = t->records[i];
 
-		if (bsearch(&rec->key.aspace_id, aspace_ids, cnt, sizeof(*aspace_ids), cmp_id))
+		if (mt_ids_contain(aspace_ids, cnt, rec->key.aspace_id))
 			mt_ring__free(&rec->history);
 	}
+}
+
+size_t stack_table__drop(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)
+{
+	size_t kept = 0, dropped;
+
+	for (size_t i = 0; i < t->record_cnt; i++) {
+		struct stack_record *rec = t->records[i];
+
+		if (!mt_ids_contain(aspace_ids, cnt, rec->key.aspace_id)) {
+			t->records[kept++] = rec;
+			continue;
+		}
+		if (mt_kind_outstanding(rec->key.kind))
+			t->dropped_bytes += rec->stats.outstanding_bytes;
+		mt_ring__free(&rec->history);
+		free(rec);
+	}
+	dropped = t->record_cnt - kept;
+	t->dropped_records += dropped;
+	t->record_cnt = kept;
+	if (dropped)
+		mt_index__rebuild(&t->index, record_hash, t->records, kept);
+	return dropped;
+}
+
+void stack_table__dropped(const struct stack_table *t, __s64 *bytes, __u64 *records)
+{
+	*bytes = t->dropped_bytes;
+	*records = t->dropped_records;
 }
 
 struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt)

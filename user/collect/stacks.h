@@ -52,6 +52,13 @@ const struct stack_record *stack_table__find(const struct stack_table *t,
  * would cost every exec'd or forked image its MT_HISTORY_LEN samples per stack for the run.
  */
 void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t cnt);
+/*
+ * Drops the records of retired images (sorted ids) that memtide no longer keeps rows for; what
+ * they held is added to the dropped figures. Records dropped.
+ */
+size_t stack_table__drop(struct stack_table *t, const __u32 *aspace_ids, size_t cnt);
+/* What dropped records held (outstanding kinds), and how many there were. */
+void stack_table__dropped(const struct stack_table *t, __s64 *bytes, __u64 *records);
 /* Every record, in the order first seen; valid until the next update. */
 struct stack_record *const *stack_table__records(const struct stack_table *t, size_t *cnt);
 

@@ -149,6 +149,9 @@ int json__write(FILE *out, const struct view *view)
 	if (!doc)
 		return -ENOMEM;
 	json_object_set_new(doc, "include_exited", json_boolean(settings->include_exited));
+	json_object_set_new(doc, "gone_dropped_bytes", json_integer(totals->dropped_bytes));
+	json_object_set_new(doc, "gone_dropped_stacks",
+			    json_integer((json_int_t)totals->dropped_stacks));
 	json_object_set_new(doc, "resident_bytes",
 			    json_integer((json_int_t)totals->resident_bytes));
 	json_object_set_new(doc, "fault_sample",

@@ -55,6 +55,12 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 	if (totals->gone_bytes)
 		fprintf(out, "   processes that exited or left held %s when they went\n",
 			mt_format_bytes(totals->gone_bytes, 0, held, sizeof(held)));
+	if (totals->dropped_stacks)
+		fprintf(out,
+			"   %llu stacks of exited images older than the newest 1024 were dropped; "
+			"what they held (%s) stays in that total\n",
+			(unsigned long long)totals->dropped_stacks,
+			mt_format_bytes(totals->dropped_bytes, 0, held, sizeof(held)));
 	if (settings->sample_bytes)
 		fprintf(out,
 			"   sampled: one allocation per %s allocated on average; bytes and counts "

@@ -338,11 +338,13 @@ struct memtide *memtide__new(const struct memtide_config *config)
  */
 static void retire_swept(struct memtide *m)
 {
-	size_t cnt;
-	const __u32 *swept = tracer__swept(m->tracer, &cnt);
+	const __u32 *swept, *dropped;
+	size_t swept_cnt, dropped_cnt;
 
-	collector__retire(m->collector, swept, cnt);
-	procs__retire(m->procs, swept, cnt);
+	swept = tracer__swept(m->tracer, &swept_cnt);
+	dropped_cnt = collector__retire(m->collector, swept, swept_cnt, &dropped);
+	resolver__drop(m->resolver, dropped, dropped_cnt);
+	procs__retire(m->procs, swept, swept_cnt);
 }
 
 /* Closes an interval and builds what the outputs show; view__free() undoes it. 0 or -errno. */

@@ -223,6 +223,11 @@ void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id)
 	}
 }
 
+void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt)
+{
+	resolved_stacks__drop(r->stacks, aspace_ids, cnt);
+}
+
 const struct resolved_stacks *resolver__stacks(const struct resolver *r)
 {
 	return r->stacks;

@@ -49,5 +49,7 @@ const struct resolved_stacks *resolver__stacks(const struct resolver *r);
  * process lives (MT_EV_PYSTACK): resolved later, after it exited, the frames keep their names.
  */
 void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id);
+/* Forgets the stacks of images whose records the collector dropped (sorted ids). */
+void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt);
 
 #endif /* MEMTIDE_SYMBOLIZE_RESOLVE_H */

@@ -4,6 +4,7 @@
 #include "symbolize/resolved.h"
 #include "util/grow.h"
 #include "util/hash.h"
+#include "util/ids.h"
 #include "util/index.h"
 
 struct entry {
@@ -87,6 +88,25 @@ struct resolved_stack *resolved_stacks__add(struct resolved_stacks *t, __u32 asp
 	mt_index__set(&t->index, slot, t->cnt++);
 	*added = true;
 	return &e->stack;
+}
+
+void resolved_stacks__drop(struct resolved_stacks *t, const __u32 *aspace_ids, size_t cnt)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->cnt; i++) {
+		struct entry *e = t->entries[i];
+
+		if (!mt_ids_contain(aspace_ids, cnt, e->aspace_id)) {
+			t->entries[kept++] = e;
+			continue;
+		}
+		free(e->stack.frames);
+		free(e);
+	}
+	if (kept != t->cnt)
+		mt_index__rebuild(&t->index, entry_hash, t->entries, kept);
+	t->cnt = kept;
 }
 
 const struct resolved_stack *resolved_stacks__get(const struct resolved_stacks *t, __u32 aspace_id,

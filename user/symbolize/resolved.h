@@ -30,6 +30,8 @@ void resolved_stacks__free(struct resolved_stacks *t); /* NULL-safe, frees the f
 struct resolved_stack *resolved_stacks__add(struct resolved_stacks *t, __u32 aspace_id,
 					    __u64 stack_id, bool *added);
 /* The entry of a stack, or NULL. */
+/* Drops the stacks of images memtide no longer keeps rows for (sorted ids). */
+void resolved_stacks__drop(struct resolved_stacks *t, const __u32 *aspace_ids, size_t cnt);
 const struct resolved_stack *resolved_stacks__get(const struct resolved_stacks *t, __u32 aspace_id,
 						  __u64 stack_id);
 

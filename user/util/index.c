@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include "util/index.h"
 
 int mt_index__reserve(struct mt_index *idx, mt_index_hash_fn hash, const void *items)
@@ -45,6 +46,23 @@ void mt_index__set(struct mt_index *idx, size_t slot, size_t item)
 {
 	idx->slots[slot] = item + 1;
 	idx->cnt++;
+}
+
+void mt_index__rebuild(struct mt_index *idx, mt_index_hash_fn hash, const void *items, size_t cnt)
+{
+	size_t mask = idx->cap - 1;
+
+	if (!idx->cap)
+		return;
+	memset(idx->slots, 0, idx->cap * sizeof(*idx->slots));
+	idx->cnt = 0;
+	for (size_t item = 0; item < cnt; item++) {
+		size_t slot = hash(items, item) & mask;
+
+		while (idx->slots[slot])
+			slot = (slot + 1) & mask;
+		mt_index__set(idx, slot, item);
+	}
 }
 
 void mt_index__free(struct mt_index *idx)

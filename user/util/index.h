@@ -39,6 +39,8 @@ size_t mt_index__find(const struct mt_index *idx, __u64 hash, mt_index_match_fn 
 		      const void *items, const void *key, size_t *slot);
 /* Records item in the slot mt_index__find() gave. */
 void mt_index__set(struct mt_index *idx, size_t slot, size_t item);
+/* Indexes items 0..cnt-1 afresh, after the caller compacted its array (cnt <= the old count). */
+void mt_index__rebuild(struct mt_index *idx, mt_index_hash_fn hash, const void *items, size_t cnt);
 void mt_index__free(struct mt_index *idx);
 
 #endif /* MEMTIDE_UTIL_INDEX_H */
