@@ -28,7 +28,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 parent_tgid = parent->tgid;
 	__u32 child_tgid = child->tgid;
-	struct mt_unwind_proc *unwind_maps;
+	struct mt_unwind_proc *unwind_image;
 	struct mt_traced_proc *parent_proc;
 	struct mt_py_proc *py;
 	struct mt_traced_proc proc = {};
@@ -49,9 +49,9 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	procs_changed();
 	/* The child maps what its parent maps: it unwinds with the parent's tables at once. */
-	unwind_maps = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
-	if (unwind_maps)
-		bpf_map_update_elem(&unwind_procs, &proc.aspace_id, unwind_maps, BPF_ANY);
+	unwind_image = bpf_map_lookup_elem(&unwind_procs, &parent_proc->aspace_id);
+	if (unwind_image)
+		bpf_map_update_elem(&unwind_procs, &proc.aspace_id, unwind_image, BPF_ANY);
 	/* ... and runs the same interpreter (multiprocessing's fork start method) */
 	py = bpf_map_lookup_elem(&py_procs, &parent_proc->aspace_id);
 	if (py)

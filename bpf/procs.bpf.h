@@ -36,9 +36,11 @@ static __always_inline void procs_changed(void)
 	__sync_fetch_and_add(&procs_gen, 1);
 }
 
+#define EVENTS_RING_BYTES (256 * 1024)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
 static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
@@ -58,6 +60,32 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
 	event->prev_aspace_id = prev_aspace_id;
 	event->pad = 0;
 	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	bpf_ringbuf_submit(event, 0);
+}
+
+/*
+ * A new stack through Python code: userspace reads its code objects at once. An import burst
+ * stores thousands of new stacks (torch's: about 700,000 events): these events stop while the
+ * ring is a quarter full, so process events always find room.
+ */
+static __always_inline void emit_pystack(__u32 aspace_id, __u64 stack_id)
+{
+	struct mt_pystack_event *event;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_RING_BYTES / 4) {
+		count(MT_CNT_PYSTACK_SKIPPED);
+		return;
+	}
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_PYSTACK_SKIPPED);
+		return;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->type = MT_EV_PYSTACK;
+	event->tgid = bpf_get_current_pid_tgid() >> 32;
+	event->aspace_id = aspace_id;
+	event->stack_id = stack_id;
 	bpf_ringbuf_submit(event, 0);
 }
 

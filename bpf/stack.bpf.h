@@ -83,6 +83,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
 		count(MT_CNT_STACKS_FULL);
+	if (!err && ts->stack.py_cnt)
+		emit_pystack(ts->aspace_id, stack_id);
 	return stack_id;
 }
 

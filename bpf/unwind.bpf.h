@@ -4,8 +4,8 @@
  * here one frame at a time, with a frame-pointer step for code that has no table.
  *
  * Per frame: find the executable mapping holding the PC (binary search in the process image's
- * sorted mappings), then the table row for the PC (binary search in that ELF's slice of the
- * global rows array), then apply its rule: CFA from rsp or rbp, return address at CFA - 8, the
+ * sorted slice of unwind_maps), then the table row for the PC (binary search in that ELF's slice of
+ * the global rows array), then apply its rule: CFA from rsp or rbp, return address at CFA - 8, the
  * caller's rbp where the rule saved it. Frame 0 is the probed instruction itself, looked up
  * exactly; callers are return addresses, looked up at PC - 1 (the call may be the last
  * instruction of a function).
@@ -49,9 +49,17 @@ struct {
 	__type(value, __u64);
 } unwind_pages SEC(".maps");
 
+/* Every process image's executable mappings, one slice each (struct mt_unwind_proc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_mapping);
+} unwind_maps SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mt_unwind_proc);
@@ -64,29 +72,33 @@ static __always_inline __u64 opaque(__u64 v, __u64 seed)
 	return v;
 }
 
-/* Index of the mapping holding pc in the image's sorted mappings, or -1. */
+/* Index in unwind_maps of the mapping holding pc in the image's slice, or -1. */
 __noinline int find_mapping(const struct mt_unwind_proc *proc, __u64 pc)
 {
-	__u32 lo = 0, hi, mid;
+	struct mt_unwind_mapping *map;
+	__u32 lo, hi, mid;
 
-	if (!proc)
+	if (!proc || proc->map_cnt > MT_UNWIND_MAX_MAPS)
 		return -1;
-	hi = proc->map_cnt;
+	lo = proc->map_off;
+	hi = lo + proc->map_cnt;
 	for (int i = 0; i < MT_UNWIND_MAP_BSEARCH && lo < hi; i++) {
 		mid = opaque((lo + hi) / 2, pc);
-		if (mid >= MT_UNWIND_MAX_MAPS)
+		map = bpf_map_lookup_elem(&unwind_maps, &mid);
+		if (!map)
 			return -1;
-		if (proc->maps[mid].start <= pc)
+		if (map->start <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 		lo = opaque(lo, pc);
 		hi = opaque(hi, pc);
 	}
-	if (lo == 0 || lo > MT_UNWIND_MAX_MAPS)
+	if (lo == proc->map_off)
 		return -1;
 	mid = lo - 1;
-	if (mid >= MT_UNWIND_MAX_MAPS || pc >= proc->maps[mid].end)
+	map = bpf_map_lookup_elem(&unwind_maps, &mid);
+	if (!map || pc >= map->end)
 		return -1;
 	return mid;
 }
@@ -244,7 +256,7 @@ struct unwind_ctx {
 	__u64 hash;
 	__u32 frame_cnt;
 	int stop;
-	int last_mapping;
+	int last_mapping; /* index in unwind_maps of the previous frame's mapping, or -1 */
 	bool unknown_code;
 	bool fp_frames;
 };
@@ -252,27 +264,26 @@ struct unwind_ctx {
 /* bpf_loop callback: one frame. The verifier checks it once, not once per frame. */
 static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 {
-	struct mt_unwind_proc *image = ctx->image;
 	struct mt_stack *stack = ctx->stack;
 	__u64 pc = frame ? ctx->regs.ip - 1 : ctx->regs.ip;
-	int idx = -1, last = ctx->last_mapping;
+	struct mt_unwind_mapping *map = NULL;
+	int idx = ctx->last_mapping;
 	__u64 fp = MT_FRAME_FP;
 
 	if (!stack)
 		return 1;
 	/* consecutive frames are often in one file: try the last mapping first */
-	if (image && last >= 0 && pc >= image->maps[last & (MT_UNWIND_MAX_MAPS - 1)].start &&
-	    pc < image->maps[last & (MT_UNWIND_MAX_MAPS - 1)].end)
-		idx = last;
-	else if (image)
-		idx = find_mapping(image, pc);
-	if (idx < 0)
+	if (idx >= 0)
+		map = bpf_map_lookup_elem(&unwind_maps, &idx);
+	if (!map || pc < map->start || pc >= map->end) {
+		idx = find_mapping(ctx->image, pc);
+		map = idx < 0 ? NULL : bpf_map_lookup_elem(&unwind_maps, &idx);
+	}
+	if (!map)
 		ctx->unknown_code = true;
-	ctx->last_mapping = idx;
-	/* the mask gives the verifier the bound a signed compare would lose */
-	if (image && idx >= 0 && image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)].row_cnt) {
-		ctx->stop =
-			table_step(&ctx->regs, &image->maps[idx & (MT_UNWIND_MAX_MAPS - 1)], pc);
+	ctx->last_mapping = map ? idx : -1;
+	if (map && map->row_cnt) {
+		ctx->stop = table_step(&ctx->regs, map, pc);
 		fp = 0;
 	} else {
 		ctx->stop = fp_step(&ctx->regs, frame);

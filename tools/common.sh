@@ -9,7 +9,8 @@ MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf
 	g++ libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libgoogle-perftools-dev libmimalloc2.0
 	libmimalloc-dev
 	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev golang-go
-	libcurl4-openssl-dev libncurses-dev tmux systemd python3-yaml)
+	libcurl4-openssl-dev libncurses-dev tmux systemd python3-yaml
+	libiberty-dev python3-numpy)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

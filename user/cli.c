@@ -58,6 +58,7 @@ enum {
 	OPT_PUSH_HEADER,
 	OPT_PUSH_QUEUE,
 	OPT_LIVE,
+	OPT_NO_DEMANGLE,
 };
 
 static const struct argp_option options[] = {
@@ -124,6 +125,8 @@ static const struct argp_option options[] = {
 	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
 	 "of the machine",
 	 2},
+	{"no-demangle", OPT_NO_DEMANGLE, NULL, 0,
+	 "C++ and Rust function names as the ELF spells them (_ZN...), not demangled", 2},
 	{NULL, 0, NULL, 0, "Outputs, written at exit:", 3},
 	{"folded", OPT_FOLDED, "FILE", 0,
 	 "Outstanding bytes by stack, folded: \"comm;outer;...;inner BYTES\"", 3},
@@ -288,6 +291,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_RSS:
 		config->no_rss = true;
+		break;
+	case OPT_NO_DEMANGLE:
+		config->no_demangle = true;
 		break;
 	case OPT_OOM_REPORT:
 		config->oom_path = arg;

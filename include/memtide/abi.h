@@ -40,25 +40,26 @@
 #define MT_KIND_NR    4
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
-#define MT_CNT_ALLOCS_FULL    0	 /* live allocation not recorded: allocs map full */
-#define MT_CNT_STACKS_FULL    1	 /* stack not stored: stacks map full */
-#define MT_CNT_BY_STACK_FULL  2	 /* aggregate not updated: by_stack map full */
-#define MT_CNT_UNKNOWN_FREES  3	 /* free of an address never seen (allocated before attach) */
-#define MT_CNT_UNTRACKED      4	 /* probe hit in a process memtide does not track */
-#define MT_CNT_NESTED	      5	 /* allocator call made by the allocator itself, counted once */
-#define MT_CNT_SCRATCH_FAIL   6	 /* no per-thread scratch space: event lost */
-#define MT_CNT_EVENTS_LOST    7	 /* process event (fork/exec/exit) lost: ring buffer full */
-#define MT_CNT_UNMATCHED_RET  8	 /* return probe without its entry (attached mid-call) */
-#define MT_CNT_FAILED_ALLOCS  9	 /* allocation that returned NULL: not counted */
-#define MT_CNT_STALE_ADDR     10 /* address handed out again while recorded: old record freed */
-#define MT_CNT_OUTSIDE_CGROUP 11 /* probe hit in a thread outside the traced cgroup (-c) */
-#define MT_CNT_MAPPINGS_FULL  12 /* mapping not recorded: mappings map full */
-#define MT_CNT_ALLOCATOR_MAP  13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
-#define MT_CNT_MAPPING_SCAN   14 /* unmapped range matching no single record: mappings scanned */
-#define MT_CNT_RSS_FULL	      15 /* RSS change of a traced process not kept: rss map full */
-#define MT_CNT_OOM_LOST	      16 /* OOM kill of a traced process not reported: ring buffer full */
-#define MT_CNT_PEAKS_FULL     17 /* image's total not kept for its peak: peaks map full */
-#define MT_CNT_NR	      18
+#define MT_CNT_ALLOCS_FULL     0  /* live allocation not recorded: allocs map full */
+#define MT_CNT_STACKS_FULL     1  /* stack not stored: stacks map full */
+#define MT_CNT_BY_STACK_FULL   2  /* aggregate not updated: by_stack map full */
+#define MT_CNT_UNKNOWN_FREES   3  /* free of an address never seen (allocated before attach) */
+#define MT_CNT_UNTRACKED       4  /* probe hit in a process memtide does not track */
+#define MT_CNT_NESTED	       5  /* allocator call made by the allocator itself, counted once */
+#define MT_CNT_SCRATCH_FAIL    6  /* no per-thread scratch space: event lost */
+#define MT_CNT_EVENTS_LOST     7  /* process event (fork/exec/exit) lost: ring buffer full */
+#define MT_CNT_UNMATCHED_RET   8  /* return probe without its entry (attached mid-call) */
+#define MT_CNT_FAILED_ALLOCS   9  /* allocation that returned NULL: not counted */
+#define MT_CNT_STALE_ADDR      10 /* address handed out again while recorded: old record freed */
+#define MT_CNT_OUTSIDE_CGROUP  11 /* probe hit in a thread outside the traced cgroup (-c) */
+#define MT_CNT_MAPPINGS_FULL   12 /* mapping not recorded: mappings map full */
+#define MT_CNT_ALLOCATOR_MAP   13 /* mmap/mremap/brk inside a traced allocator call: heap memory */
+#define MT_CNT_MAPPING_SCAN    14 /* unmapped range matching no single record: mappings scanned */
+#define MT_CNT_RSS_FULL	       15 /* RSS change of a traced process not kept: rss map full */
+#define MT_CNT_OOM_LOST	       16 /* OOM kill of a traced process not reported: ring buffer full */
+#define MT_CNT_PEAKS_FULL      17 /* image's total not kept for its peak: peaks map full */
+#define MT_CNT_PYSTACK_SKIPPED 18 /* new Python stack not announced: events ring a quarter full */
+#define MT_CNT_NR	       19
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -205,6 +206,7 @@ _Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI 
 #define MT_EV_ENTER   5 /* an untraced process entered the traced cgroup (moved, or cloned into) */
 #define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
 #define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
+#define MT_EV_PYSTACK 8 /* a new stack with Python frames was stored: struct mt_pystack_event */
 
 struct mt_proc_event {
 	__u32 type;
@@ -216,5 +218,20 @@ struct mt_proc_event {
 	char comm[MT_COMM_LEN];
 };
 _Static_assert(sizeof(struct mt_proc_event) == 40, "struct mt_proc_event: ABI size");
+
+/*
+ * Sent when a stack through Python code is first stored, so its code objects are read while the
+ * process still lives: one that exits or is OOM-killed before the next report keeps its names.
+ * As large as struct mt_proc_event, which every event record is at least.
+ */
+struct mt_pystack_event {
+	__u32 type;
+	__u32 tgid;
+	__u32 aspace_id;
+	__u32 pad;
+	__u64 stack_id;
+	__u8 pad2[16];
+};
+_Static_assert(sizeof(struct mt_pystack_event) == 40, "struct mt_pystack_event: ABI size");
 
 #endif /* MEMTIDE_ABI_H */

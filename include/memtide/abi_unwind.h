@@ -15,9 +15,14 @@
 #include <linux/types.h>
 #endif
 
-#define MT_UNWIND_MAX_MAPS    256 /* executable mappings of one process the unwinder knows */
-#define MT_UNWIND_MAP_BSEARCH 9	  /* log2(MT_UNWIND_MAX_MAPS) + 1 */
-#define MT_UNWIND_ROW_BSEARCH 23  /* 4M rows in one ELF */
+/*
+ * Executable mappings of one process image the unwinder knows: a process that imported torch maps
+ * 315, a JVM thousands. An image's mappings are a slice of one global array (unwind_maps), so
+ * memory is what the processes map, not this bound times the processes.
+ */
+#define MT_UNWIND_MAX_MAPS    4096
+#define MT_UNWIND_MAP_BSEARCH 13 /* log2(MT_UNWIND_MAX_MAPS) + 1 */
+#define MT_UNWIND_ROW_BSEARCH 23 /* 4M rows in one ELF */
 /*
  * Page index: for each 256-byte page of an ELF's text, the first row starting in or after it, so
  * a lookup bisects the few rows of one page instead of the whole table.
@@ -65,12 +70,14 @@ struct mt_unwind_mapping {
 };
 _Static_assert(sizeof(struct mt_unwind_mapping) == 48, "struct mt_unwind_mapping: ABI size");
 
-/* The executable mappings of one process image, sorted by start. Keyed by address-space id. */
+/*
+ * The executable mappings of one process image: unwind_maps[map_off, map_off + map_cnt), sorted
+ * by start. Keyed by address-space id; a forked child starts with its parent's slice.
+ */
 struct mt_unwind_proc {
+	__u32 map_off;
 	__u32 map_cnt;
-	__u32 pad;
-	struct mt_unwind_mapping maps[MT_UNWIND_MAX_MAPS];
 };
-_Static_assert(sizeof(struct mt_unwind_proc) == 12296, "struct mt_unwind_proc: ABI size");
+_Static_assert(sizeof(struct mt_unwind_proc) == 8, "struct mt_unwind_proc: ABI size");
 
 #endif /* MEMTIDE_ABI_UNWIND_H */

@@ -11,7 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct symbolizer *s = symbolizer__new();
+	/* demangling on: symbol names are the target's, and libiberty parses them */
+	struct symbolizer *s = symbolizer__new(true);
 	int fd = fuzz_memfd(data, size);
 	struct mt_frame_info frame;
 	char path[64], name[256];

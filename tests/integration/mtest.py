@@ -65,6 +65,7 @@ def parse_args():
     parser.add_argument("--cxx-static-target")
     parser.add_argument("--jemalloc-target")
     parser.add_argument("--stripped-static-target")
+    parser.add_argument("--demangle-target")
     return parser.parse_args()
 
 
@@ -187,15 +188,17 @@ def check_no_negative(stacks, doc):
 
 
 def trace_program(procs, memtide_bin, argv, name, extra_args=None, settle=0.5, stop_timeout=30,
-                  done_timeout=20, attach_timeout=90):
-    """Starts a program that prints "ready PID" and waits for SIGUSR1, traces it with
-    memtide -p, lets it run until it prints "done", stops memtide. Returns (folded stacks,
-    JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
+                  done_timeout=20, attach_timeout=90, on_ready=None):
+    """Starts a program that prints "ready PID" and waits for SIGUSR1 (then calls on_ready(PID)
+    if given), traces it with memtide -p, lets it run until it prints "done", stops memtide.
+    Returns (folded stacks, JSON doc, memtide's report). stop_timeout: seconds memtide may take to stop (about 90 ms
     per probe it removes, more on a loaded machine); done_timeout: seconds the program may take
     to run traced; attach_timeout: seconds memtide may take to attach (about a probe a second
     on a loaded machine)."""
     target = procs.spawn(argv, name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
+    if on_ready:
+        on_ready(pid)
     folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
     memtide = procs.memtide(memtide_bin, ["-p", str(pid), "-i", "1", "--folded", folded,
                                           "--json", js] + (extra_args or []),

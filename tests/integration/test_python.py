@@ -31,7 +31,7 @@ def python_frames(stack):
     return [fr for fr in stack["frames"] if fr.get("python")]
 
 
-def bytes_in(doc, function):
+def bytes_in(doc, function, field="outstanding_bytes"):
     """Heap bytes of the stacks with a Python frame of that name, and their lines."""
     total, lines = 0, set()
     for stack in doc["stacks"]:
@@ -39,7 +39,7 @@ def bytes_in(doc, function):
             continue
         frames = [fr for fr in python_frames(stack) if fr["function"] == function]
         if frames:
-            total += stack["outstanding_bytes"]
+            total += stack[field]
             lines.add((os.path.basename(frames[0]["file"]), frames[0]["line"]))
     return total, lines
 
@@ -93,6 +93,22 @@ def check_deep(args, procs, python, tag):
                 f"{tag}: its Python stack is cut at 128 frames and flagged")
 
 
+def check_callback(args, procs, python, tag):
+    """--frames all through a callback chain: every frame in true order."""
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "callback"], "callback",
+                                    extra_args=["--frames", "all"])
+    stacks = [s for s in doc["stacks"] if s["kind"] == "heap"
+              and any(fr["function"] == "compare" for fr in python_frames(s))]
+    held = sum(s["outstanding_bytes"] for s in stacks)
+    mtest.check(near(held, 50 * 100_000), f"{tag}: compare holds 50 x 100000 bytes (got {held})")
+    order = ["compare", "qsort_r", "ffi_call", "sort_with_callback", "<module>"]
+    for stack in stacks:
+        names = [fr.get("function") for fr in stack["frames"]]
+        where = [names.index(n) if n in names else -1 for n in order]
+        mtest.check(-1 not in where and where == sorted(where),
+                    f"{tag}: Python -> ctypes -> qsort -> Python in true order: {names}")
+
+
 def check_python_allocators(args, procs, python, tag):
     """Small objects live in pymalloc arenas: only --python-allocators sees them one by one."""
     if "pyenv" not in python:
@@ -103,6 +119,50 @@ def check_python_allocators(args, procs, python, tag):
                 any(fr["function"] == "leak_tuples" for fr in python_frames(s)))
     mtest.check(near(count, 100_000), f"{tag}: 100000 small tuples attributed to leak_tuples "
                                       f"with --python-allocators (got {count})")
+
+
+def check_default_view(args, procs):
+    """--frames mixed (the default) on Debian's python3.11: the Python frames, the interpreter's
+    internals folded into one frame, native code outside the interpreter (numpy) kept."""
+    python = "/usr/bin/python3.11"
+    folded, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "leaks"], "view")
+    below = {tuple(frames[frames.index("grow_session_cache") + 1:]) for frames, _ in folded
+             if "grow_session_cache" in frames}
+    # the rows through malloc, the list holding them through realloc
+    mtest.check(below == {("[python3.11]", "__libc_malloc"), ("[python3.11]", "realloc")},
+                f"default view: grow_session_cache, one interpreter frame, the allocator "
+                f"(got {below})")
+    folded_frames = [fr for s in mtest.json_stacks_with(doc, "grow_session_cache")
+                     for fr in s["frames"] if fr.get("folded_frames")]
+    mtest.check(folded_frames and all(fr["module"] == "python3.11" and fr["folded_frames"] >= 1
+                                      for fr in folded_frames),
+                "the JSON says how many interpreter frames the folded frame stands for")
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "numpy"], "numpy")
+    stacks = [s for s in doc["stacks"] if s["kind"] == "heap"
+              and any(fr["function"] == "ones" for fr in python_frames(s))]  # not the import
+    held = sum(s["outstanding_bytes"] for s in stacks)
+    mtest.check(near(held, 40 * 800_000), f"numpy: 40 arrays of 800000 bytes (got {held})")
+    for stack in stacks:
+        modules = [fr.get("module") or "" for fr in stack["frames"]]
+        first_python = next(i for i, fr in enumerate(stack["frames"]) if fr.get("python"))
+        mtest.check(any(m.startswith("_multiarray_umath") for m in modules[:first_python]),
+                    f"numpy: numpy's own frames between malloc and the Python frames: {modules}")
+
+
+def check_quick_exit(args, procs, python, tag):
+    """A process that leaks and exits at once, long before the first interval report: its
+    Python frames are named all the same (their code objects are read when the stack is first
+    stored)."""
+    _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "exit"], "exit",
+                                    extra_args=["-i", "60", "--include-exited"])
+    got, lines = bytes_in(doc, "leak_then_exit", "total_alloc_bytes")
+    mtest.check(near(got, 20 * 100_000), f"{tag}: leak_then_exit's 20 x 100000 bytes, named "
+                                         f"after the exit (got {got})")
+    mtest.check(lines == {("py_leaks.py", LINES["leak_then_exit"])},
+                f"{tag}: at py_leaks.py:{LINES['leak_then_exit']} (got {lines})")
+    unnamed = [fr for s in doc["stacks"] for fr in python_frames(s)
+               if fr["function"].startswith("<unknown")]
+    mtest.check(not unnamed, f"{tag}: no unnamed Python frame ({len(unnamed)})")
 
 
 def check_unsupported(args, procs, version, python):
@@ -129,9 +189,12 @@ def main():
             print(f"note: {python} not found, skipped", flush=True)
             continue
         tag = python.split("/versions/")[-1].split("/")[0] if "pyenv" in python else python
-        for check in (check_leaks, check_threads, check_deep, check_python_allocators):
+        for check in (check_leaks, check_threads, check_deep, check_callback, check_quick_exit,
+                      check_python_allocators):
             with mtest.Processes() as procs:
                 check(args, procs, python, tag)
+    with mtest.Processes() as procs:
+        check_default_view(args, procs)
     for version, python in UNSUPPORTED.items():
         with mtest.Processes() as procs:
             check_unsupported(args, procs, version, python)

@@ -84,6 +84,49 @@ def check_threads(args, procs):
                 "threads: e_level1 called from start_thread")
 
 
+def executable_mappings(pid):
+    """File-backed executable mappings of a process, as memtide counts them."""
+    with open(f"/proc/{pid}/maps") as f:
+        fields = [line.split() for line in f]
+    return sum(1 for m in fields if len(m) >= 6 and m[1][2] == "x" and m[4] != "0"
+               and m[5].startswith("/"))
+
+
+def check_many_mappings(args, procs):
+    """Past the old cut of 256 executable mappings (torch maps 315): libdeep_a and libdeep_b
+    lie above 300 extra mappings, and unwind through their tables."""
+    seen = {}
+    _, doc, report = mtest.trace_program(
+        procs, args.memtide, [args.deep_target, "--extra-maps", "300"], "maps300",
+        on_ready=lambda pid: seen.update(maps=executable_mappings(pid)))
+    mtest.check(seen["maps"] > 300, f"the target maps {seen['maps']} executable regions")
+    stacks = leak_stacks(doc)
+    mtest.check(len(stacks) == 1 and stacks[0]["outstanding_bytes"] == LEAK
+                and stacks[0]["complete"], "300 extra mappings: b_leak's bytes on one complete stack")
+    own = [fr.get("function") for fr in stacks[0]["frames"] if OWN.match(fr.get("function") or "")]
+    expected = (["b_leak", "b_level2", "b_level1", "b_compare", "a_level2", "a_level1"]
+                + [f"e_level{i}" for i in range(9, 0, -1)] + ["main"])
+    mtest.check(own == expected, f"300 extra mappings: all 16 own frames in order ({own})")
+    mappings = doc["unwind"]["mappings"]
+    mtest.check(mappings["images_cut"] == 0 and mappings["left_out_past_max"] == 0
+                and mappings["left_out_array_full"] == 0, "300 extra mappings: none left out")
+    mtest.check(mappings["slots_used"] >= seen["maps"], "the image's slice holds them all")
+
+
+def check_mappings_cut(args, procs):
+    """Past 4096 in one image: the cut is counted, in the report and in the JSON."""
+    seen = {}
+    _, doc, report = mtest.trace_program(
+        procs, args.memtide, [args.deep_target, "--extra-maps", "4200"], "maps4200",
+        on_ready=lambda pid: seen.update(maps=executable_mappings(pid)))
+    over = seen["maps"] - 4096
+    mappings = doc["unwind"]["mappings"]
+    mtest.check(mappings["images_cut"] == 1 and mappings["left_out_past_max"] == over,
+                f"4200 extra mappings: {over} left out past 4096, counted in the JSON")
+    mtest.check(f"{over} executable mappings left out in 1 process images ({over} past 4096"
+                in report, "... and in the report's unwinding lines")
+
+
 PYTHON_SCRIPT = """
 import os, signal
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
@@ -131,6 +174,10 @@ def main():
         check_threads(args, procs)
     with mtest.Processes() as procs:
         check_python(args, procs)
+    with mtest.Processes() as procs:
+        check_many_mappings(args, procs)
+    with mtest.Processes() as procs:
+        check_mappings_cut(args, procs)
 
 
 main()

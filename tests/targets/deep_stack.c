@@ -2,16 +2,21 @@
 /*
  * Built without frame pointers: main and nine more levels here, two in libdeep_a, a qsort
  * callback in libdeep_b that leaks 100 x 10000 bytes from b_leak, three levels further down.
- *   deep_stack [--threads N] [--nowait]
+ *   deep_stack [--threads N] [--extra-maps N] [--nowait]
  * prints "ready PID", waits for SIGUSR1, runs the chain (in N threads at once if asked), prints
  * "done" and waits for SIGUSR1 or SIGTERM. With --nowait it runs at once and exits.
+ * --extra-maps N first maps the first page of libdeep_b N more times, executable: N executable
+ * mappings below the libraries (mmap places them under what the loader mapped), as a process
+ * that imported torch has hundreds.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include "handshake.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -78,6 +83,35 @@ static void run(int threads)
 		pthread_join(ids[i], NULL);
 }
 
+/* Maps libdeep_b `count` more times; exits on failure (a test target). */
+static void map_extra(int count)
+{
+	char line[4096], *path = NULL;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int fd = -1;
+
+	while (maps && !path && fgets(line, sizeof(line), maps)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strstr(line, "libdeep_b"))
+			path = strchr(line, '/');
+	}
+	if (path)
+		fd = open(path, O_RDONLY);
+	if (maps)
+		fclose(maps);
+	if (fd < 0) {
+		perror("deep_stack: libdeep_b");
+		exit(1);
+	}
+	for (int i = 0; i < count; i++) {
+		if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) == MAP_FAILED) {
+			perror("deep_stack: mmap");
+			exit(1);
+		}
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	int threads = 0, nowait = 0;
@@ -85,6 +119,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--extra-maps") && i + 1 < argc)
+			map_extra(atoi(argv[++i]));
 		else if (!strcmp(argv[i], "--nowait"))
 			nowait = 1;
 	}

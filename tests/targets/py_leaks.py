@@ -72,8 +72,38 @@ def python_leak():
     SESSION_CACHE.append(blocks)
 
 
+COMPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+
+
+def compare(a, b):
+    if len(SESSION_CACHE) < 50:
+        SESSION_CACHE.append(bytearray(100_000))  # LINE compare
+    return a[0] - b[0]
+
+
+def sort_with_callback():
+    """Python -> ctypes -> libc's qsort -> a libffi closure -> Python: the frame order test."""
+    values = (ctypes.c_int * 64)(*range(64, 0, -1))
+    LIBC.qsort(values, len(values), ctypes.sizeof(ctypes.c_int), COMPARE(compare))
+
+
+def numpy_arrays():
+    import numpy  # Debian's python3-numpy, for /usr/bin/python3.11 only
+    for _ in range(40):
+        SESSION_CACHE.append(numpy.ones(100_000))  # LINE numpy_arrays
+
+
+def leak_then_exit():
+    for _ in range(20):
+        SESSION_CACHE.append(bytearray(100_000))  # LINE leak_then_exit
+    print("done", flush=True)
+    os._exit(0)  # at once: no interval report comes before the exit
+
+
 CASES = {"leaks": lambda: (grow_session_cache(), build_index(), churn()),
-         "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak}
+         "threads": threads, "deep": deep, "tuples": leak_tuples, "python_leak": python_leak,
+         "callback": sort_with_callback, "numpy": numpy_arrays,
+         "exit": leak_then_exit}
 
 
 def main():

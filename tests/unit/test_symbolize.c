@@ -293,7 +293,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "libelf: %s\n", elf_errmsg(-1));
 		return 2;
 	}
-	s = symbolizer__new();
+	s = symbolizer__new(true);
 	if (!s) {
 		perror("symbolizer__new");
 		return 2;

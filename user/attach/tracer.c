@@ -37,8 +37,9 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.unwind_procs, opts->max_procs},
 		{skel->maps.py_procs, opts->max_procs},
 		{skel->maps.unwind_rows, opts->unwind_rows},
-		{skel->maps.unwind_pages, opts->unwind_rows},
+		{skel->maps.unwind_pages, opts->unwind_pages},
 		{skel->maps.unwind_rules, opts->unwind_rules},
+		{skel->maps.unwind_maps, opts->unwind_maps},
 		{skel->maps.mappings, opts->max_mappings},
 		{skel->maps.mapping_images, opts->max_procs},
 		{skel->maps.peaks, opts->max_procs + 1}, /* and MT_PEAK_TRACE */
@@ -302,6 +303,7 @@ void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds)
 	fds->rows = bpf_map__fd(t->skel->maps.unwind_rows);
 	fds->pages = bpf_map__fd(t->skel->maps.unwind_pages);
 	fds->rules = bpf_map__fd(t->skel->maps.unwind_rules);
+	fds->maps = bpf_map__fd(t->skel->maps.unwind_maps);
 	fds->procs = bpf_map__fd(t->skel->maps.unwind_procs);
 }
 

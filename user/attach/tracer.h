@@ -18,8 +18,10 @@ struct tracer_opts {
 	__u32 max_allocs;
 	__u32 max_stacks;
 	__u32 max_procs;
-	__u32 unwind_rows;  /* rows in the unwind rows array, and entries in the page index */
+	__u32 unwind_rows;  /* rows in the unwind rows array */
+	__u32 unwind_pages; /* entries in the unwind page index */
 	__u32 unwind_rules; /* rules in the unwind rules array */
+	__u32 unwind_maps;  /* slots in the unwind mappings array */
 	__u64 sample_rate;  /* mean bytes between samples; 0: every allocation */
 	__u64 cgroup_id;    /* -c: kernfs id of the traced cgroup v2 directory; 0: none */
 	__u32 cgroup_level; /* its depth below the hierarchy's root */
@@ -32,6 +34,7 @@ struct tracer_unwind_fds {
 	int rows;
 	int pages;
 	int rules;
+	int maps;
 	int procs;
 };
 

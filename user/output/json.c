@@ -8,6 +8,7 @@
 #include "collect/limits.h"
 #include "collect/stacks.h"
 #include "collect/tide.h"
+#include "memtide/abi_unwind.h"
 #include "output/json.h"
 #include "output/jsonfmt.h"
 #include "procs/table.h"
@@ -195,6 +196,14 @@ static json_t *unwind_json(const struct view *view)
 				      (json_int_t)tables->rules_used, "files_without_table",
 				      (json_int_t)tables->no_table, "files_left_out",
 				      (json_int_t)tables->table_full));
+	json_object_set_new(unwind, "mappings",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "slots_used",
+				      (json_int_t)tables->mappings_used, "slot_capacity",
+				      (json_int_t)tables->mappings_capacity, "max_per_image",
+				      (json_int_t)MT_UNWIND_MAX_MAPS, "images_cut",
+				      (json_int_t)tables->images_cut, "left_out_past_max",
+				      (json_int_t)tables->mappings_over_max, "left_out_array_full",
+				      (json_int_t)tables->mappings_array_full));
 	return unwind;
 }
 

@@ -5,10 +5,19 @@
 
 static json_t *frame_json(const struct mt_frame_info *frame)
 {
-	return json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b, s:b}", "function", frame->function,
-			 "module", frame->module, "module_offset", (json_int_t)frame->module_offset,
-			 "file", frame->file, "line", frame->line, "via_frame_pointer",
-			 frame->via_frame_pointer, "python", frame->python);
+	json_t *obj = json_pack("{s:s?, s:s?, s:I, s:s?, s:i, s:b, s:b}", "function",
+				frame->function, "module", frame->module, "module_offset",
+				(json_int_t)frame->module_offset, "file", frame->file, "line",
+				frame->line, "via_frame_pointer", frame->via_frame_pointer,
+				"python", frame->python);
+
+	/* the raw symbol, for tools that look it up (nm, objdump) */
+	if (obj && frame->symbol)
+		json_object_set_new(obj, "symbol", json_string(frame->symbol));
+	/* --frames mixed: interpreter frames folded into this one */
+	if (obj && frame->folded)
+		json_object_set_new(obj, "folded_frames", json_integer(frame->folded));
+	return obj;
 }
 
 json_t *jsonfmt__frames(const struct resolved_stack *stack)

@@ -410,6 +410,12 @@ static void print_unwinding(FILE *out, const struct view *view)
 		mt_format_bytes(stats->rows_capacity * sizeof(struct mt_unwind_row), 0, capacity,
 				sizeof(capacity)),
 		stats->no_table, stats->table_full);
+	fprintf(out,
+		"Unwind mappings: %zu of %zu slots; %zu executable mappings left out in %zu "
+		"process images (%zu past %u in one image, %zu array full)\n",
+		stats->mappings_used, stats->mappings_capacity,
+		stats->mappings_over_max + stats->mappings_array_full, stats->images_cut,
+		stats->mappings_over_max, MT_UNWIND_MAX_MAPS, stats->mappings_array_full);
 }
 
 void report__final(FILE *out, const struct view *view)

@@ -160,6 +160,13 @@ static int on_event(void *ctx, const struct mt_proc_event *event)
 {
 	struct memtide *m = ctx;
 
+	if (event->type == MT_EV_PYSTACK) {
+		const struct mt_pystack_event *pystack = (const void *)event;
+
+		if (m->resolver)
+			resolver__read_python(m->resolver, pystack->aspace_id, pystack->stack_id);
+		return 0;
+	}
 	if (event->type != MT_EV_OOM)
 		return lifecycle__on_event(m->lifecycle, event);
 	report_oom(m, (const struct mt_oom_event *)event);
@@ -189,7 +196,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 		if (err)
 			return err;
 	}
-	m->symbolizer = symbolizer__new();
+	m->symbolizer = symbolizer__new(!config->no_demangle);
 	m->procs = procs__new();
 	m->unwind = unwind_loader__new();
 	if (!m->symbolizer || !m->procs || !m->unwind)
@@ -202,7 +209,9 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 		.max_stacks = config->max_stacks,
 		.max_procs = MAX_TRACED_PROCS,
 		.unwind_rows = unwind_loader__rows_wanted(m->unwind),
+		.unwind_pages = unwind_loader__rows_wanted(m->unwind) / MT_UNWIND_PAGES_PER_ROW,
 		.unwind_rules = MT_UNWIND_MAX_RULES,
+		.unwind_maps = MT_UNWIND_MAP_SLOTS,
 		.sample_rate = config->sample_bytes,
 		.cgroup_id = m->cgroup.id,
 		.cgroup_level = m->cgroup.level,
@@ -223,9 +232,11 @@ static int attach_unwind_maps(struct memtide *m, const struct tracer_opts *trace
 							    .rows_fd = fds.rows,
 							    .row_cap = tracer_opts->unwind_rows,
 							    .pages_fd = fds.pages,
-							    .page_cap = tracer_opts->unwind_rows,
+							    .page_cap = tracer_opts->unwind_pages,
 							    .rules_fd = fds.rules,
 							    .rule_cap = tracer_opts->unwind_rules,
+							    .maps_fd = fds.maps,
+							    .map_cap = tracer_opts->unwind_maps,
 							    .procs_fd = fds.procs,
 						    });
 	if (err)

@@ -13,6 +13,9 @@ int mt_frame_format(const struct mt_frame_info *frame, char *buf, size_t buf_sz)
 	if (!frame->module) /* in no known mapping: module_offset is the address itself */
 		return snprintf(buf, buf_sz, "[unknown] (0x%llx)",
 				(unsigned long long)frame->module_offset);
+	if (frame->folded)
+		return snprintf(buf, buf_sz, "[%s] (%u interpreter frame%s)", frame->module,
+				frame->folded, frame->folded == 1 ? "" : "s");
 	if (!frame->function)
 		return snprintf(buf, buf_sz, "[unknown] (%s+0x%llx)", frame->module,
 				(unsigned long long)frame->module_offset);

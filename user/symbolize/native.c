@@ -17,6 +17,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <libiberty/demangle.h>
 #include "symbolize/native.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -63,6 +64,7 @@ struct symbolizer {
 	 * frames or cache flushes there are.
 	 */
 	struct strpool *strings;
+	bool demangle;
 };
 
 /* NULL debuginfo path: libdwfl's default, build ID then .gnu_debuglink under /usr/lib/debug. */
@@ -234,12 +236,13 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 	return 0;
 }
 
-struct symbolizer *symbolizer__new(void)
+struct symbolizer *symbolizer__new(bool demangle)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	s->demangle = demangle;
 	s->strings = strpool__new();
 	if (!s->strings) {
 		free(s);
@@ -344,6 +347,23 @@ static Dwarf_Line *find_line(Dwfl_Module *mod, Dwarf_Addr addr)
 	return line ? dwfl_dwarf_line(line, &bias) : scan_cus_for_line(mod, addr);
 }
 
+/*
+ * libiberty's demangler, as binutils and gdb use it: Itanium C++ (_Z) and both Rust schemes (legacy
+ * _ZN...17h<hash>E, v0 _R), tried in that order by DMGL_AUTO; a C name comes back NULL. The
+ * versionless symbol is demangled: "_Znwm@GLIBCXX_3.4" is not a mangled name.
+ */
+static int demangle_symbol(struct symbolizer *s, struct mt_frame_info *frame)
+{
+	char *demangled = cplus_demangle(frame->function, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+
+	if (!demangled)
+		return 0;
+	frame->symbol = frame->function;
+	frame->function = strpool__intern(s->strings, demangled);
+	free(demangled);
+	return frame->function ? 0 : -ENOMEM;
+}
+
 static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u64 file_offset,
 			    bool is_return, struct mt_frame_info *frame)
 {
@@ -372,6 +392,8 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 		if (!frame->function)
 			return -ENOMEM;
 		frame->function_offset = sym_off + (file_offset - lookup);
+		if (s->demangle && demangle_symbol(s, frame))
+			return -ENOMEM;
 	}
 	line = find_line(elf->mod, addr);
 	src = line ? dwarf_linesrc(line, NULL, NULL) : NULL;

@@ -19,10 +19,11 @@ struct symbolizer;
 struct mt_elf; /* opaque: one ELF file known to the symbolizer */
 
 /*
- * Creates an empty symbolizer. The caller owns it and releases it with symbolizer__free().
- * Returns NULL with errno set (ENOMEM) on failure.
+ * Creates an empty symbolizer. demangle: C++ and Rust symbols come back demangled in
+ * frame->function, the raw symbol in frame->symbol. The caller owns it and releases it with
+ * symbolizer__free(). Returns NULL with errno set (ENOMEM) on failure.
  */
-struct symbolizer *symbolizer__new(void);
+struct symbolizer *symbolizer__new(bool demangle);
 
 /*
  * Releases the symbolizer, every ELF handle it opened and every string it handed out in an

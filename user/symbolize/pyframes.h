@@ -17,7 +17,11 @@ struct py_layout;
 struct python_info;
 
 /* Which frames a stack through Python code shows. */
-#define MT_FRAMES_MIXED	 0 /* Python frames, then the native frames below the innermost one */
+/*
+ * Python frames and the native frames outside the interpreter below the outermost one, each run
+ * of interpreter frames folded into one (dropped between two Python frames)
+ */
+#define MT_FRAMES_MIXED	 0
 #define MT_FRAMES_ALL	 1 /* every native frame, eval frames replaced by their Python frames */
 #define MT_FRAMES_PYTHON 2 /* Python frames only */
 
@@ -26,9 +30,11 @@ struct pyframes_input {
 	const struct mt_frame_info *native;
 	const bool *native_eval; /* per native frame: it runs the interpreter's eval loop */
 	size_t native_cnt;
+	bool native_complete; /* the native unwind reached the stack's end */
 	const struct mt_frame_info *python;
 	const __u32 *python_flags; /* per Python frame: MT_PY_ENTRY opens an eval call */
 	size_t python_cnt;
+	const char *interpreter; /* module name of the ELF holding the interpreter, or NULL */
 };
 
 /*

@@ -116,12 +116,16 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 	struct mt_frame_info py[MT_PY_MAX_FRAMES], *merged;
 	bool eval[MT_MAX_FRAMES];
 	__u32 flags[MT_PY_MAX_FRAMES];
+	const char *interpreter;
 	size_t merged_cnt;
 	int err;
 
 	out->python_truncated = stack->py_flags & MT_PYSTACK_TRUNCATED;
 	if (!python || !py_cnt)
 		return 0;
+	/* frames name their module by the basename of its path, as the symbolizer does */
+	interpreter = strrchr(python->module, '/');
+	interpreter = interpreter ? interpreter + 1 : python->module;
 	pyframes__resolve(r->pycode, proc->tgid, python->layout, stack->py, py_cnt, py);
 	for (size_t i = 0; i < py_cnt; i++)
 		flags[i] = stack->py[i].flags;
@@ -130,9 +134,11 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 	err = pyframes__merge(&(struct pyframes_input){.native = out->frames,
 						       .native_eval = eval,
 						       .native_cnt = out->frame_cnt,
+						       .native_complete = out->complete,
 						       .python = py,
 						       .python_flags = flags,
-						       .python_cnt = py_cnt},
+						       .python_cnt = py_cnt,
+						       .interpreter = interpreter},
 			      r->opts.frames_mode, &merged, &merged_cnt);
 	if (err || !merged)
 		return err;
@@ -199,6 +205,22 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id)
+{
+	const struct mt_process *proc = procs__get(r->opts.procs, aspace_id);
+	const struct python_info *python =
+		proc ? py_images__get(r->opts.pythons, proc->aspace_id) : NULL;
+	struct mt_stack stack;
+
+	if (!python || bpf_map_lookup_elem(r->opts.stacks_fd, &stack_id, &stack))
+		return;
+	for (__u32 i = 0; i < stack.py_cnt && i < MT_PY_MAX_FRAMES; i++) {
+		if (!pycode__resolve(r->pycode, proc->tgid, python->layout, stack.py[i].code))
+			mt_debug("code object 0x%llx of process %d unread: %s\n",
+				 (unsigned long long)stack.py[i].code, proc->tgid, strerror(errno));
+	}
 }
 
 void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt)

@@ -44,6 +44,11 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks);
 /* Resolves one stack (once), or returns what it was resolved to. NULL on ENOMEM. */
 const struct resolved_stack *resolver__resolve(struct resolver *r, __u32 aspace_id, __u64 stack_id);
 const struct resolved_stacks *resolver__stacks(const struct resolver *r);
+/*
+ * Reads the code objects of a stored stack's Python frames into the code cache now, while the
+ * process lives (MT_EV_PYSTACK): resolved later, after it exited, the frames keep their names.
+ */
+void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id);
 /* Forgets the stacks of images whose records the collector dropped (sorted ids). */
 void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt);
 

@@ -40,6 +40,19 @@ struct elf_table {
 	int seg_cnt;
 };
 
+/* A slice of the mappings array: free, or referred to by an image. */
+struct map_extent {
+	__u32 off;
+	__u32 cnt;
+};
+
+/* What the BPF unwinder was last given for one process image. */
+struct loaded_image {
+	size_t map_cnt; /* the image's executable mappings when it was loaded */
+	__u32 over_max;
+	__u32 array_full;
+};
+
 struct unwind_loader {
 	struct elf_table *tables;
 	size_t table_cnt;
@@ -58,11 +71,16 @@ struct unwind_loader {
 	int pages_fd; /* the page index: 8-byte elements */
 	size_t page_cap;
 	size_t pages_used;
+	int maps_fd; /* the mappings array */
+	size_t map_cap;
+	__u32 maps_top;		      /* slots past it were never handed out */
+	struct map_extent *free_maps; /* free slices below maps_top, as of the last collection */
+	size_t free_cnt;
+	size_t free_cap;
 	int procs_fd;
 	struct unwind_loader_stats stats;
-	/* per address-space id: the mappings (size_t) the BPF unwinder was last given */
-	struct mt_idtab loaded;
-	struct mt_unwind_proc image; /* scratch: one image's mappings, 8 KiB */
+	struct mt_idtab loaded; /* struct loaded_image per address-space id */
+	struct mt_unwind_mapping image[MT_UNWIND_MAX_MAPS]; /* scratch: one image's, 192 KiB */
 };
 
 struct unwind_loader *unwind_loader__new(void)
@@ -71,8 +89,8 @@ struct unwind_loader *unwind_loader__new(void)
 
 	if (!u)
 		return NULL;
-	u->procs_fd = u->rows_fd = u->rules_fd = u->pages_fd = -1;
-	u->loaded = MT_IDTAB_INIT(size_t);
+	u->procs_fd = u->rows_fd = u->rules_fd = u->pages_fd = u->maps_fd = -1;
+	u->loaded = MT_IDTAB_INIT(struct loaded_image);
 	u->rules = unwind_rules__new(MT_UNWIND_MAX_RULES);
 	if (!u->rules) {
 		free(u);
@@ -91,6 +109,7 @@ void unwind_loader__free(struct unwind_loader *u)
 		free(u->tables[i].pages);
 	}
 	free(u->tables);
+	free(u->free_maps);
 	mt_idtab__free(&u->loaded);
 	unwind_rules__free(u->rules);
 	free(u);
@@ -280,6 +299,8 @@ int unwind_loader__attach_maps(struct unwind_loader *u, const struct unwind_load
 	u->page_cap = maps->page_cap;
 	u->rules_fd = maps->rules_fd;
 	u->rule_cap = maps->rule_cap;
+	u->maps_fd = maps->maps_fd;
+	u->map_cap = maps->map_cap;
 	u->procs_fd = maps->procs_fd;
 	for (size_t i = 0; i < u->table_cnt; i++)
 		place_table(u, &u->tables[i]);
@@ -304,30 +325,102 @@ static int compare_mappings(const void *a, const void *b)
 	return ma->start < mb->start ? -1 : ma->start > mb->start;
 }
 
-int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc)
+static int compare_extents(const void *a, const void *b)
 {
-	size_t *loaded = mt_idtab__slot(&u->loaded, proc->aspace_id);
-	struct mt_unwind_proc *image = &u->image;
-	int err;
+	const struct map_extent *ea = a, *eb = b;
 
-	if (!loaded)
-		return -ENOMEM;
-	if (*loaded == proc->map_cnt)
+	return ea->off < eb->off ? -1 : ea->off > eb->off;
+}
+
+/*
+ * Rebuilds the free list from what unwind_procs refers to: a slice is free once no image's entry
+ * names it (the image was reloaded into a new slice, exec'd or exited). Only images that exist
+ * hand their slice on (fork copies the parent's entry), so a slice no entry names stays unused.
+ * A BPF walk that read an entry just before it was replaced can still be reading the old slice:
+ * it is microseconds long, and every field it reads there is bounds-checked, so at worst a reused
+ * slice gives that one stack a wrong frame.
+ */
+static int collect_free_maps(struct unwind_loader *u)
+{
+	struct map_extent *used = NULL;
+	size_t used_cnt = 0, used_cap = 0;
+	__u32 key, *prev = NULL, end = 0;
+	struct mt_unwind_proc entry;
+	int err = 0;
+
+	while (!err && bpf_map_get_next_key(u->procs_fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(u->procs_fd, &key, &entry) || !entry.map_cnt)
+			continue; /* deleted meanwhile */
+		err = mt_grow(&used, &used_cap, used_cnt, sizeof(*used), 256);
+		if (!err)
+			used[used_cnt++] = (struct map_extent){entry.map_off, entry.map_cnt};
+	}
+	if (err) {
+		free(used);
+		return err;
+	}
+	qsort(used, used_cnt, sizeof(*used), compare_extents);
+	u->free_cnt = 0;
+	for (size_t i = 0; !err && i <= used_cnt; i++) {
+		__u32 next = i < used_cnt ? used[i].off : u->maps_top;
+
+		if (next > end) {
+			err = mt_grow(&u->free_maps, &u->free_cap, u->free_cnt,
+				      sizeof(*u->free_maps), 64);
+			if (!err)
+				u->free_maps[u->free_cnt++] = (struct map_extent){end, next - end};
+		}
+		if (i < used_cnt && used[i].off + used[i].cnt > end)
+			end = used[i].off + used[i].cnt;
+	}
+	free(used);
+	return err;
+}
+
+/* First fit among the free slices, then fresh slots. -ENOSPC when neither has room. */
+static int take_slice(struct unwind_loader *u, __u32 cnt, __u32 *off)
+{
+	for (size_t i = 0; i < u->free_cnt; i++) {
+		struct map_extent *ext = &u->free_maps[i];
+
+		if (ext->cnt < cnt)
+			continue;
+		*off = ext->off;
+		ext->off += cnt;
+		ext->cnt -= cnt;
 		return 0;
-	memset(image, 0, sizeof(*image));
-	for (size_t i = 0; i < proc->map_cnt; i++) {
+	}
+	if (u->maps_top + cnt > u->map_cap)
+		return -ENOSPC;
+	*off = u->maps_top;
+	u->maps_top += cnt;
+	return 0;
+}
+
+static int alloc_slice(struct unwind_loader *u, __u32 cnt, __u32 *off)
+{
+	int err = take_slice(u, cnt, off);
+
+	if (err != -ENOSPC)
+		return err;
+	err = collect_free_maps(u);
+	return err ? err : take_slice(u, cnt, off);
+}
+
+/* The image's mappings, sorted, with their tables: into u->image. Returns how many. */
+static int fill_image(struct unwind_loader *u, const struct mt_process *proc)
+{
+	size_t cnt = proc->map_cnt < MT_UNWIND_MAX_MAPS ? proc->map_cnt : MT_UNWIND_MAX_MAPS;
+
+	for (size_t i = 0; i < cnt; i++) {
 		const struct mt_mapping *mapping = &proc->maps[i];
 		struct elf_table *table = table_for(u, proc->tgid, mapping);
-		struct mt_unwind_mapping *out;
+		struct mt_unwind_mapping *out = &u->image[i];
 
 		if (!table)
 			return -ENOMEM;
-		if (image->map_cnt == MT_UNWIND_MAX_MAPS) {
-			u->stats.maps_truncated++;
-			break;
-		}
 		place_table(u, table);
-		out = &image->maps[image->map_cnt++];
 		*out = (struct mt_unwind_mapping){.start = mapping->start, .end = mapping->end};
 		if (table->status || table->row_off < 0)
 			continue;
@@ -338,15 +431,57 @@ int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc)
 		out->page_cnt = table->page_cnt;
 		out->page_base = table->page_base;
 	}
-	qsort(image->maps, image->map_cnt, sizeof(image->maps[0]), compare_mappings);
-	err = bpf_map_update_elem(u->procs_fd, &proc->aspace_id, image, BPF_ANY);
+	qsort(u->image, cnt, sizeof(u->image[0]), compare_mappings);
+	return cnt;
+}
+
+int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc)
+{
+	struct loaded_image *loaded = mt_idtab__slot(&u->loaded, proc->aspace_id);
+	struct mt_unwind_proc entry = {};
+	int cnt, err;
+
+	if (!loaded)
+		return -ENOMEM;
+	if (loaded->map_cnt == proc->map_cnt)
+		return 0;
+	cnt = fill_image(u, proc);
+	if (cnt < 0)
+		return cnt;
+	loaded->over_max = proc->map_cnt - cnt;
+	if (loaded->over_max)
+		mt_warn("process %d maps %zu executable regions, the unwinder takes %d: stacks "
+			"through the rest are cut\n",
+			proc->tgid, proc->map_cnt, MT_UNWIND_MAX_MAPS);
+	err = alloc_slice(u, cnt, &entry.map_off);
+	if (err == -ENOSPC) {
+		/* the image keeps the slice it had, if any; tried again on its next change */
+		if (!loaded->array_full)
+			mt_warn("unwind mappings array full (%zu slots): process %d unwinds with "
+				"frame pointers\n",
+				u->map_cap, proc->tgid);
+		loaded->array_full = cnt;
+		return 0;
+	}
+	if (!err)
+		err = copy_into_map(u->maps_fd, u->map_cap * sizeof(u->image[0]),
+				    entry.map_off * sizeof(u->image[0]), u->image,
+				    cnt * sizeof(u->image[0]));
+	if (err) {
+		mt_warn("Failed to copy the unwind mappings of process %d: %s\n", proc->tgid,
+			strerror(-err));
+		return err;
+	}
+	entry.map_cnt = cnt;
+	err = bpf_map_update_elem(u->procs_fd, &proc->aspace_id, &entry, BPF_ANY);
 	if (err) {
 		err = -errno;
 		mt_warn("Failed to load the unwind mappings of process %d: %s\n", proc->tgid,
 			strerror(-err));
 		return err;
 	}
-	*loaded = proc->map_cnt;
+	loaded->array_full = 0;
+	loaded->map_cnt = proc->map_cnt;
 	return 0;
 }
 
@@ -356,5 +491,14 @@ void unwind_loader__stats(const struct unwind_loader *u, struct unwind_loader_st
 	stats->rows_used = u->rows_used;
 	stats->rows_capacity = u->row_cap;
 	stats->pages_used = u->pages_used;
+	stats->mappings_used = u->maps_top;
+	stats->mappings_capacity = u->map_cap;
 	unwind_rules__data(u->rules, &stats->rules_used);
+	for (size_t id = 0; id < mt_idtab__cap(&u->loaded); id++) {
+		const struct loaded_image *image = mt_idtab__get(&u->loaded, id);
+
+		stats->images_cut += image->over_max || image->array_full;
+		stats->mappings_over_max += image->over_max;
+		stats->mappings_array_full += image->array_full;
+	}
 }

@@ -37,6 +37,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_RSS_FULL] = "rss_map_full",
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
 	[MT_CNT_PEAKS_FULL] = "peaks_map_full",
+	[MT_CNT_PYSTACK_SKIPPED] = "python_stack_events_skipped",
 };
 
 const char *mt_counter_name(int counter)
