@@ -472,20 +472,24 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 				symbol, kernel_path,
 				(unsigned long long)plan->sites[i].probe_offset,
 				plan->sites[i].why);
+		/*
+		 * The return probe first, and first in lib->events, which every per-thread and
+		 * system-wide event follows: an entry probe live before its return probe would
+		 * count a call whose return nobody sees, and the thread's allocator depth would
+		 * then call every later allocation nested. The return probe hijacks the word at
+		 * [rsp]; placement keeps rsp at its entry value, so the probe point works for both.
+		 */
+		if (fn->has_return) {
+			snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, symbol);
+			err = create_event(u, lib, name, true, kernel_path,
+					   plan->sites[i].probe_offset, holder_pid,
+					   program_for(u, fn->fn, true), fn->fn);
+			if (err)
+				return err;
+		}
 		snprintf(name, sizeof(name), "l%d_%s", lib_idx, symbol);
 		err = create_event(u, lib, name, false, kernel_path, plan->sites[i].probe_offset,
 				   holder_pid, program_for(u, fn->fn, false), fn->fn);
-		if (err)
-			return err;
-		if (!fn->has_return)
-			continue;
-		/*
-		 * The return probe hijacks the word at [rsp]; placement keeps rsp at its entry
-		 * value, so the probe point works for the return probe as well.
-		 */
-		snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, symbol);
-		err = create_event(u, lib, name, true, kernel_path, plan->sites[i].probe_offset,
-				   holder_pid, program_for(u, fn->fn, true), fn->fn);
 		if (err)
 			return err;
 	}
