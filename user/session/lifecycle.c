@@ -29,6 +29,8 @@ struct lifecycle {
 	struct lifecycle_parts parts;
 	struct launch launch;
 	bool launched;
+	bool held_image; /* held_aspace_id names the launched command's image before its exec */
+	__u32 held_aspace_id;
 	bool cgroup_gone;
 	bool attaching; /* in lifecycle__attach: many processes at once open a uprobes batch */
 	bool batched;
@@ -260,6 +262,8 @@ static int attach_command(struct lifecycle *lc)
 		mt_error("Failed to attach to '%s': %s\n", argv[0], strerror(-err));
 		return err;
 	}
+	lc->held_image = true;
+	lc->held_aspace_id = proc->aspace_id;
 	/* An allocator linked into the command's executable, probed before its first call. */
 	err = allocators__attach_file(lc->parts.allocators, proc, lc->launch.path);
 	return err < 0 ? err : 0;
@@ -326,7 +330,13 @@ int lifecycle__attach(struct lifecycle *lc)
 /* A new process image: look at its mappings, probe allocators it brings. */
 static void follow_image(struct lifecycle *lc, struct mt_process *proc)
 {
-	int err = take_image(lc, proc, true);
+	/*
+	 * Never the held copy of memtide, even when its exec path allocates and asks for a
+	 * refresh: tables for memtide's own 60 libraries took long enough that a short command
+	 * had exited, unread, before its exec event was handled.
+	 */
+	bool unwind = !lc->held_image || proc->aspace_id != lc->held_aspace_id;
+	int err = take_image(lc, proc, unwind);
 
 	if (err < 0 && err != -ESRCH)
 		mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm, strerror(-err));
