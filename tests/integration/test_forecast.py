@@ -8,7 +8,7 @@ import signal
 import time
 
 import mtest
-from test_oom import memory_controller, write
+from test_oom import Cgroup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "targets", "py_oom.py")
@@ -22,47 +22,6 @@ FORECAST = re.compile(r"^  python3\.11 \((\d+)\) reaches its 256\.0 MiB limit in
                       r"(s|min) at \+([\d.]+) (KiB|MiB)/min, (\d+)% of the growth from (\S+) "
                       r"\(([^)]*)\) \((\S+), ", re.M)
 KILL = re.compile(r"== memtide OOM kill at ([\d.]+) s: process (\d+)")
-
-
-class LimitedCgroup:
-    """A memory cgroup of this test's own with LIMIT and no swap, removed at exit."""
-
-    def __init__(self):
-        self.root, self.version, self.limit_file = memory_controller()
-        self.path = os.path.join(self.root, f"memtide-forecast-{os.getpid()}")
-        self.members = []
-
-    def __enter__(self):
-        os.mkdir(self.path)
-        try:
-            write(os.path.join(self.path, self.limit_file), LIMIT)
-            for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):
-                if os.path.exists(os.path.join(self.path, swap)):
-                    write(os.path.join(self.path, swap), LIMIT if self.version == 1 else 0)
-        except OSError:
-            os.rmdir(self.path)
-            raise
-        return self
-
-    def add(self, proc, pid):
-        self.members.append(proc)
-        write(os.path.join(self.path, "cgroup.procs"), pid)
-
-    def __exit__(self, *exc):
-        for proc in self.members:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        deadline = time.monotonic() + 10
-        while os.path.exists(self.path):
-            try:
-                os.rmdir(self.path)
-            except OSError:
-                if time.monotonic() > deadline:
-                    print(f"warning: could not remove {self.path}", flush=True)
-                    break
-                time.sleep(0.1)
-        return False
 
 
 def forecast_after(report, seconds):
@@ -79,7 +38,7 @@ def forecast_after(report, seconds):
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
-    with mtest.Processes() as procs, LimitedCgroup() as cgroup:
+    with mtest.Processes() as procs, Cgroup(LIMIT, "memtide-forecast") as cgroup:
         victim = procs.spawn([PYTHON, SCRIPT], "victim")
         pid = int(procs.wait_for_line("victim", "ready ", proc=victim).split()[1])
         cgroup.add(victim, pid)

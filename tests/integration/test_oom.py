@@ -40,22 +40,25 @@ def write(path, value):
 
 
 class Cgroup:
-    """A memory cgroup of this test's own, removed at exit once its processes are gone."""
+    """A memory cgroup of this test's own with a limit and no swap, removed at exit once its
+    processes are gone (test_forecast uses it too)."""
 
-    def __init__(self):
+    def __init__(self, limit=LIMIT, prefix="memtide-test"):
         self.root, self.version, self.limit_file = memory_controller()
-        self.name = f"memtide-test-{os.getpid()}"
+        self.limit = limit
+        self.name = f"{prefix}-{os.getpid()}"
         self.path = os.path.join(self.root, self.name)
         self.members = []
 
     def __enter__(self):
         os.mkdir(self.path)
         try:
-            write(os.path.join(self.path, self.limit_file), LIMIT)
+            write(os.path.join(self.path, self.limit_file), self.limit)
             # no swap to escape to: the limit must end in an OOM kill
             for swap in ("memory.memsw.limit_in_bytes", "memory.swap.max"):
                 if os.path.exists(os.path.join(self.path, swap)):
-                    write(os.path.join(self.path, swap), LIMIT if self.version == 1 else 0)
+                    write(os.path.join(self.path, swap),
+                          self.limit if self.version == 1 else 0)
         except OSError:
             os.rmdir(self.path)
             raise
