@@ -418,6 +418,27 @@ static void print_unwinding(FILE *out, const struct view *view)
 		stats->mappings_over_max, MT_UNWIND_MAX_MAPS, stats->mappings_array_full);
 }
 
+/*
+ * Stacks judged spikes that hold nothing at the last read: the ranking by outstanding bytes
+ * cannot show them, and whether a read lands in a spike or between two is chance.
+ */
+static void print_spikes(FILE *out, const struct view *view)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < view->stacks.ranked_cnt[RANK_ALL] && shown < view->settings.top_n;
+	     i++) {
+		const struct view_row *row = view->stacks.ranked[RANK_ALL][i];
+
+		if (!row->judged || row->verdict.kind != MT_VERDICT_SPIKE ||
+		    row->stats.outstanding_bytes > 0)
+			continue;
+		if (!shown)
+			fprintf(out, "Stacks that spiked, holding nothing at the last read:\n");
+		text__stack(out, view, row, (int)++shown, false);
+	}
+}
+
 void report__final(FILE *out, const struct view *view)
 {
 	const struct view_settings *settings = &view->settings;
@@ -425,6 +446,7 @@ void report__final(FILE *out, const struct view *view)
 	print_header(out, view, "final report");
 	fprintf(out, "Top %u stacks by outstanding bytes:\n", settings->top_n);
 	print_ranked(out, view, RANK_OUTSTANDING);
+	print_spikes(out, view);
 	if (settings->faults) {
 		fprintf(out,
 			"Top %u stacks by bytes made resident (page faults) since the start:\n",
