@@ -43,6 +43,7 @@
 #include "symbolize/resolve.h"
 #include "unwind/loader.h"
 #include "util/background.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "view/postmortem.h"
 #include "view/view.h"
@@ -77,14 +78,6 @@ struct memtide {
 	double last_report_s;
 	bool stdout_gone; /* its reader went away: no more reports there, files still written */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int open_output(const char *path, const char *option, FILE **out)
 {
@@ -144,7 +137,7 @@ static void report_oom(struct memtide *m, const struct mt_oom_event *event)
 	if (!err)
 		err = postmortem__build(&pm, &victim, collector__stacks(m->collector),
 					resolver__stacks(m->resolver), &m->settings.verdict,
-					m->config->top_n, now_s() - m->start_s,
+					m->config->top_n, mt_mono_s() - m->start_s,
 					limits__get(m->limits, event->head.aspace_id));
 	if (err) {
 		mt_error("Failed to read the stacks of OOM victim %u: %s\n", event->head.tgid,
@@ -337,7 +330,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
-	attach_start_s = now_s();
+	attach_start_s = mt_mono_s();
 	if (!err)
 		err = lifecycle__attach(m->lifecycle);
 	if (err) {
@@ -345,7 +338,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		errno = -err;
 		return NULL;
 	}
-	m->start_s = m->last_report_s = now_s();
+	m->start_s = m->last_report_s = mt_mono_s();
 	collector__set_start(m->collector, (__u64)(m->start_s * 1e9));
 	traced = procs__process_count(m->procs);
 	fprintf(stderr,
@@ -386,7 +379,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	if (!err && m->rss)
 		err = rss__poll(m->rss);
 	if (!err)
-		err = limits__poll(m->limits, now_s());
+		err = limits__poll(m->limits, mt_mono_s());
 	if (!err)
 		err = resolver__resolve_all(m->resolver, collector__stacks(m->collector));
 	if (!err)
@@ -396,7 +389,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	retire_swept(m);
 	tracer__counters(m->tracer, counters);
 	unwind_loader__stats(m->unwind, &tables);
-	m->settings.elapsed_s = now_s() - m->start_s;
+	m->settings.elapsed_s = mt_mono_s() - m->start_s;
 	m->settings.interval_s = interval_s;
 	err = view__build(view, &m->settings,
 			  &(struct view_sources){
@@ -427,7 +420,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 static int report_interval(struct memtide *m)
 {
 	struct view view;
-	double now = now_s();
+	double now = mt_mono_s();
 	int err;
 
 	err = build_view(m, &view, now - m->last_report_s);
@@ -473,7 +466,7 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 			mt_warn("stdout was closed: stopping (file outputs are still written)\n");
 			break;
 		}
-		now = now_s();
+		now = mt_mono_s();
 		if (config->duration_s && now - m->start_s >= config->duration_s)
 			break;
 		if (now >= next_refresh) {
@@ -542,7 +535,7 @@ int memtide__finish(struct memtide *m)
 
 	/* Events still queued (an exit right at the end) must land before the last read. */
 	tracer__poll(m->tracer, 0);
-	err = build_view(m, &view, now_s() - m->last_report_s);
+	err = build_view(m, &view, mt_mono_s() - m->last_report_s);
 	if (err)
 		return err;
 	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
