@@ -24,9 +24,10 @@ def fail(message):
     sys.exit(1)
 
 
-def check(condition, message):
+def check(condition, message, detail=None):
+    """detail: what to print beside the message only when the check fails (a long list)."""
     if not condition:
-        fail(message)
+        fail(f"{message}: {detail}" if detail is not None else message)
     print(f"ok: {message}", flush=True)
 
 

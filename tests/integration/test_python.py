@@ -65,7 +65,7 @@ def check_leaks(args, procs, python, tag, preload=None, timeouts=None):
     stack = max(doc["stacks"], key=lambda s: s["outstanding_bytes"])
     names = [fr.get("function") for fr in stack["frames"]]
     mtest.check(names[-1] == "<module>" and "grow_session_cache" in names,
-                f"{tag}: Python frames down to <module> ({names})")
+                f"{tag}: Python frames down to <module>", names)
 
 
 def check_threads(args, procs, python, tag):
@@ -106,7 +106,7 @@ def check_callback(args, procs, python, tag):
         names = [fr.get("function") for fr in stack["frames"]]
         where = [names.index(n) if n in names else -1 for n in order]
         mtest.check(-1 not in where and where == sorted(where),
-                    f"{tag}: Python -> ctypes -> qsort -> Python in true order: {names}")
+                    f"{tag}: Python -> ctypes -> qsort -> Python in true order", names)
 
 
 def check_python_allocators(args, procs, python, tag):
@@ -146,7 +146,7 @@ def check_default_view(args, procs):
         modules = [fr.get("module") or "" for fr in stack["frames"]]
         first_python = next(i for i, fr in enumerate(stack["frames"]) if fr.get("python"))
         mtest.check(any(m.startswith("_multiarray_umath") for m in modules[:first_python]),
-                    f"numpy: numpy's own frames between malloc and the Python frames: {modules}")
+                    "numpy: numpy's own frames between malloc and the Python frames", modules)
 
 
 def check_quick_exit(args, procs, python, tag):
