@@ -3,7 +3,8 @@
 function is on screen within two intervals; s switches the ranking, c expands and collapses the
 stacks, p pauses and resumes the redraw, q quits with the final report written as usual; SIGINT
 and SIGTERM also give the terminal back (alternate screen off, cursor shown); without a terminal
---live falls back to the text report."""
+--live falls back to the text report; a process leaking toward its cgroup's memory limit gets the
+time to the limit in the header."""
 import os
 import re
 import shutil
@@ -12,8 +13,12 @@ import subprocess
 import sys
 import time
 import mtest
+from test_oom import Cgroup
 
 INTERVAL = 1.0
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY_OOM = os.path.join(HERE, "..", "targets", "py_oom.py")
+MIB = 1 << 20
 
 
 class Tmux:
@@ -172,6 +177,25 @@ def check_fallback(args, procs):
                 "without a terminal --live says so and writes the text report")
 
 
+def check_forecast(args, procs, tmux):
+    """py_oom.py keeps 2 MiB more a second in a cgroup limited to 256 MiB: the header says when
+    the limit is reached (about two minutes) and which function the growth comes from."""
+    name = "forecast"
+    with Cgroup(256 * MIB, "memtide-live") as cgroup:
+        victim = procs.spawn(["/usr/bin/python3.11", PY_OOM], "victim")
+        pid = int(procs.wait_for_line("victim", "ready ", proc=victim).split()[1])
+        cgroup.add(victim, pid)
+        tmux.start(name, [args.memtide, "--live", "-i", "0.5", "-p", str(pid)])
+        procs.wait_for_line(name, "memtide: tracing", stream="err", timeout=60)
+        victim.send_signal(signal.SIGUSR1)
+        screen = tmux.wait_for(name, r"(?m)^limit 256\.0 MiB in about [\d.]+ (s|min) at "
+                               r"\+[\d.]+ MiB/min, \d+% from leak_until_killed", timeout=40)
+        line = next(line for line in screen.splitlines() if line.startswith("limit "))
+        mtest.check(True, f"the header forecasts the limit at {elapsed(screen)} s: {line}")
+        tmux.keys(name, "q")
+        mtest.check(tmux.exit_code(name) == 0, "q ends it")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
@@ -185,6 +209,7 @@ def main():
         check_signal(args, procs, tmux, signal.SIGINT)
         check_signal(args, procs, tmux, signal.SIGTERM)
         check_fallback(args, procs)
+        check_forecast(args, procs, tmux)
 
 
 main()

@@ -5,6 +5,7 @@ labels name the process, its cgroup and its systemd unit, and the interval files
 import os
 import re
 import signal
+import subprocess
 import time
 import mtest
 
@@ -13,6 +14,20 @@ LEAKS = {"leak_alpha": 2000 * 4096, "leak_beta": 300 * 10 * 100, "leak_gamma": 1
 # churn(): malloc(64 + i % 512) then free, for i < 100000
 CHURN_BYTES = sum(64 + i % 512 for i in range(100000))
 KEEP = 2
+
+
+def build_id(path):
+    """The GNU build id readelf finds in an ELF file's notes."""
+    notes = subprocess.run(["readelf", "-n", path], capture_output=True, text=True,
+                           check=True).stdout
+    return re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+
+
+def mappings(path):
+    """go tool pprof -raw's mappings: {file: build id}."""
+    raw = mtest.pprof_run(path, "-raw")
+    rows = re.findall(r"^\d+: 0x\S+ (\S+) ([0-9a-f]*) ?\[", raw.split("Mappings", 1)[1], re.M)
+    return dict(rows)
 
 
 def trace(args, procs, cgroup):
@@ -65,6 +80,11 @@ def main():
                                 "-sample_index=inuse_space")
         mtest.check(re.search(r"leak_alpha \S*alloc_target\.c:\d+", lines),
                     "locations carry file and line")
+        ids = mappings(paths["out.pb.gz"])
+        for path in (args.target, "/lib/x86_64-linux-gnu/libc.so.6"):
+            name = os.path.basename(path)
+            mtest.check(ids.get(name) == build_id(path),
+                        f"the {name} mapping has its build id {build_id(path)}", ids)
         files = sorted(f for f in os.listdir(paths["dir"]) if f.startswith("memtide-"))
         mtest.check(len(files) == KEEP and all(f.endswith(".pb.gz") for f in files),
                     f"--pprof-dir keeps the newest {KEEP} profiles (got {files})")

@@ -19,13 +19,14 @@ CHURN_BYTES = sum(64 + i % 512 for i in range(100000))
 
 def run(args, procs, cgroup, name, port, seconds, extra, on_start=None):
     """Traces alloc_target all in the cgroup for `seconds` with --push to the port; returns
-    memtide's stdout and stderr."""
+    memtide's stdout and stderr, and checks that the JSON's push figures are the report's."""
     target = procs.spawn([args.target, "all"], name)
     pid = int(procs.wait_for_line(name, "ready ", proc=target).split()[1])
     mtest.move_to_cgroup(cgroup.path, pid)
     memtide = procs.memtide(args.memtide, [
         "-p", str(pid), "-i", str(INTERVAL), "--push", f"http://127.0.0.1:{port}",
-        "--app-name", "shoptest", "--push-header", "X-Scope-OrgID: tenant1"] + extra,
+        "--app-name", "shoptest", "--push-header", "X-Scope-OrgID: tenant1",
+        "--json", procs.path(name + ".json")] + extra,
         name="memtide_" + name)
     started = time.monotonic()
     if on_start:
@@ -35,7 +36,14 @@ def run(args, procs, cgroup, name, port, seconds, extra, on_start=None):
     procs.stop_memtide(memtide, name="memtide_" + name)
     target.send_signal(signal.SIGTERM)
     target.wait()
-    return procs.read("memtide_" + name), procs.read("memtide_" + name, "err")
+    report = procs.read("memtide_" + name)
+    pushed = mtest.read_json(procs.path(name + ".json")).get("push")
+    figures = push_line(report)
+    mtest.check(pushed == {"sent": figures["sent"], "queued": figures["queued"],
+                           "dropped": figures["dropped"], "refused": figures["refused"],
+                           "failed_attempts": figures["failures"]},
+                f"{name}: the JSON's push figures are the final report's ({pushed})")
+    return report, procs.read("memtide_" + name, "err")
 
 
 def intervals(report):

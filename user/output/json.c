@@ -217,6 +217,14 @@ static json_t *counters_json(const struct view *view)
 	return counters;
 }
 
+/* --push's figures, named as the report's push line names them. */
+static json_t *push_json(const struct view_push *push)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)push->sent, "queued",
+			 (json_int_t)push->queued, "dropped", (json_int_t)push->dropped, "refused",
+			 (json_int_t)push->rejected, "failed_attempts", (json_int_t)push->failures);
+}
+
 int json__write(FILE *out, const struct view *view)
 {
 	const struct view_settings *settings = &view->settings;
@@ -246,6 +254,8 @@ int json__write(FILE *out, const struct view *view)
 			    json_integer((json_int_t)totals->resident_bytes));
 	json_object_set_new(doc, "fault_sample",
 			    json_integer(settings->faults ? settings->fault_sample : 0));
+	if (view->push.enabled)
+		json_object_set_new(doc, "push", push_json(&view->push));
 	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))
 		err = -EIO;
 	json_decref(doc);

@@ -59,9 +59,49 @@ static void free_screen(struct live_screen *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The process (or group) that reaches its memory limit first at its rate, or NULL: none will. */
+static const struct view_process *soonest_limit(const struct view *view)
+{
+	const struct view_process *soonest = NULL;
+
+	for (size_t i = 0; i < view->process_cnt; i++) {
+		const struct view_process *process = &view->processes[i];
+
+		if (!process->limit || !process->forecast.finite || !process->group_processes)
+			continue;
+		if (!soonest ||
+		    process->forecast.time_to_limit_s < soonest->forecast.time_to_limit_s)
+			soonest = process;
+	}
+	return soonest;
+}
+
+/*
+ * The report's forecast line reordered for 80 columns: the limit, the time and the main
+ * contributor first, the process (or group) after.
+ */
+static void render_limit(FILE *out, const struct view_process *process)
+{
+	const struct forecast *forecast = &process->forecast;
+	char limit[32], when[32], rate[32], culprit[256];
+
+	fprintf(out, "limit %s %s at %s/min",
+		mt_format_bytes(forecast->limit_bytes, 0, limit, sizeof(limit)),
+		text__duration(forecast->time_to_limit_s, when, sizeof(when)),
+		mt_format_bytes((__s64)forecast->rate_per_min, 1, rate, sizeof(rate)));
+	if (forecast->contributor_cnt)
+		fprintf(out, ", %.0f%% from %s", 100.0 * forecast->contributors[0].share,
+			text__culprit(forecast->contributors[0].stack, culprit, sizeof(culprit)));
+	fprintf(out, ": %s (%d)", process->proc->comm, process->proc->tgid);
+	if (process->group_processes > 1)
+		fprintf(out, " and %u more", process->group_processes - 1);
+	fprintf(out, "\n");
+}
+
 static void render_header(FILE *out, const struct view *view, enum live_rank unused)
 {
 	const struct collector_totals *totals = &view->totals;
+	const struct view_process *soonest;
 	char held[32], growth[32], rss[32], resident[32];
 
 	fprintf(out, "memtide  %.1f s  %zu process%s (%zu live)  outstanding %s (%s in %.1f s)\n",
@@ -81,6 +121,9 @@ static void render_header(FILE *out, const struct view *view, enum live_rank unu
 			(unsigned long long)view->push.sent, (unsigned long long)view->push.queued,
 			(unsigned long long)view->push.dropped);
 	fprintf(out, "\n");
+	soonest = soonest_limit(view);
+	if (soonest)
+		render_limit(out, soonest);
 }
 
 static void render_processes(FILE *out, const struct view *view, enum live_rank unused)

@@ -56,7 +56,7 @@ struct builder {
 	struct string_table strings;
 	struct id_table functions; /* name, system name, file */
 	struct id_table locations; /* mapping id, address, function id, line */
-	struct id_table mappings;  /* file name */
+	struct id_table mappings;  /* file name, build id */
 	struct profile_baseline *since;
 	struct sample *samples;
 	size_t sample_cnt;
@@ -133,11 +133,14 @@ static void id_table_free(struct id_table *t)
 	mt_index__free(&t->idx);
 }
 
-static __u64 mapping_id(struct builder *b, const char *file)
+static __u64 mapping_id(struct builder *b, const char *file, const char *build_id)
 {
 	int64_t name = string_id(&b->strings, file);
+	int64_t build_id_str = string_id(&b->strings, build_id ? build_id : "");
 
-	return name < 0 ? 0 : key_id(&b->mappings, (__u64[KEY_WORDS]){name});
+	if (name < 0 || build_id_str < 0)
+		return 0;
+	return key_id(&b->mappings, (__u64[KEY_WORDS]){name, build_id_str});
 }
 
 /* A location for a function at a line, in a mapping at an address; 0 on ENOMEM. */
@@ -162,12 +165,12 @@ static __u64 frame_location(struct builder *b, const struct mt_frame_info *frame
 
 	if (frame->python) {
 		if (!b->python_mapping)
-			b->python_mapping = mapping_id(b, "[python]");
+			b->python_mapping = mapping_id(b, "[python]", NULL);
 		mapping = b->python_mapping;
 		if (!mapping)
 			return 0;
 	} else if (frame->module) {
-		mapping = mapping_id(b, frame->module);
+		mapping = mapping_id(b, frame->module, frame->build_id);
 		if (!mapping)
 			return 0;
 	}
@@ -412,6 +415,7 @@ static int fill_tables(struct builder *b, struct tables *t)
 		t->mappings[i] = (Perftools__Profiles__Mapping)PERFTOOLS__PROFILES__MAPPING__INIT;
 		t->mappings[i].id = i + 1;
 		t->mappings[i].filename = b->mappings.keys[i][0];
+		t->mappings[i].build_id = b->mappings.keys[i][1];
 		t->mappings[i].has_functions = t->mappings[i].has_filenames = true;
 		t->mappings[i].has_line_numbers = true;
 		t->mapping_ptrs[i] = &t->mappings[i];

@@ -216,20 +216,6 @@ static void print_processes(FILE *out, const struct view *view, size_t max_shown
 		fprintf(out, "  ... %zu more\n", view->process_cnt - max_shown);
 }
 
-/* "in about 14 min", "in about 50 s", "now" */
-static const char *duration_text(double seconds, char *buf, size_t buf_sz)
-{
-	if (seconds < 1)
-		snprintf(buf, buf_sz, "now");
-	else if (seconds < 120)
-		snprintf(buf, buf_sz, "in about %.0f s", seconds);
-	else if (seconds < 2 * 3600)
-		snprintf(buf, buf_sz, "in about %.1f min", seconds / 60);
-	else
-		snprintf(buf, buf_sz, "in about %.1f h", seconds / 3600);
-	return buf;
-}
-
 /* "python3 (1234)", "cgroup /app (3 processes)", "the machine (python3 (1234) and 2 more)" */
 static void format_group(const struct view_process *process, char *buf, size_t buf_sz)
 {
@@ -257,7 +243,7 @@ static void print_forecast(FILE *out, const struct view_process *process)
 	fprintf(out, "  %s reaches its %s %s %s at %s/min", who,
 		mt_format_bytes(limit->bytes, 0, text[0], sizeof(text[0])),
 		limit->machine ? "of machine memory" : "limit",
-		duration_text(forecast->time_to_limit_s, when, sizeof(when)),
+		text__duration(forecast->time_to_limit_s, when, sizeof(when)),
 		mt_format_bytes((__s64)forecast->rate_per_min, 1, text[1], sizeof(text[1])));
 	if (forecast->contributor_cnt)
 		fprintf(out, ", %.0f%% of the growth from %s",

@@ -126,3 +126,16 @@ void text__stack(FILE *out, const struct view *view, const struct view_row *row,
 			verdict__format(&row->verdict, judged, sizeof(judged)));
 	text__frames(out, row->stack);
 }
+
+const char *text__duration(double seconds, char *buf, size_t buf_sz)
+{
+	if (seconds < 1)
+		snprintf(buf, buf_sz, "now");
+	else if (seconds < 120)
+		snprintf(buf, buf_sz, "in about %.0f s", seconds);
+	else if (seconds < 2 * 3600)
+		snprintf(buf, buf_sz, "in about %.1f min", seconds / 60);
+	else
+		snprintf(buf, buf_sz, "in about %.1f h", seconds / 3600);
+	return buf;
+}

@@ -35,4 +35,7 @@ void text__frames(FILE *out, const struct resolved_stack *stack);
 void text__stack(FILE *out, const struct view *view, const struct view_row *row, int rank,
 		 bool by_growth);
 
+/* "in about 14 min", "in about 50 s", "now": a time to the memory limit, into buf. */
+const char *text__duration(double seconds, char *buf, size_t buf_sz);
+
 #endif /* MEMTIDE_OUTPUT_TEXT_H */

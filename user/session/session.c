@@ -540,14 +540,14 @@ int memtide__finish(struct memtide *m)
 		return err;
 	if (m->folded_out || m->flamegraph_out || m->folded_peak_out)
 		ret = write_stack_outputs(m, &view);
+	ret = outputs__final(m->outputs, &view) ?: ret;
+	/* after the last push went (or was given up): the JSON and the report count it */
+	if (view.push.enabled)
+		view.push = *outputs__push_figures(m->outputs);
 	if (m->json_out) {
 		err = json__write(m->json_out, &view);
 		ret = close_output(&m->json_out, m->config->json_path, err) ?: ret;
 	}
-	ret = outputs__final(m->outputs, &view) ?: ret;
-	/* after the last push went (or was given up): the report counts it */
-	if (view.push.enabled)
-		view.push = *outputs__push_figures(m->outputs);
 	if (!m->stdout_gone)
 		report__final(stdout, &view);
 	view__free(&view);

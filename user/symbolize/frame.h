@@ -15,6 +15,7 @@ struct mt_frame_info {
 	const char *symbol;	/* the symbol as in the ELF when function is its demangled form */
 	__u64 function_offset;	/* module_offset's distance from the symbol start */
 	const char *module;	/* basename of the ELF file, e.g. "libc.so.6"; NULL: no mapping */
+	const char *build_id;	/* the module's GNU build id in hex, or NULL: it has none */
 	__u64 module_offset;	/* file offset within the module (input value) */
 	const char *file;	/* source file from DWARF line info, or NULL */
 	int line;		/* 0 when unknown */

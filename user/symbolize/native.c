@@ -38,7 +38,8 @@ struct mt_elf {
 	struct mt_elf *next; /* hash chain in symbolizer.elfs */
 	__u64 dev;
 	__u64 ino;
-	char *name; /* basename of the path given at open time */
+	char *name;	/* basename of the path given at open time */
+	char *build_id; /* hex, or NULL: the file has no build id note */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	GElf_Addr bias; /* module address - ELF virtual address */
@@ -150,6 +151,7 @@ static void elf_free(struct mt_elf *elf)
 	dwfl_end(elf->dwfl);
 	free(elf->segs);
 	free(elf->name);
+	free(elf->build_id);
 	free(elf);
 }
 
@@ -182,6 +184,24 @@ static int load_segments(struct mt_elf *elf, Elf *e, const char *path)
 		mt_debug("%s: no loadable segment\n", path);
 		return -ENOEXEC;
 	}
+	return 0;
+}
+
+/* Profiles name a mapping by its build id, so that a backend can find the file's symbols. */
+static int load_build_id(struct mt_elf *elf)
+{
+	const unsigned char *bits;
+	GElf_Addr note_vaddr;
+	int len, i;
+
+	len = dwfl_module_build_id(elf->mod, &bits, &note_vaddr);
+	if (len <= 0)
+		return 0;
+	elf->build_id = malloc(2 * (size_t)len + 1);
+	if (!elf->build_id)
+		return -ENOMEM;
+	for (i = 0; i < len; i++)
+		snprintf(elf->build_id + 2 * i, 3, "%02x", bits[i]);
 	return 0;
 }
 
@@ -223,6 +243,9 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 		return -ENOEXEC;
 	}
 	err = load_segments(elf, e, path);
+	if (err)
+		return err;
+	err = load_build_id(elf);
 	if (err)
 		return err;
 	/*
@@ -376,7 +399,8 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 	GElf_Sym sym;
 	int lineno;
 
-	*frame = (struct mt_frame_info){.module = elf->name, .module_offset = file_offset};
+	*frame = (struct mt_frame_info){
+		.module = elf->name, .build_id = elf->build_id, .module_offset = file_offset};
 	if (file_offset_to_addr(elf, lookup, &addr)) {
 		mt_debug("%s: offset 0x%llx is in no loadable segment\n", elf->name,
 			 (unsigned long long)lookup);

@@ -87,7 +87,8 @@ static size_t fold_interpreter(const struct pyframes_input *in, struct mt_frame_
 		}
 		if (kept && out[kept - 1].python && out[i + run].python)
 			continue;
-		out[kept] = (struct mt_frame_info){.module = out[i].module, .folded = run};
+		out[kept] = (struct mt_frame_info){
+			.module = out[i].module, .build_id = out[i].build_id, .folded = run};
 		kept++;
 	}
 	return kept;
