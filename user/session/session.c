@@ -76,6 +76,7 @@ struct memtide {
 	FILE *flamegraph_out;
 	double start_s;
 	double last_report_s;
+	double tables_built_s; /* when the targets' unwind tables were built, before the BPF load */
 	bool stdout_gone; /* its reader went away: no more reports there, files still written */
 };
 
@@ -197,6 +198,7 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 	err = lifecycle__prepare_unwind(config, &m->cgroup, m->unwind);
 	if (err)
 		return err;
+	m->tables_built_s = mt_mono_s();
 	*tracer_opts = (struct tracer_opts){
 		.max_allocs = config->max_allocs,
 		.max_stacks = config->max_stacks,
@@ -306,7 +308,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 {
 	struct memtide *m = calloc(1, sizeof(*m));
 	struct rlimit fd_limit = {};
-	double attach_start_s;
+	double new_s = mt_mono_s(), loaded_s;
 	size_t traced;
 	int err;
 
@@ -330,7 +332,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
-	attach_start_s = mt_mono_s();
+	loaded_s = mt_mono_s();
 	if (!err)
 		err = lifecycle__attach(m->lifecycle);
 	if (err) {
@@ -341,10 +343,13 @@ struct memtide *memtide__new(const struct memtide_config *config)
 	m->start_s = m->last_report_s = mt_mono_s();
 	collector__set_start(m->collector, (__u64)(m->start_s * 1e9));
 	traced = procs__process_count(m->procs);
+	/* from the start to every probe of every target live, and where that time went */
 	fprintf(stderr,
-		"memtide: tracing %zu process%s%s%s (attached in %.3f s); report every %.1f s%s\n",
+		"memtide: tracing %zu process%s%s%s (attached in %.3f s: unwind tables %.3f s, BPF "
+		"load %.3f s, probes %.3f s); report every %.1f s%s\n",
 		traced, traced == 1 ? "" : "es", m->cgroup.id ? " in cgroup " : "",
-		m->cgroup.id ? m->cgroup.path : "", m->start_s - attach_start_s, config->interval_s,
+		m->cgroup.id ? m->cgroup.path : "", m->start_s - new_s, m->tables_built_s - new_s,
+		loaded_s - m->tables_built_s, m->start_s - loaded_s, config->interval_s,
 		config->duration_s ? "" : ", Ctrl-C to stop");
 	return m;
 }

@@ -173,18 +173,28 @@ static int build_page_index(struct elf_table *table)
 	return 0;
 }
 
-/* Copies `len` bytes to byte `offset` of a BPF array of `map_bytes`, mapped for the copy only. */
+/*
+ * Copies `len` bytes to byte `offset` of a BPF array of `map_bytes`, mapping only the pages the
+ * copy touches, for the copy only: the kernel populates every page of a BPF array's mapping at
+ * mmap time (remap_vmalloc_range), so mapping the whole 32 MiB rows array for each of a few
+ * hundred tables spent most of an attach to a large process in mmap and munmap.
+ */
 static int copy_into_map(int fd, size_t map_bytes, size_t offset, const void *src, size_t len)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), start, end;
 	void *mem;
 
 	if (!len)
 		return 0;
-	mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (offset + len > map_bytes)
+		return -ERANGE;
+	start = offset & ~(page - 1);
+	end = (offset + len + page - 1) & ~(page - 1);
+	mem = mmap(NULL, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
 	if (mem == MAP_FAILED)
 		return -errno;
-	memcpy((char *)mem + offset, src, len);
-	munmap(mem, map_bytes);
+	memcpy((char *)mem + (offset - start), src, len);
+	munmap(mem, end - start);
 	return 0;
 }
 
