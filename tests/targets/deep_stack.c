@@ -2,12 +2,13 @@
 /*
  * Built without frame pointers: main and nine more levels here, two in libdeep_a, a qsort
  * callback in libdeep_b that leaks 100 x 10000 bytes from b_leak, three levels further down.
- *   deep_stack [--threads N] [--extra-maps N] [--nowait]
+ *   deep_stack [--threads N] [--extra-maps N] [--later-maps N] [--nowait]
  * prints "ready PID", waits for SIGUSR1, runs the chain (in N threads at once if asked), prints
  * "done" and waits for SIGUSR1 or SIGTERM. With --nowait it runs at once and exits.
  * --extra-maps N first maps the first page of libdeep_b N more times, executable: N executable
  * mappings below the libraries (mmap places them under what the loader mapped), as a process
- * that imported torch has hundreds.
+ * that imported torch has hundreds. --later-maps N maps N more once signalled, then waits 1.5 s
+ * (memtide re-reads the maps of its targets every second) before it runs the chain.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -114,13 +115,15 @@ static void map_extra(int count)
 
 int main(int argc, char **argv)
 {
-	int threads = 0, nowait = 0;
+	int threads = 0, nowait = 0, later_maps = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--extra-maps") && i + 1 < argc)
 			map_extra(atoi(argv[++i]));
+		else if (!strcmp(argv[i], "--later-maps") && i + 1 < argc)
+			later_maps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--nowait"))
 			nowait = 1;
 	}
@@ -130,6 +133,10 @@ int main(int argc, char **argv)
 	}
 	handshake_begin();
 	handshake_say_and_wait("ready", 1);
+	if (later_maps) {
+		map_extra(later_maps);
+		usleep(1500 * 1000);
+	}
 	run(threads);
 	handshake_say_and_wait("done", 0);
 	return 0;

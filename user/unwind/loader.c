@@ -587,11 +587,12 @@ int unwind_loader__load(struct unwind_loader *u, const struct mt_process *proc)
 	cnt = fill_image(u, proc);
 	if (cnt < 0)
 		return cnt;
-	loaded->over_max = proc->map_cnt - cnt;
-	if (loaded->over_max)
+	/* once per image: a process past the limit reloads its maps at every new mapping */
+	if (!loaded->over_max && proc->map_cnt > (size_t)cnt)
 		mt_warn("process %d maps %zu executable regions, the unwinder takes %d: stacks "
 			"through the rest are cut\n",
 			proc->tgid, proc->map_cnt, MT_UNWIND_MAX_MAPS);
+	loaded->over_max = proc->map_cnt - cnt;
 	err = alloc_slice(u, cnt, &entry.map_off);
 	if (err == -ENOSPC) {
 		/* the image keeps the slice it had, if any; tried again on its next change */
