@@ -82,6 +82,12 @@ def run(args, procs, cgroup, elsewhere):
             wait_until(lambda: re.search(rf"process {pid} \(\S+\) entered cgroup",
                                          procs.read(f"memtide_{mode}", "err")),
                        f"memtide ({mode}) adopts process {pid}")
+        # the late one was a shell that exec'd the target: until memtide has read the new
+        # image, its stacks cannot be unwound (the exec gap, README "Truthful stacks")
+        wait_until(lambda: re.search(rf"process {started['late'][1]} (\(container_targe\) "
+                                     rf"entered|exec'd container_targe)",
+                                     procs.read(f"memtide_{mode}", "err")),
+                   f"memtide ({mode}) has process {started['late'][1]}'s exec'd image")
     for name in ("moved", "late"):
         os.kill(started[name][1], signal.SIGUSR1)
     for name, (proc, _) in started.items():

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <gelf.h>
+#include <elfutils/libdwfl.h>
 #include "symbolize/native.h"
 #include "check.h"
 
@@ -266,6 +267,79 @@ static void test_libc(struct symbolizer *s)
 	CHECK(!strcmp(frame.module, "libc.so.6"), "module %s", frame.module);
 }
 
+static const Dwfl_Callbacks plain_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/*
+ * The symbolizer asks libdwfl once per interval between symbol and section bounds: every
+ * STEP-th byte of each executable segment of path must get the symbol and offset that
+ * dwfl_module_addrinfo gives that very address.
+ */
+static void test_same_as_libdwfl(const char *path, __u64 step)
+{
+	struct symbolizer *s = symbolizer__new(false);
+	struct mt_elf *elf = s ? open_path(s, path) : NULL;
+	Dwfl *dwfl = dwfl_begin(&plain_callbacks);
+	int fd = open(path, O_RDONLY);
+	size_t phnum = 0, compared = 0, differ = 0;
+	Dwfl_Module *mod = NULL;
+	GElf_Addr bias = 0;
+	Elf *e = NULL;
+
+	CHECK(s && elf && dwfl && fd >= 0, "setting up %s", path);
+	if (s && elf && dwfl && fd >= 0) {
+		dwfl_report_begin(dwfl);
+		mod = dwfl_report_elf(dwfl, "ref", path, fd, 0, false);
+		dwfl_report_end(dwfl, NULL, NULL);
+		fd = -1; /* libdwfl owns it now */
+		e = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	}
+	if (e)
+		elf_getphdrnum(e, &phnum);
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(e, i, &phdr) || phdr.p_type != PT_LOAD || !(phdr.p_flags & PF_X))
+			continue;
+		for (__u64 off = 0; off < phdr.p_filesz; off += step) {
+			struct mt_frame_info frame;
+			const char *want, *got, *at;
+			GElf_Off want_off = 0;
+			GElf_Sym sym;
+			size_t want_len;
+
+			if (symbolizer__resolve(s, elf, phdr.p_offset + off, false, &frame))
+				break;
+			want = dwfl_module_addrinfo(mod, phdr.p_vaddr + off + bias, &want_off, &sym,
+						    NULL, NULL, NULL);
+			got = frame.function;
+			at = want ? strchr(want, '@') : NULL;
+			want_len =
+				want ? (at && at != want ? (size_t)(at - want) : strlen(want)) : 0;
+			compared++;
+			if (!want != !got ||
+			    (want && (strlen(got) != want_len || strncmp(got, want, want_len) ||
+				      frame.function_offset != want_off))) {
+				if (!differ++)
+					fprintf(stderr, "%s+0x%llx: %s+0x%llx, libdwfl %s+0x%llx\n",
+						path, (unsigned long long)(phdr.p_offset + off),
+						got ? got : "(none)",
+						(unsigned long long)frame.function_offset,
+						want ? want : "(none)",
+						(unsigned long long)want_off);
+			}
+		}
+	}
+	CHECK(compared > 300 && !differ, "%s: %zu of %zu addresses named unlike libdwfl", path,
+	      differ, compared);
+	if (fd >= 0)
+		close(fd);
+	dwfl_end(dwfl);
+	symbolizer__free(s);
+}
+
 static void test_open_errors(struct symbolizer *s, const char *src_path)
 {
 	struct stat st;
@@ -302,6 +376,8 @@ int main(int argc, char **argv)
 	test_unlinked(s, argv[1], argv[2]);
 	test_libc(s);
 	test_open_errors(s, argv[2]);
+	test_same_as_libdwfl(argv[1], 1);
+	test_same_as_libdwfl(LIBC_PATH, 127);
 	symbolizer__free(s);
 	return check_summary("test_symbolize");
 }

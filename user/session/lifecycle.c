@@ -393,15 +393,24 @@ static int on_exec(struct lifecycle *lc, const struct mt_proc_event *event)
 	err = allocators__inherit(lc->parts.allocators, proc->aspace_id, event->prev_aspace_id);
 	end_image(lc, event->prev_aspace_id, MT_PROC_REPLACED);
 	follow_image(lc, proc);
+	/* after its tables and probes: the exec gap ends here; tests wait for this line */
+	mt_info("process %d exec'd %s\n", proc->tgid, proc->comm);
 	return err;
 }
 
 static int on_enter(struct lifecycle *lc, const struct mt_proc_event *event)
 {
+	const struct mt_process *proc;
+
 	adopt_member(lc, event->tgid);
-	/* said once its probes are attached: tests wait for this line */
-	if (procs__live(lc->parts.procs, event->tgid))
-		mt_info("process %d (%s) entered cgroup %s\n", event->tgid, event->comm,
+	/*
+	 * Said once its probes are attached, with the command memtide found: a shell that moved
+	 * itself in and exec'd may be adopted as the shell (its exec is then said later) or as
+	 * what it exec'd. Tests wait for these lines.
+	 */
+	proc = procs__live(lc->parts.procs, event->tgid);
+	if (proc)
+		mt_info("process %d (%s) entered cgroup %s\n", event->tgid, proc->comm,
 			lc->parts.cgroup->path);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <gelf.h>
 #include <libiberty/demangle.h>
 #include "symbolize/native.h"
+#include "util/grow.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
@@ -34,6 +35,20 @@ struct load_segment {
 	__u64 vaddr;  /* p_vaddr */
 };
 
+/*
+ * What libdwfl named one interval between consecutive symbol bounds. dwfl_module_addrinfo scans
+ * the whole symbol table at every call (elfutils 0.188: 41% of memtide's time on a process that
+ * imported torch, whose libtorch_cpu has 35,000 symbols). Its answer depends on an address only
+ * through the symbols that cover it or start below it and the section it lies in; these change
+ * only at a symbol's start or end or a section's bounds. So between two consecutive bounds the
+ * answer is the same, and libdwfl is asked once per interval, not once per address.
+ */
+struct sym_memo {
+	const char *name; /* interned */
+	__u64 value;	  /* the symbol's module address */
+	enum { SYM_UNKNOWN, SYM_FOUND, SYM_NONE } state;
+};
+
 struct mt_elf {
 	struct mt_elf *next; /* hash chain in symbolizer.elfs */
 	__u64 dev;
@@ -45,6 +60,9 @@ struct mt_elf {
 	GElf_Addr bias; /* module address - ELF virtual address */
 	struct load_segment *segs;
 	size_t nr_segs;
+	__u64 *bounds; /* sorted, distinct module addresses where the symbol lookup may change */
+	size_t bound_cnt;
+	struct sym_memo *memo; /* bound_cnt + 1 intervals, filled as they are looked up */
 };
 
 struct cache_entry {
@@ -152,6 +170,8 @@ static void elf_free(struct mt_elf *elf)
 	free(elf->segs);
 	free(elf->name);
 	free(elf->build_id);
+	free(elf->bounds);
+	free(elf->memo);
 	free(elf);
 }
 
@@ -184,6 +204,117 @@ static int load_segments(struct mt_elf *elf, Elf *e, const char *path)
 		mt_debug("%s: no loadable segment\n", path);
 		return -ENOEXEC;
 	}
+	return 0;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int add_bound(__u64 **bounds, size_t *cnt, size_t *cap, __u64 addr)
+{
+	if (mt_grow(bounds, cap, *cnt, sizeof(**bounds), 1024))
+		return -ENOMEM;
+	(*bounds)[(*cnt)++] = addr;
+	return 0;
+}
+
+/*
+ * An end and the address after it: libdwfl 0.188 counts a section's end address as inside it
+ * (an address there got the section's sizeless symbol, the next one none), so either side of an
+ * end may be where the answer changes; symbol ends are taken alike, which costs nothing.
+ */
+static int add_ends(__u64 **bounds, size_t *cnt, size_t *cap, __u64 end)
+{
+	return add_bound(bounds, cnt, cap, end) ?: add_bound(bounds, cnt, cap, end + 1);
+}
+
+/* The bounds of struct sym_memo's intervals: every symbol's start and end, every section's. */
+static int load_symbol_bounds(struct mt_elf *elf, Elf *e)
+{
+	int syms = dwfl_module_getsymtab(elf->mod);
+	size_t cnt = 0, cap = 0, kept = 0;
+	__u64 *bounds = NULL;
+	Elf_Scn *scn = NULL;
+	int err = 0;
+
+	for (int i = 1; !err && i < syms; i++) {
+		GElf_Addr addr;
+		GElf_Sym sym;
+
+		if (!dwfl_module_getsym_info(elf->mod, i, &sym, &addr, NULL, NULL, NULL))
+			continue;
+		err = add_bound(&bounds, &cnt, &cap, addr);
+		if (!err && sym.st_size)
+			err = add_ends(&bounds, &cnt, &cap, addr + sym.st_size);
+	}
+	while (!err && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_ALLOC))
+			continue;
+		err = add_bound(&bounds, &cnt, &cap, shdr.sh_addr + elf->bias)
+			      ?: add_ends(&bounds, &cnt, &cap,
+					  shdr.sh_addr + shdr.sh_size + elf->bias);
+	}
+	if (err) {
+		free(bounds);
+		return err;
+	}
+	qsort(bounds, cnt, sizeof(*bounds), compare_u64);
+	for (size_t i = 0; i < cnt; i++) {
+		if (!kept || bounds[i] != bounds[kept - 1])
+			bounds[kept++] = bounds[i];
+	}
+	elf->bounds = bounds;
+	elf->bound_cnt = kept;
+	elf->memo = calloc(kept + 1, sizeof(*elf->memo));
+	return elf->memo ? 0 : -ENOMEM;
+}
+
+/* The interval of addr: how many bounds are at or below it. */
+static size_t bound_interval(const struct mt_elf *elf, __u64 addr)
+{
+	size_t lo = 0, hi = elf->bound_cnt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (elf->bounds[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* dwfl_module_addrinfo's symbol for addr, asked once per interval. 0 or -ENOMEM. */
+static int find_symbol(struct symbolizer *s, const struct mt_elf *elf, Dwarf_Addr addr,
+		       const char **name, __u64 *value)
+{
+	struct sym_memo *memo = &elf->memo[bound_interval(elf, addr)];
+
+	if (memo->state == SYM_UNKNOWN) {
+		GElf_Off sym_off;
+		GElf_Sym sym;
+		const char *found =
+			dwfl_module_addrinfo(elf->mod, addr, &sym_off, &sym, NULL, NULL, NULL);
+
+		memo->state = found ? SYM_FOUND : SYM_NONE;
+		if (found) {
+			memo->name = intern_symbol(s, found);
+			if (!memo->name) {
+				memo->state = SYM_UNKNOWN;
+				return -ENOMEM;
+			}
+			memo->value = addr - sym_off;
+		}
+	}
+	*name = memo->state == SYM_FOUND ? memo->name : NULL;
+	*value = memo->value;
 	return 0;
 }
 
@@ -254,6 +385,9 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 	 */
 	if (dwfl_module_getsymtab(elf->mod) < 0)
 		mt_debug("%s: no symbols: %s\n", path, dwfl_errmsg(-1));
+	err = load_symbol_bounds(elf, e);
+	if (err)
+		return err;
 	if (!dwfl_module_getdwarf(elf->mod, &dwarf_bias))
 		mt_debug("%s: no line info: %s\n", path, dwfl_errmsg(-1));
 	return 0;
@@ -395,8 +529,7 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 	const char *name, *src;
 	Dwarf_Line *line;
 	Dwarf_Addr addr;
-	GElf_Off sym_off;
-	GElf_Sym sym;
+	__u64 sym_value;
 	int lineno;
 
 	*frame = (struct mt_frame_info){
@@ -410,12 +543,11 @@ static int resolve_uncached(struct symbolizer *s, const struct mt_elf *elf, __u6
 	 * A miss here is no failure: the address is in no symbol or no line table, or the file has
 	 * none at all (logged once, at open).
 	 */
-	name = dwfl_module_addrinfo(elf->mod, addr, &sym_off, &sym, NULL, NULL, NULL);
+	if (find_symbol(s, elf, addr, &name, &sym_value))
+		return -ENOMEM;
 	if (name) {
-		frame->function = intern_symbol(s, name);
-		if (!frame->function)
-			return -ENOMEM;
-		frame->function_offset = sym_off + (file_offset - lookup);
+		frame->function = name;
+		frame->function_offset = addr - sym_value + (file_offset - lookup);
 		if (s->demangle && demangle_symbol(s, frame))
 			return -ENOMEM;
 	}
