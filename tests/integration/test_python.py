@@ -150,7 +150,7 @@ def check_default_view(args, procs):
 
 
 def check_quick_exit(args, procs, python, tag):
-    """A process that leaks and exits at once, long before the first interval report: its
+    """A process that leaks and exits 30 ms later, long before the first interval report: its
     Python frames are named all the same (their code objects are read when the stack is first
     stored)."""
     _, doc, _ = mtest.trace_program(procs, args.memtide, [python, SCRIPT, "exit"], "exit",
