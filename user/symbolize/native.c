@@ -264,7 +264,8 @@ static int load_symbol_bounds(struct mt_elf *elf, Elf *e)
 		free(bounds);
 		return err;
 	}
-	qsort(bounds, cnt, sizeof(*bounds), compare_u64);
+	if (cnt) /* a file without symbols or sections has none, and bounds is then NULL */
+		qsort(bounds, cnt, sizeof(*bounds), compare_u64);
 	for (size_t i = 0; i < cnt; i++) {
 		if (!kept || bounds[i] != bounds[kept - 1])
 			bounds[kept++] = bounds[i];
