@@ -327,8 +327,8 @@ int lifecycle__attach(struct lifecycle *lc)
 	return err;
 }
 
-/* A new process image: look at its mappings, probe allocators it brings. */
-static void follow_image(struct lifecycle *lc, struct mt_process *proc)
+/* A new process image: look at its mappings, probe allocators it brings. True when taken. */
+static bool follow_image(struct lifecycle *lc, struct mt_process *proc)
 {
 	/*
 	 * Never the held copy of memtide, even when its exec path allocates and asks for a
@@ -340,6 +340,7 @@ static void follow_image(struct lifecycle *lc, struct mt_process *proc)
 
 	if (err < 0 && err != -ESRCH)
 		mt_warn("process %d (%s): %s\n", proc->tgid, proc->comm, strerror(-err));
+	return err >= 0;
 }
 
 static int on_fork(struct lifecycle *lc, const struct mt_proc_event *event)
@@ -392,9 +393,9 @@ static int on_exec(struct lifecycle *lc, const struct mt_proc_event *event)
 	/* Perf events survive exec, so the probes of the old image still apply. */
 	err = allocators__inherit(lc->parts.allocators, proc->aspace_id, event->prev_aspace_id);
 	end_image(lc, event->prev_aspace_id, MT_PROC_REPLACED);
-	follow_image(lc, proc);
 	/* after its tables and probes: the exec gap ends here; tests wait for this line */
-	mt_info("process %d exec'd %s\n", proc->tgid, proc->comm);
+	if (follow_image(lc, proc))
+		mt_info("process %d exec'd %s\n", proc->tgid, proc->comm);
 	return err;
 }
 

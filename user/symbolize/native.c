@@ -22,6 +22,7 @@
 #include "util/grow.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/strpool.h"
 
 #define ELF_BUCKETS 1024 /* power of two */
@@ -207,13 +208,6 @@ static int load_segments(struct mt_elf *elf, Elf *e, const char *path)
 	return 0;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int add_bound(__u64 **bounds, size_t *cnt, size_t *cap, __u64 addr)
 {
 	if (mt_grow(bounds, cap, *cnt, sizeof(**bounds), 1024))
@@ -233,10 +227,9 @@ static int add_ends(__u64 **bounds, size_t *cnt, size_t *cap, __u64 end)
 }
 
 /* The bounds of struct sym_memo's intervals: every symbol's start and end, every section's. */
-static int load_symbol_bounds(struct mt_elf *elf, Elf *e)
+static int load_symbol_bounds(struct mt_elf *elf, Elf *e, int syms)
 {
-	int syms = dwfl_module_getsymtab(elf->mod);
-	size_t cnt = 0, cap = 0, kept = 0;
+	size_t cnt = 0, cap = 0, kept;
 	__u64 *bounds = NULL;
 	Elf_Scn *scn = NULL;
 	int err = 0;
@@ -264,12 +257,8 @@ static int load_symbol_bounds(struct mt_elf *elf, Elf *e)
 		free(bounds);
 		return err;
 	}
-	if (cnt) /* a file without symbols or sections has none, and bounds is then NULL */
-		qsort(bounds, cnt, sizeof(*bounds), compare_u64);
-	for (size_t i = 0; i < cnt; i++) {
-		if (!kept || bounds[i] != bounds[kept - 1])
-			bounds[kept++] = bounds[i];
-	}
+	/* a file without symbols or sections has none, and bounds is then NULL */
+	kept = mt_sort_unique_u64(bounds, cnt);
 	elf->bounds = bounds;
 	elf->bound_cnt = kept;
 	elf->memo = calloc(kept + 1, sizeof(*elf->memo));
@@ -341,8 +330,8 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 {
 	const char *base = strrchr(name, '/');
 	Dwarf_Addr dwarf_bias;
+	int fd, err, syms;
 	Elf *e;
-	int fd, err;
 
 	elf->name = strdup(base ? base + 1 : name);
 	if (!elf->name)
@@ -384,9 +373,10 @@ static int elf_load(struct mt_elf *elf, const char *path, const char *name)
 	 * libdwfl finds symbols and debug info lazily, by paths relative to the main file; load
 	 * them now, while a /proc/PID/root path still leads into the process's mount namespace.
 	 */
-	if (dwfl_module_getsymtab(elf->mod) < 0)
+	syms = dwfl_module_getsymtab(elf->mod);
+	if (syms < 0)
 		mt_debug("%s: no symbols: %s\n", path, dwfl_errmsg(-1));
-	err = load_symbol_bounds(elf, e);
+	err = load_symbol_bounds(elf, e, syms);
 	if (err)
 		return err;
 	if (!dwfl_module_getdwarf(elf->mod, &dwarf_bias))

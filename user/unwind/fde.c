@@ -15,6 +15,7 @@
 #include <gelf.h>
 #include "unwind/fde.h"
 #include "util/log.h"
+#include "util/sort.h"
 
 #define VEC_MIN_CAP 1024 /* first allocation of the FDE address array */
 
@@ -264,16 +265,8 @@ static int scan_fde_starts(Elf *elf, __u64 **starts, size_t *cnt)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int unwind_fde__starts(Elf *elf, __u64 **starts, size_t *cnt)
 {
-	size_t i, n;
 	int err;
 
 	err = hdr_fde_starts(elf, starts, cnt);
@@ -281,11 +274,6 @@ int unwind_fde__starts(Elf *elf, __u64 **starts, size_t *cnt)
 		err = scan_fde_starts(elf, starts, cnt);
 	if (err)
 		return err;
-	qsort(*starts, *cnt, sizeof(**starts), cmp_u64);
-	for (i = 1, n = 1; i < *cnt; i++) {
-		if ((*starts)[i] != (*starts)[n - 1])
-			(*starts)[n++] = (*starts)[i];
-	}
-	*cnt = n;
+	*cnt = mt_sort_unique_u64(*starts, *cnt);
 	return 0;
 }

@@ -200,6 +200,15 @@ static int copy_into_map(int fd, size_t map_bytes, size_t offset, const void *sr
 	return 0;
 }
 
+/* A built table's rows and page index, once copied into the BPF arrays or given up. */
+static void free_built(struct elf_table *table)
+{
+	free(table->rows);
+	table->rows = NULL;
+	free(table->pages);
+	table->pages = NULL;
+}
+
 /* Copies a built table, and the rules it added, into the BPF arrays once they exist. */
 static void place_table(struct unwind_loader *u, struct elf_table *table)
 {
@@ -242,10 +251,7 @@ static void place_table(struct unwind_loader *u, struct elf_table *table)
 	u->rows_used += table->row_cnt;
 	table->page_off = u->pages_used;
 	u->pages_used += table->page_cnt;
-	free(table->rows);
-	table->rows = NULL;
-	free(table->pages);
-	table->pages = NULL;
+	free_built(table);
 }
 
 /*
@@ -260,8 +266,8 @@ static void place_table(struct unwind_loader *u, struct elf_table *table)
 struct table_job {
 	const struct mt_mapping *mapping;
 	size_t table; /* index in u->tables */
-	int fd;
-	int worker; /* which one built it: its rule ids are that worker's */
+	int fd;	      /* or -errno: the file could not be opened */
+	int worker;   /* which one built it: its rule ids are that worker's */
 };
 
 struct build_batch {
@@ -289,6 +295,10 @@ static void *build_tables(void *arg)
 		struct elf_table *table = &batch->tables[job->table];
 
 		job->worker = worker->id;
+		if (job->fd < 0) {
+			table->status = job->fd; /* the file could not be opened */
+			continue;
+		}
 		table->status = read_segments(job->fd, table);
 		if (!table->status)
 			table->status = unwind_table__build(job->fd, batch->rules[worker->id],
@@ -318,10 +328,7 @@ static void merge_rules(struct unwind_loader *u, struct build_batch *batch, int 
 		if (err) {
 			/* no room for its rules: frame pointers there */
 			table->status = err;
-			free(table->rows);
-			table->rows = NULL;
-			free(table->pages);
-			table->pages = NULL;
+			free_built(table);
 			continue;
 		}
 		for (size_t r = 0; r < table->row_cnt; r++)
@@ -371,7 +378,6 @@ static int build_new_tables(struct unwind_loader *u, const struct mt_process *pr
 
 	for (size_t i = 0; i < map_cnt && !err; i++) {
 		const struct mt_mapping *mapping = &proc->maps[i];
-		struct elf_table *table;
 
 		if (find_table(u, mapping->dev, mapping->ino))
 			continue;
@@ -379,19 +385,13 @@ static int build_new_tables(struct unwind_loader *u, const struct mt_process *pr
 			      ?: mt_grow(&batch.jobs, &cap, batch.cnt, sizeof(*batch.jobs), 64);
 		if (err)
 			break;
-		table = &u->tables[u->table_cnt++];
-		*table =
+		u->tables[u->table_cnt++] =
 			(struct elf_table){.dev = mapping->dev, .ino = mapping->ino, .row_off = -1};
-		table->status = procfs__open_mapped_file(proc->tgid, mapping);
-		if (table->status >= 0) {
-			batch.jobs[batch.cnt++] = (struct table_job){
-				.mapping = mapping, .table = u->table_cnt - 1, .fd = table->status};
-			table->status = 0;
-		} else {
-			u->stats.no_table++;
-			mt_debug("no unwind table for %s: %s; frame pointers there\n",
-				 mapping->path, strerror(-table->status));
-		}
+		batch.jobs[batch.cnt++] = (struct table_job){
+			.mapping = mapping,
+			.table = u->table_cnt - 1,
+			.fd = procfs__open_mapped_file(proc->tgid, mapping),
+		};
 	}
 	build_batch(u, &batch);
 	for (size_t i = 0; i < batch.cnt; i++) {
