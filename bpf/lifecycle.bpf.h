@@ -19,6 +19,7 @@
 #include "unwind.bpf.h"
 #include "python.bpf.h"
 #include "mm.bpf.h"
+#include "hold.bpf.h"
 
 /* Next address-space id; the loader hands out ids for the processes it finds at start, too. */
 __u32 next_aspace_id = 1;
@@ -76,6 +77,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 {
 	__u32 tgid = task->tgid;
 	struct mt_traced_proc *proc;
+	bool dynamic;
 	__u32 prev;
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);
@@ -86,9 +88,12 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	/* a new address space: its own trampoline page, and maps to ask for at once */
 	proc->xol_vaddr = 0;
 	proc->refresh_requested_ns = 0;
+	/* held now when static, else once its loader has mapped the libraries (hold.bpf.h) */
+	dynamic = has_interpreter(task);
+	proc->loader_pending = dynamic;
 	procs_changed(); /* a new mm */
 	forget_image(prev);
-	emit(MT_EV_EXEC, task, 0, proc->aspace_id, prev);
+	emit_new_image(MT_EV_EXEC, task, proc->aspace_id, prev, !dynamic);
 	return 0;
 }
 

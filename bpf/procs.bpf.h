@@ -43,6 +43,19 @@ struct {
 	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
+static __always_inline void fill_event(struct mt_proc_event *event, __u32 type,
+				       struct task_struct *task, __u32 parent_tgid, __u32 aspace_id,
+				       __u32 prev_aspace_id, __u32 hold_slot)
+{
+	event->type = type;
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->parent_tgid = parent_tgid;
+	event->aspace_id = aspace_id;
+	event->prev_aspace_id = prev_aspace_id;
+	event->hold_slot = hold_slot;
+	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+}
+
 static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
 				 __u32 aspace_id, __u32 prev_aspace_id)
 {
@@ -53,13 +66,7 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
 		count(MT_CNT_EVENTS_LOST);
 		return;
 	}
-	event->type = type;
-	event->tgid = BPF_CORE_READ(task, tgid);
-	event->parent_tgid = parent_tgid;
-	event->aspace_id = aspace_id;
-	event->prev_aspace_id = prev_aspace_id;
-	event->pad = 0;
-	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	fill_event(event, type, task, parent_tgid, aspace_id, prev_aspace_id, 0);
 	bpf_ringbuf_submit(event, 0);
 }
 

@@ -59,6 +59,7 @@ enum {
 	OPT_PUSH_QUEUE,
 	OPT_LIVE,
 	OPT_NO_DEMANGLE,
+	OPT_NO_EXEC_HOLD,
 };
 
 static const struct argp_option options[] = {
@@ -120,6 +121,11 @@ static const struct argp_option options[] = {
 	{"leak-windows", OPT_LEAK_WINDOWS, "K", 0,
 	 "Windows compared: a stack whose low-water mark rises over the last K windows is a leak "
 	 "(default: as many as the intervals seen fill, 3 to 8)",
+	 2},
+	{"no-exec-hold", OPT_NO_EXEC_HOLD, NULL, 0,
+	 "Do not stop an exec'd process until its tables and probes are in place (its first "
+	 "allocations then have incomplete stacks or are missed); the stop sends its parent a "
+	 "SIGCHLD (CLD_STOPPED)",
 	 2},
 	{"no-rss", OPT_NO_RSS, NULL, 0,
 	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
@@ -291,6 +297,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_RSS:
 		config->no_rss = true;
+		break;
+	case OPT_NO_EXEC_HOLD:
+		config->no_exec_hold = true;
 		break;
 	case OPT_NO_DEMANGLE:
 		config->no_demangle = true;

@@ -40,6 +40,7 @@ struct memtide_config {
 	__u32 leak_window;	/* intervals per low-water window (view/verdict.h); 0: adaptive */
 	__u32 leak_windows;	/* windows compared for a verdict; 0: adaptive */
 	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
+	bool no_exec_hold;	/* exec'd images run before their tables and probes are ready */
 	bool no_demangle;	/* C++ and Rust symbols as in the ELF (--no-demangle) */
 	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
 	const char *pprof_path; /* --pprof: gzipped profile.proto at exit */

@@ -31,6 +31,8 @@
 #define MT_FN_FREE	     9
 /* jemalloc's xallocx(ptr, size, extra, flags): resizes in place, returns the usable size */
 #define MT_FN_XALLOCX 10
+/* Not an allocator: the dynamic loader's debugger hook, _dl_debug_state (bpf/hold.bpf.h) */
+#define MT_FN_LOADER 11
 
 /* What kind of memory a stack holds (by_stack key). */
 #define MT_KIND_HEAP  0 /* the malloc family (and CPython's allocator): outstanding bytes */
@@ -59,7 +61,8 @@
 #define MT_CNT_OOM_LOST	       16 /* OOM kill of a traced process not reported: ring buffer full */
 #define MT_CNT_PEAKS_FULL      17 /* image's total not kept for its peak: peaks map full */
 #define MT_CNT_PYSTACK_SKIPPED 18 /* new Python stack not announced: events ring a quarter full */
-#define MT_CNT_NR	       19
+#define MT_CNT_HOLDS_SKIPPED   19 /* new image not held before it ran: every hold slot in use */
+#define MT_CNT_NR	       20
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -193,7 +196,7 @@ _Static_assert(sizeof(struct mt_peak) == 32, "struct mt_peak: ABI size");
  */
 struct mt_traced_proc {
 	__u32 aspace_id;
-	__u32 pad;
+	__u32 loader_pending;	    /* held once its dynamic loader has mapped its libraries */
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
 	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
 };
@@ -207,6 +210,10 @@ _Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI 
 #define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
 #define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
 #define MT_EV_PYSTACK 8 /* a new stack with Python frames was stored: struct mt_pystack_event */
+#define MT_EV_LOADED  9 /* an exec'd image's dynamic loader has mapped its libraries */
+
+/* How many new images may be held stopped at once, until memtide has their tables and probes. */
+#define MT_HOLD_SLOTS 64
 
 struct mt_proc_event {
 	__u32 type;
@@ -214,7 +221,7 @@ struct mt_proc_event {
 	__u32 parent_tgid;
 	__u32 aspace_id;
 	__u32 prev_aspace_id;
-	__u32 pad;
+	__u32 hold_slot; /* 1 + the hold slot of a process stopped until userspace resumes it; 0 */
 	char comm[MT_COMM_LEN];
 };
 _Static_assert(sizeof(struct mt_proc_event) == 40, "struct mt_proc_event: ABI size");

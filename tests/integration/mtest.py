@@ -8,6 +8,7 @@ import argparse
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,6 +55,7 @@ def parse_args():
     parser.add_argument("--deep-target")
     parser.add_argument("--sample-target")
     parser.add_argument("--container-target")
+    parser.add_argument("--ctor-target")
     parser.add_argument("--mm-target")
     parser.add_argument("--oom-target")
     parser.add_argument("--peak-target")
@@ -94,6 +96,9 @@ class Processes:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+        keep = os.environ.get("MTEST_KEEP")
+        if keep and exc[0] is not None:  # a failed check's logs, for a flake's post-mortem
+            shutil.copytree(self.tmp.name, os.path.join(keep, os.path.basename(self.tmp.name)))
         self.tmp.cleanup()
         return False
 

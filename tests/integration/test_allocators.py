@@ -65,9 +65,11 @@ def check_exact(tag, stacks, doc):
 
 
 def attached_families(stderr):
-    """{family: path} from memtide's 'attached N probes to PATH (FAMILY)' lines."""
+    """{family: path} from memtide's 'attached N probes to PATH (FAMILY)' lines; the dynamic
+    loader's probe (the exec hold's) is no allocator."""
     return {m.group(2): m.group(1)
-            for m in re.finditer(r"attached \d+ probes to (\S+) \((.+)\)", stderr)}
+            for m in re.finditer(r"attached \d+ probes to (\S+) \((.+)\)", stderr)
+            if m.group(2) != "dynamic loader"}
 
 
 def check_preloaded(args, family, library):

@@ -53,7 +53,7 @@ void allocators__free(struct allocators *a)
 	free(a);
 }
 
-__u32 allocators__families(const struct allocators *a, __u32 aspace_id)
+static __u32 probed_families(const struct allocators *a, __u32 aspace_id)
 {
 	const __u64 *watched = a ? mt_idtab__get(&a->watched, aspace_id) : NULL;
 	__u32 families = 0;
@@ -66,6 +66,16 @@ __u32 allocators__families(const struct allocators *a, __u32 aspace_id)
 			families |= 1U << family;
 	}
 	return families;
+}
+
+__u32 allocators__families(const struct allocators *a, __u32 aspace_id)
+{
+	return probed_families(a, aspace_id) & MT_FAMILIES_ALLOCATING;
+}
+
+bool allocators__has_loader(const struct allocators *a, __u32 aspace_id)
+{
+	return probed_families(a, aspace_id) & (1U << MT_FAMILY_LOADER);
 }
 
 int allocators__inherit(struct allocators *a, __u32 aspace_id, __u32 from_aspace_id)
@@ -202,7 +212,7 @@ static int watch_file(struct allocators *a, const struct mt_process *proc, const
 		err = watch(a, proc, lib);
 		if (err)
 			return err;
-		found++;
+		found += !families__get(family)->not_allocator;
 	}
 	return found;
 }

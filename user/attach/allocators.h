@@ -39,6 +39,8 @@ int allocators__attach_python(struct allocators *a, const struct mt_process *pro
 			      const char *module);
 /* The allocator families (bits of MT_FAMILY_*) whose probes the image takes; 0 for a NULL a. */
 __u32 allocators__families(const struct allocators *a, __u32 aspace_id);
+/* Whether the image takes the probe of a dynamic loader (MT_FAMILY_LOADER). */
+bool allocators__has_loader(const struct allocators *a, __u32 aspace_id);
 /*
  * An image that starts with the probes of another: a forked child inherits its parent's perf
  * events, and perf events survive exec. 0 or -ENOMEM.

@@ -174,6 +174,13 @@ static const struct probe_fn *const cxx_parts[] = {cxx_set, NULL};
 static const struct probe_fn *const pymalloc_parts[] = {pymalloc_fns, NULL};
 
 /*
+ * glibc's dynamic loader calls _dl_debug_state() whenever its list of libraries changes: at
+ * start-up once they are all mapped, where memtide holds a new image (bpf/hold.bpf.h).
+ */
+static const struct probe_fn loader_fns[] = {{"_dl_debug_state", MT_FN_LOADER, false}, {NULL}};
+static const struct probe_fn *const loader_parts[] = {loader_fns, NULL};
+
+/*
  * In detection order: the exclusive families exclude one another, so the specific ones go before
  * the C library's (whose marker, malloc, they all define) and the bare operator set (theirs).
  */
@@ -189,6 +196,8 @@ static const struct alloc_family families[MT_FAMILY_NR] = {
 			   cxx_parts},
 	[MT_FAMILY_PYMALLOC] = {"CPython", "PyObject_Malloc", NULL, "", false, false,
 				pymalloc_parts},
+	[MT_FAMILY_LOADER] = {"dynamic loader", "_dl_debug_state", NULL, "", false, true,
+			      loader_parts, true},
 };
 
 const struct alloc_family *families__get(int family)
@@ -224,6 +233,8 @@ unsigned int families__args_read(__u32 fn)
 	case MT_FN_PVALLOC:
 	case MT_FN_FREE:
 		return 1;
+	case MT_FN_LOADER:
+		return 0;
 	case MT_FN_CALLOC:
 	case MT_FN_REALLOC:
 	case MT_FN_ALIGNED_ALLOC:

@@ -24,7 +24,10 @@
 #define MT_FAMILY_JEMALLOC_JE 4 /* jemalloc built with --with-jemalloc-prefix=je_ */
 #define MT_FAMILY_CXX	      5 /* operator new/delete defined outside libstdc++ and allocators */
 #define MT_FAMILY_PYMALLOC    6 /* CPython's PyObject_* and PyMem_* */
-#define MT_FAMILY_NR	      7
+#define MT_FAMILY_LOADER      7 /* not an allocator: glibc's ld.so, told when libraries are mapped */
+#define MT_FAMILY_NR	      8
+/* The families that allocate: every one but the loader. */
+#define MT_FAMILIES_ALLOCATING (((1U << MT_FAMILY_NR) - 1) & ~(1U << MT_FAMILY_LOADER))
 
 /* The most functions a family probes, and the longest name among them. */
 #define MT_FAMILY_MAX_FNS     72
@@ -46,6 +49,8 @@ struct alloc_family {
 	bool exclusive;	    /* one of the families that exclude one another */
 	bool detected;	    /* tried on every mapped file (CPython's is asked for by name) */
 	const struct probe_fn *const *parts; /* NULL-terminated lists, each ending in {NULL} */
+	/* set for the loader: probed when any of its functions is there, none need allocate */
+	bool not_allocator;
 };
 
 /* The family MT_FAMILY_*; NULL for an unknown index. */

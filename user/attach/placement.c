@@ -356,7 +356,8 @@ static int read_code(void *ctx, __u64 vaddr, unsigned char *buf, size_t len)
 	return n;
 }
 
-static int find_in_symtab(Elf *elf, Elf_Scn *scn, Elf_Data *versym, const char *func, GElf_Sym *out)
+static int find_in_symtab(Elf *elf, Elf_Scn *scn, Elf_Data *versym, const char *func, int type,
+			  GElf_Sym *out)
 {
 	size_t flen = strlen(func);
 	Elf_Data *data;
@@ -374,7 +375,7 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, Elf_Data *versym, const char *
 		GElf_Versym vs;
 		GElf_Sym sym;
 
-		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != type ||
 		    sym.st_shndx == SHN_UNDEF || !sym.st_size)
 			continue;
 		name = elf_strptr(elf, sh.sh_link, sym.st_name);
@@ -389,7 +390,7 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, Elf_Data *versym, const char *
 	return -ENOENT;
 }
 
-static int find_symbol(Elf *elf, const char *func, GElf_Sym *sym)
+static int find_symbol(Elf *elf, const char *func, int type, GElf_Sym *sym)
 {
 	Elf_Scn *scn = NULL, *dynsym = NULL, *symtab = NULL;
 	Elf_Data *versym = NULL;
@@ -406,9 +407,9 @@ static int find_symbol(Elf *elf, const char *func, GElf_Sym *sym)
 			versym = elf_getdata(scn, NULL);
 	}
 	/* .gnu.version is indexed like .dynsym and says nothing about .symtab. */
-	if (dynsym && !find_in_symtab(elf, dynsym, versym, func, sym))
+	if (dynsym && !find_in_symtab(elf, dynsym, versym, func, type, sym))
 		return 0;
-	if (symtab && !find_in_symtab(elf, symtab, NULL, func, sym))
+	if (symtab && !find_in_symtab(elf, symtab, NULL, func, type, sym))
 		return 0;
 	return -ENOENT;
 }
@@ -443,7 +444,7 @@ int placement__find(int elf_fd, const char *func, unsigned int arg_cnt, struct p
 		err = -ENOEXEC;
 		goto out;
 	}
-	err = find_symbol(r.elf, func, &sym);
+	err = find_symbol(r.elf, func, STT_FUNC, &sym);
 	if (err)
 		goto out;
 	err = vaddr_to_off(&r, sym.st_value, &off, &avail);
@@ -465,5 +466,23 @@ int placement__find(int elf_fd, const char *func, unsigned int arg_cnt, struct p
 	site->probe_offset = off + choice;
 out:
 	elf_end(r.elf);
+	return err;
+}
+
+int placement__object_vaddr(int elf_fd, const char *name, __u64 *vaddr)
+{
+	GElf_Sym sym;
+	Elf *elf;
+	int err;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	elf = elf_begin(elf_fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	err = find_symbol(elf, name, STT_OBJECT, &sym);
+	if (!err)
+		*vaddr = sym.st_value;
+	elf_end(elf);
 	return err;
 }

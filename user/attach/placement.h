@@ -42,6 +42,12 @@ struct probe_site {
 int placement__find(int elf_fd, const char *func, unsigned int arg_cnt, struct probe_site *site);
 
 /*
+ * The virtual address of data symbol @name (STT_OBJECT, found as placement__find() finds
+ * functions) in the ELF file @elf_fd, in *vaddr. 0, -ENOENT, -ENOEXEC or -EINVAL.
+ */
+int placement__object_vaddr(int elf_fd, const char *name, __u64 *vaddr);
+
+/*
  * Reads @len bytes of code at virtual address @vaddr into @buf. Returns the number of bytes read,
  * which may be short at the end of the code, or a negative errno.
  */

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +22,7 @@ struct tracer {
 	struct tracer_progs progs;
 	struct sweep *sweep; /* records of ended images, forgotten once per interval */
 	bool rss;
+	struct tracer_holds holds;
 };
 
 static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
@@ -126,6 +129,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		.alloc_exit = t->skel->progs.alloc_exit,
 		.free_enter = t->skel->progs.free_enter,
 		.floor_probe = t->skel->progs.floor_probe,
+		.loader_state = t->skel->progs.loader_state,
 	};
 	t->sweep = sweep__new((const int[]){bpf_map__fd(t->skel->maps.allocs),
 					    bpf_map__fd(t->skel->maps.mappings),
@@ -268,6 +272,77 @@ int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id)
 	__sync_fetch_and_add(&t->skel->bss->procs_gen, 1);
 	*aspace_id = proc.aspace_id;
 	return 0;
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now); /* bpf_ktime_get_ns()'s clock */
+	return now.tv_sec * 1000000000ULL + now.tv_nsec;
+}
+
+static void resume_slot(struct tracer *t, __u32 slot)
+{
+	struct memtide_bpf__bss *bss = t->skel->bss;
+	__u32 tgid = __atomic_load_n(&bss->held_tgids[slot], __ATOMIC_ACQUIRE);
+	__u64 held_ns;
+
+	if (!tgid)
+		return;
+	held_ns = monotonic_ns() - bss->held_since_ns[slot];
+	/* resumed, then the slot freed: a memtide killed in between leaves it to the watchdog */
+	if (kill(tgid, SIGCONT) && errno != ESRCH)
+		mt_warn("cannot resume process %u: %s\n", tgid, strerror(errno));
+	__atomic_store_n(&bss->held_tgids[slot], 0, __ATOMIC_RELEASE);
+	t->holds.count++;
+	t->holds.total_ns += held_ns;
+	if (held_ns > t->holds.longest_ns)
+		t->holds.longest_ns = held_ns;
+}
+
+void tracer__hold_images(struct tracer *t, bool hold)
+{
+	/* a program that read the flag before it changed finishes its hold within microseconds */
+	const struct timespec in_flight = {.tv_nsec = 2 * 1000 * 1000};
+
+	__atomic_store_n(&t->skel->bss->hold_images, hold, __ATOMIC_RELEASE);
+	if (hold)
+		return;
+	nanosleep(&in_flight, NULL);
+	for (__u32 slot = 0; slot < MT_HOLD_SLOTS; slot++)
+		resume_slot(t, slot);
+}
+
+void tracer__resume(struct tracer *t, const struct mt_proc_event *event)
+{
+	__u32 slot = event->hold_slot - 1;
+
+	if (event->hold_slot && slot < MT_HOLD_SLOTS &&
+	    t->skel->bss->held_tgids[slot] == event->tgid)
+		resume_slot(t, slot);
+}
+
+volatile __u32 *tracer__held_tgids(const struct tracer *t)
+{
+	return t->skel->bss->held_tgids;
+}
+
+int tracer__expect_loader(struct tracer *t, pid_t tgid)
+{
+	__u32 key = tgid;
+	__u8 expected = 1;
+
+	/* a map of its own: the procs entry is the kernel side's to write (exec changes it) */
+	return bpf_map_update_elem(bpf_map__fd(t->skel->maps.loader_expected), &key, &expected,
+				   BPF_ANY)
+		       ? -errno
+		       : 0;
+}
+
+void tracer__holds(const struct tracer *t, struct tracer_holds *holds)
+{
+	*holds = t->holds;
 }
 
 int tracer__poll(struct tracer *t, int timeout_ms)

@@ -43,6 +43,14 @@ struct tracer_progs {
 	struct bpf_program *alloc_exit;
 	struct bpf_program *free_enter;
 	struct bpf_program *floor_probe;
+	struct bpf_program *loader_state;
+};
+
+/* New images held stopped until their tables and probes were in place (bpf/hold.bpf.h). */
+struct tracer_holds {
+	__u64 count;
+	__u64 total_ns;
+	__u64 longest_ns;
 };
 
 typedef int (*tracer_event_fn)(void *ctx, const struct mt_proc_event *event);
@@ -64,6 +72,21 @@ int tracer__attach_mm(struct tracer *t, bool mappings, bool faults);
 const struct tracer_progs *tracer__progs(const struct tracer *t);
 /* Starts tracking a process: a fresh address-space id is stored in *aspace_id. 0 or -errno. */
 int tracer__track(struct tracer *t, pid_t tgid, __u32 *aspace_id);
+/*
+ * Starts or stops holding exec'd images (bpf/hold.bpf.h). Stopping also resumes every process
+ * still held, after in-flight programs had time to finish a hold.
+ */
+void tracer__hold_images(struct tracer *t, bool hold);
+/* Resumes the process an event held (event->hold_slot), if it did; counts the hold. */
+void tracer__resume(struct tracer *t, const struct mt_proc_event *event);
+/* The held processes' tgids, MT_HOLD_SLOTS of them, shared with memtide's watchdog. */
+volatile __u32 *tracer__held_tgids(const struct tracer *t);
+/*
+ * Asks for the process to be held once its dynamic loader says every library is mapped: for an
+ * image found before that point, whose exec memtide did not see. 0 or -errno.
+ */
+int tracer__expect_loader(struct tracer *t, pid_t tgid);
+void tracer__holds(const struct tracer *t, struct tracer_holds *holds);
 /* Delivers pending process events; waits up to timeout_ms. Returns events handled or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Copies the drop counters, indexed by MT_CNT_*. */

@@ -153,6 +153,20 @@ static bool own_events_left(const struct uprobes *u)
  * refuses to remove a definition whose events are open, as they are while the background
  * detacher (uprobes__detach) still closes them: the watchdog retries until they are gone.
  */
+/*
+ * Processes memtide held stopped and did not resume (it was killed): resumed. The slots are
+ * memory shared with the BPF side (bpf/hold.bpf.h), mapped before the watchdog was forked.
+ */
+static void resume_held(struct uprobes *u)
+{
+	for (int slot = 0; u->opts.held_tgids && slot < MT_HOLD_SLOTS; slot++) {
+		__u32 tgid = u->opts.held_tgids[slot];
+
+		if (tgid && (!kill(tgid, SIGCONT) || errno == ESRCH))
+			u->opts.held_tgids[slot] = 0;
+	}
+}
+
 static void run_watchdog(struct uprobes *u, pid_t memtide)
 {
 	struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
@@ -161,8 +175,11 @@ static void run_watchdog(struct uprobes *u, pid_t memtide)
 	syscall(SYS_close_range, 3, ~0U, 0);
 	mt_background();
 	mt_wait_for_parent(memtide);
+	resume_held(u);
+	/* a background detacher may still hold the programs: until the events are gone */
 	for (int i = 0; i < WATCHDOG_TRIES_S * 20 && own_events_left(u); i++) {
 		remove_events(u, true);
+		resume_held(u);
 		nanosleep(&pause, NULL);
 	}
 	_exit(0);
@@ -335,7 +352,7 @@ void uprobes__batch_end(struct uprobes *u)
 
 static int create_event(struct uprobes *u, struct probe_lib *lib, const char *name, bool is_return,
 			const char *kernel_path, __u64 offset, pid_t holder_pid,
-			struct bpf_program *prog, __u32 cookie)
+			struct bpf_program *prog, __u64 cookie)
 {
 	LIBBPF_OPTS(bpf_perf_event_opts, link_opts, .bpf_cookie = cookie);
 	struct probe_event *event = &lib->events[lib->event_cnt];
@@ -395,9 +412,36 @@ struct lib_plan {
 	char symbols[MT_FAMILY_MAX_FNS][MT_FAMILY_MAX_NAME_SZ]; /* with the family's prefix */
 	struct probe_site sites[MT_FAMILY_MAX_FNS];
 	bool present[MT_FAMILY_MAX_FNS];
+	__u64 cookies[MT_FAMILY_MAX_FNS]; /* MT_FN_*, and what else the program needs */
 };
 
-/* An allocator needs at least something that allocates and something that frees. */
+/* struct r_debug's r_state (<link.h>): after r_version (padded), r_map and r_brk */
+#define R_DEBUG_STATE_OFFSET 24
+
+/*
+ * The loader probe's cookie: MT_FN_LOADER, and in the upper half the distance from the probe to
+ * _r_debug.r_state, which bpf/hold.bpf.h reads to tell the call with every library mapped.
+ */
+static int loader_cookie(int fd, const struct probe_site *site, __u64 *cookie)
+{
+	__u64 probe_vaddr = site->sym_vaddr + (site->probe_offset - site->entry_offset);
+	__u64 r_debug;
+	__s64 distance;
+	int err = placement__object_vaddr(fd, "_r_debug", &r_debug);
+
+	if (err)
+		return err;
+	distance = (__s64)(r_debug + R_DEBUG_STATE_OFFSET - probe_vaddr);
+	if (distance != (__s32)distance)
+		return -ENOEXEC;
+	*cookie = MT_FN_LOADER | (__u64)(__u32)distance << 32;
+	return 0;
+}
+
+/*
+ * An allocator needs at least something that allocates and something that frees; the loader
+ * its one function and its _r_debug.
+ */
 static int place_all(int fd, struct lib_plan *plan)
 {
 	bool allocates = false, frees = false;
@@ -414,11 +458,16 @@ static int place_all(int fd, struct lib_plan *plan)
 		if (!err)
 			err = placement__find(fd, plan->symbols[i], families__args_read(fn->fn),
 					      &plan->sites[i]);
+		plan->cookies[i] = fn->fn;
+		if (!err && fn->fn == MT_FN_LOADER)
+			err = loader_cookie(fd, &plan->sites[i], &plan->cookies[i]);
 		plan->present[i] = err == 0;
 		if (err && err != -ENOENT)
 			return err;
 		allocates |= plan->present[i] && fn->fn == MT_FN_MALLOC;
 		frees |= plan->present[i] && fn->fn == MT_FN_FREE;
+		if (plan->present[i] && plan->family->not_allocator)
+			allocates = frees = true;
 	}
 	return allocates && frees ? 0 : -ENOENT;
 }
@@ -439,6 +488,8 @@ static int first_name_of(const struct lib_plan *plan, int fn)
 
 static struct bpf_program *program_for(const struct uprobes *u, int fn, bool is_return)
 {
+	if (fn == MT_FN_LOADER)
+		return u->opts.progs->loader_state;
 	if (u->opts.bench_floor)
 		return u->opts.progs->floor_probe;
 	if (fn == MT_FN_FREE)
@@ -483,13 +534,13 @@ static int create_lib_events(struct uprobes *u, struct probe_lib *lib, int lib_i
 			snprintf(name, sizeof(name), "l%d_%s_ret", lib_idx, symbol);
 			err = create_event(u, lib, name, true, kernel_path,
 					   plan->sites[i].probe_offset, holder_pid,
-					   program_for(u, fn->fn, true), fn->fn);
+					   program_for(u, fn->fn, true), plan->cookies[i]);
 			if (err)
 				return err;
 		}
 		snprintf(name, sizeof(name), "l%d_%s", lib_idx, symbol);
 		err = create_event(u, lib, name, false, kernel_path, plan->sites[i].probe_offset,
-				   holder_pid, program_for(u, fn->fn, false), fn->fn);
+				   holder_pid, program_for(u, fn->fn, false), plan->cookies[i]);
 		if (err)
 			return err;
 	}

@@ -25,6 +25,8 @@ struct tracer_progs;
 
 struct uprobes_opts {
 	const struct tracer_progs *progs;
+	/* MT_HOLD_SLOTS tgids of processes memtide holds stopped: the watchdog resumes them */
+	volatile __u32 *held_tgids;
 	bool bench_floor; /* attach the empty floor program everywhere */
 	bool verbose;	  /* print where each probe went and why */
 };

@@ -204,6 +204,10 @@ static json_t *unwind_json(const struct view *view)
 				      (json_int_t)tables->images_cut, "left_out_past_max",
 				      (json_int_t)tables->mappings_over_max, "left_out_array_full",
 				      (json_int_t)tables->mappings_array_full));
+	json_object_set_new(unwind, "exec_holds",
+			    json_pack("{s:I, s:f, s:f}", "count", (json_int_t)view->holds.count,
+				      "longest_ms", view->holds.longest_ns / 1e6, "total_ms",
+				      view->holds.total_ns / 1e6));
 	return unwind;
 }
 

@@ -402,6 +402,12 @@ static void print_unwinding(FILE *out, const struct view *view)
 		stats->mappings_used, stats->mappings_capacity,
 		stats->mappings_over_max + stats->mappings_array_full, stats->images_cut,
 		stats->mappings_over_max, MT_UNWIND_MAX_MAPS, stats->mappings_array_full);
+	if (view->holds.count)
+		fprintf(out,
+			"Exec holds: %llu new images stopped until their tables and probes were in "
+			"place, longest %.1f ms, mean %.1f ms\n",
+			(unsigned long long)view->holds.count, view->holds.longest_ns / 1e6,
+			view->holds.total_ns / 1e6 / view->holds.count);
 }
 
 /*

@@ -123,6 +123,18 @@ static struct mt_process *adopt(struct lifecycle *lc, pid_t tgid, pid_t parent, 
 	if (!proc)
 		return NULL;
 	err = take_image(lc, proc, unwind);
+	/*
+	 * A dynamic loader and no allocator: an image caught before its loader mapped the
+	 * libraries, whose exec memtide did not see. With the loader's probe live now, either
+	 * the libraries are there at a second look, or the loader has yet to say so, and then
+	 * it is held like an exec'd image.
+	 */
+	if (err == 0 && !lc->parts.config->no_exec_hold &&
+	    allocators__has_loader(lc->parts.allocators, proc->aspace_id)) {
+		err = tracer__expect_loader(lc->parts.tracer, tgid);
+		if (!err)
+			err = take_image(lc, proc, unwind);
+	}
 	if (err == 0) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
 			"trace there\n",
@@ -426,6 +438,17 @@ static int on_leave(struct lifecycle *lc, const struct mt_proc_event *event)
 	return 0;
 }
 
+/* An exec'd image's loader has mapped its libraries: held until they have tables and probes. */
+static int on_loaded(struct lifecycle *lc, const struct mt_proc_event *event)
+{
+	struct mt_process *proc = procs__get(lc->parts.procs, event->aspace_id);
+
+	if (proc && proc->state == MT_PROC_LIVE && follow_image(lc, proc))
+		mt_info("process %d (%s): held until its %zu mappings had tables and probes\n",
+			proc->tgid, proc->comm, proc->map_cnt);
+	return 0;
+}
+
 static int on_refresh(struct lifecycle *lc, const struct mt_proc_event *event)
 {
 	struct mt_process *proc = procs__get(lc->parts.procs, event->aspace_id);
@@ -435,7 +458,7 @@ static int on_refresh(struct lifecycle *lc, const struct mt_proc_event *event)
 	return 0;
 }
 
-int lifecycle__on_event(struct lifecycle *lc, const struct mt_proc_event *event)
+static int handle_event(struct lifecycle *lc, const struct mt_proc_event *event)
 {
 	switch (event->type) {
 	case MT_EV_FORK:
@@ -451,8 +474,19 @@ int lifecycle__on_event(struct lifecycle *lc, const struct mt_proc_event *event)
 		return on_enter(lc, event);
 	case MT_EV_LEAVE:
 		return on_leave(lc, event);
+	case MT_EV_LOADED:
+		return on_loaded(lc, event);
 	}
 	return 0;
+}
+
+int lifecycle__on_event(struct lifecycle *lc, const struct mt_proc_event *event)
+{
+	int err = handle_event(lc, event);
+
+	/* whatever became of the event: a process it held runs on */
+	tracer__resume(lc->parts.tracer, event);
+	return err;
 }
 
 void lifecycle__refresh(struct lifecycle *lc)

@@ -265,11 +265,14 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		return err;
 	m->uprobes = uprobes__new(&(struct uprobes_opts){
 		.progs = tracer__progs(m->tracer),
+		.held_tgids = tracer__held_tgids(m->tracer),
 		.bench_floor = config->bench_floor,
 		.verbose = config->verbosity > 0,
 	});
 	if (!m->uprobes)
 		return -errno;
+	/* from now on the watchdog resumes what memtide holds, however memtide ends */
+	tracer__hold_images(m->tracer, !config->no_exec_hold);
 	m->allocators = allocators__new(m->uprobes, config->python_allocators);
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
 	tracer__tide(m->tracer, &tide);
@@ -373,6 +376,7 @@ static void retire_swept(struct memtide *m)
 static int build_view(struct memtide *m, struct view *view, double interval_s)
 {
 	struct unwind_loader_stats tables;
+	struct tracer_holds holds;
 	__u64 counters[MT_CNT_NR];
 	int err;
 
@@ -394,6 +398,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	retire_swept(m);
 	tracer__counters(m->tracer, counters);
 	unwind_loader__stats(m->unwind, &tables);
+	tracer__holds(m->tracer, &holds);
 	m->settings.elapsed_s = mt_mono_s() - m->start_s;
 	m->settings.interval_s = interval_s;
 	err = view__build(view, &m->settings,
@@ -408,6 +413,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				  .allocators = m->allocators,
 				  .counters = counters,
 				  .tables = &tables,
+				  .holds = &holds,
 				  .push = outputs__push_figures(m->outputs),
 			  });
 	/* the latest forecasts, for an OOM post-mortem to say how close they were */
@@ -594,7 +600,10 @@ void memtide__free(struct memtide *m)
 
 	if (!m)
 		return;
-	/* Probes first, so nothing fires into half-freed state; then the held child, if any. */
+	/* Nothing held stopped past this point; then probes, so nothing fires into half-freed
+	 * state; then the launched child, if it still waits for its exec. */
+	if (m->tracer)
+		tracer__hold_images(m->tracer, false);
 	detached = detach_in_background(m);
 	if (!detached)
 		uprobes__free(m->uprobes, procs__live_count(m->procs));

@@ -62,13 +62,15 @@ void resolver__open_files(struct resolver *r, const struct mt_process *proc, siz
 	}
 }
 
-/* Where a complete stack ends: program and thread entry points. */
+/*
+ * Where a complete stack ends: program and thread entry points, and glibc ld.so's assembly entry
+ * that runs the libraries' constructors (_dl_init) before the program's _start, without CFI.
+ */
 static bool is_thread_entry(const char *function)
 {
 	static const char *const entries[] = {
-		"_start",   "__libc_start_main", "__libc_start_call_main",
-		"clone",    "__clone",		 "clone3",
-		"__clone3", "start_thread"};
+		"_start", "__libc_start_main", "__libc_start_call_main", "clone",	  "__clone",
+		"clone3", "__clone3",	       "start_thread",		 "_dl_start_user"};
 
 	if (!function)
 		return false;

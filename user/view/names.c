@@ -38,6 +38,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
 	[MT_CNT_PEAKS_FULL] = "peaks_map_full",
 	[MT_CNT_PYSTACK_SKIPPED] = "python_stack_events_skipped",
+	[MT_CNT_HOLDS_SKIPPED] = "exec_holds_skipped",
 };
 
 const char *mt_counter_name(int counter)

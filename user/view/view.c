@@ -316,6 +316,8 @@ int view__build(struct view *view, const struct view_settings *settings,
 	for (int i = 0; i < MT_CNT_NR; i++)
 		view->drops += mt_counter_is_drop(i) ? view->counters[i] : 0;
 	view->tables = *src->tables;
+	if (src->holds)
+		view->holds = *src->holds;
 	view->rss_timelines = src->rss != NULL;
 	if (src->push)
 		view->push = *src->push;

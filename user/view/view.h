@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "attach/tracer.h"
 #include "collect/account.h"
 #include "collect/rss.h"
 #include "memtide/abi.h"
@@ -57,8 +58,8 @@ struct view_process {
 	 * the group, and its line stands for all of them.
 	 */
 	struct forecast forecast;
-	__u32 group_processes; /* the leader: processes in its group, itself included; else 0 */
-	struct view_peak peak; /* its highest outstanding total */
+	__u32 group_processes;	  /* the leader: processes in its group, itself included; else 0 */
+	struct view_peak peak;	  /* its highest outstanding total */
 	__u32 allocator_families; /* bits of MT_FAMILY_* (attach/families.h) it is probed for */
 };
 
@@ -117,6 +118,7 @@ struct view {
 	__u64 counters[MT_CNT_NR];
 	__u64 drops; /* the counters that mean data was lost, summed */
 	struct unwind_loader_stats tables;
+	struct tracer_holds holds; /* exec'd images held stopped until they could be traced */
 	bool rss_timelines;
 	struct view_rss rss;
 	struct view_peak peak; /* the whole trace's highest outstanding total */
@@ -133,6 +135,7 @@ struct view_sources {
 	const struct tide *tide;     /* the peaks */
 	const __u64 *counters;	     /* MT_CNT_NR */
 	const struct unwind_loader_stats *tables;
+	const struct tracer_holds *holds;
 	const struct allocators *allocators;
 	const struct view_push *push; /* NULL: no --push */
 };

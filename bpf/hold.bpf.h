@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Holding a new process image before it runs, so that its first allocation already unwinds and
+ * an allocator it preloads or links is probed from its first call (no exec gap). An exec'd image
+ * is stopped (SIGSTOP from the kernel side, at the point below) and userspace, once it has the
+ * image's tables and probes, resumes it with SIGCONT:
+ *
+ * - a dynamically linked image when its dynamic loader has mapped every library it needs
+ *   (LD_PRELOAD ones included) and before any library's constructor runs. glibc's ld.so calls
+ *   _dl_debug_state(), the debugger's hook, twice at start-up: with r_state RT_ADD before it maps
+ *   the libraries and RT_CONSISTENT once they are mapped and relocated, right before it runs
+ *   their initializers (elf/rtld.c, dl_main). The second call after exec is the one: an LD_AUDIT
+ *   module adds calls of its own before them, which makes the hold come early (the stacks of
+ *   libraries mapped after it are then completed by the usual re-read of the maps).
+ * - a static image (no interpreter: AT_BASE is 0 in its auxiliary vector) at exec itself.
+ *
+ * What a traced process may observe: it is stopped for as long as memtide needs for the new
+ * image (README, "Exec"), and its parent, unless it ignores SIGCHLD or set SA_NOCLDSTOP, gets a
+ * SIGCHLD with CLD_STOPPED then CLD_CONTINUED. A shell with job control reports such a child as
+ * stopped, so a process in a process group of its own under a parent in another one (a job of
+ * an interactive shell) is never held. The stopped processes are listed in held_tgids, which
+ * userspace and memtide's watchdog (a process that outlives it) share: whatever way memtide
+ * ends, the watchdog resumes what is still held.
+ */
+#ifndef MEMTIDE_HOLD_BPF_H
+#define MEMTIDE_HOLD_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "memtide/abi.h"
+#include "counters.bpf.h"
+#include "procs.bpf.h"
+
+#define SIGSTOP_NR  19
+#define AT_NULL_TAG 0
+#define AT_BASE_TAG 7
+/* x86-64 puts AT_BASE seventh or so; the vector holds at most 28 entries (saved_auxv[56]) */
+#define AUXV_ENTRIES_READ 28
+/* struct r_debug (<link.h>): r_state after r_version (padded), r_map and r_brk */
+#define R_STATE_OFFSET 24
+#define RT_CONSISTENT  0
+
+/*
+ * Processes whose image userspace found before their loader had mapped the libraries, without
+ * seeing their exec (adopted mid-start): held like an exec'd one. Written by userspace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} loader_expected SEC(".maps");
+
+/* Set by userspace while it resumes what it holds; cleared before it stops. */
+bool hold_images;
+/* The held processes' tgids (0: a free slot), and since when each is held. */
+__u32 held_tgids[MT_HOLD_SLOTS];
+__u64 held_since_ns[MT_HOLD_SLOTS];
+
+/* A job of a shell with job control: in a process group of its own, not its parent's. */
+static __always_inline bool is_job(struct task_struct *task)
+{
+	struct pid *group = BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID]);
+
+	return group != BPF_CORE_READ(task, real_parent, signal, pids[PIDTYPE_PGID]);
+}
+
+/* 1 + the slot of the current process, stopped now; 0 when it is not held. */
+static __always_inline __u32 hold_current(struct task_struct *task, __u32 tgid)
+{
+	if (!hold_images || is_job(task))
+		return 0;
+	for (__u32 slot = 0; slot < MT_HOLD_SLOTS; slot++) {
+		if (__sync_val_compare_and_swap(&held_tgids[slot], 0, tgid) != 0)
+			continue;
+		held_since_ns[slot] = bpf_ktime_get_ns();
+		/* delivered on the way back to user mode: before the image's next instruction */
+		if (bpf_send_signal(SIGSTOP_NR)) {
+			held_tgids[slot] = 0;
+			return 0;
+		}
+		return slot + 1;
+	}
+	count(MT_CNT_HOLDS_SKIPPED);
+	return 0;
+}
+
+/*
+ * Says that the current process has a new image to take (MT_EV_EXEC, MT_EV_LOADED), holding it
+ * until userspace has done so. Only a process whose event is in the ring is held: the event is
+ * what tells userspace to resume it.
+ */
+static __always_inline void emit_new_image(__u32 type, struct task_struct *task, __u32 aspace_id,
+					   __u32 prev_aspace_id, bool hold)
+{
+	struct mt_proc_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(MT_CNT_EVENTS_LOST);
+		return;
+	}
+	fill_event(event, type, task, 0, aspace_id, prev_aspace_id,
+		   hold ? hold_current(task, task->tgid) : 0);
+	bpf_ringbuf_submit(event, 0);
+}
+
+/*
+ * Whether the image that just replaced the current one has an interpreter (a dynamic loader):
+ * the kernel put its base in the auxiliary vector it saved (AT_BASE, 0 without one).
+ */
+static __always_inline bool has_interpreter(struct task_struct *task)
+{
+	struct mm_struct *mm = task->mm;
+	unsigned long entry[2];
+
+	if (!mm)
+		return false;
+#pragma unroll
+	for (int i = 0; i < AUXV_ENTRIES_READ; i++) {
+		if (bpf_probe_read_kernel(entry, sizeof(entry), &mm->saved_auxv[2 * i]) ||
+		    entry[0] == AT_NULL_TAG)
+			return false;
+		if (entry[0] == AT_BASE_TAG)
+			return entry[1] != 0;
+	}
+	return false;
+}
+
+/*
+ * At _dl_debug_state() of a traced process's dynamic loader (the MT_FN_LOADER probe,
+ * attach/families.c), while the image waits for its libraries: held once the loader's _r_debug
+ * says RT_CONSISTENT. The BPF cookie's upper half is the distance from the probe to
+ * _r_debug.r_state in the loader's file, the same in memory (both in one object).
+ */
+SEC("uprobe")
+int loader_state(struct pt_regs *regs)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mt_traced_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+	__s32 to_state = bpf_get_attach_cookie(regs) >> 32;
+	__s32 state;
+
+	if (!proc || (!proc->loader_pending && !bpf_map_lookup_elem(&loader_expected, &tgid)))
+		return 0;
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)(PT_REGS_IP(regs) + to_state)) ||
+	    state != RT_CONSISTENT)
+		return 0;
+	proc->loader_pending = 0;
+	bpf_map_delete_elem(&loader_expected, &tgid);
+	emit_new_image(MT_EV_LOADED, bpf_get_current_task_btf(), proc->aspace_id, 0, true);
+	return 0;
+}
+
+#endif /* MEMTIDE_HOLD_BPF_H */
