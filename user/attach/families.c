@@ -196,8 +196,9 @@ static const struct alloc_family families[MT_FAMILY_NR] = {
 			   cxx_parts},
 	[MT_FAMILY_PYMALLOC] = {"CPython", "PyObject_Malloc", NULL, "", false, false,
 				pymalloc_parts},
-	[MT_FAMILY_LOADER] = {"dynamic loader", "_dl_debug_state", NULL, "", false, true,
-			      loader_parts, true},
+	/* a static executable has its own copy for static dlopen, and its own libc start-up */
+	[MT_FAMILY_LOADER] = {"dynamic loader", "_dl_debug_state", "__libc_start_main", "", false,
+			      true, loader_parts, true},
 };
 
 const struct alloc_family *families__get(int family)
@@ -295,7 +296,8 @@ int families__match(int fd, const char *path)
 		err = families__belongs(family, fd);
 		if (err < 0)
 			return err;
-		if (!err && family->unless && families__defines(fd, family->marker) == 1)
+		if (!err && family->unless && !family->not_allocator &&
+		    families__defines(fd, family->marker) == 1)
 			mt_info("%s: defines %s and %s: not probed as %s (they call malloc)\n",
 				path, family->marker, family->unless, family->name);
 		if (!err)
