@@ -33,7 +33,6 @@
 #include "counters.bpf.h"
 #include "procs.bpf.h"
 
-#define SIGSTOP_NR  19
 #define AT_NULL_TAG 0
 #define AT_BASE_TAG 7
 /* x86-64 puts AT_BASE seventh or so; the vector holds at most 28 entries (saved_auxv[56]) */
@@ -52,60 +51,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } loader_expected SEC(".maps");
-
-/* Set by userspace while it resumes what it holds; cleared before it stops. */
-bool hold_images;
-/* The held processes' tgids (0: a free slot), and since when each is held. */
-__u32 held_tgids[MT_HOLD_SLOTS];
-__u64 held_since_ns[MT_HOLD_SLOTS];
-
-/* A job of a shell with job control: in a process group of its own, not its parent's. */
-static __always_inline bool is_job(struct task_struct *task)
-{
-	struct pid *group = BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID]);
-
-	return group != BPF_CORE_READ(task, real_parent, signal, pids[PIDTYPE_PGID]);
-}
-
-/* 1 + the slot of the current process, stopped now; 0 when it is not held. */
-static __always_inline __u32 hold_current(struct task_struct *task, __u32 tgid)
-{
-	if (!hold_images || is_job(task))
-		return 0;
-	for (__u32 slot = 0; slot < MT_HOLD_SLOTS; slot++) {
-		if (__sync_val_compare_and_swap(&held_tgids[slot], 0, tgid) != 0)
-			continue;
-		held_since_ns[slot] = bpf_ktime_get_ns();
-		/* delivered on the way back to user mode: before the image's next instruction */
-		if (bpf_send_signal(SIGSTOP_NR)) {
-			held_tgids[slot] = 0;
-			return 0;
-		}
-		return slot + 1;
-	}
-	count(MT_CNT_HOLDS_SKIPPED);
-	return 0;
-}
-
-/*
- * Says that the current process has a new image to take (MT_EV_EXEC, MT_EV_LOADED), holding it
- * until userspace has done so. Only a process whose event is in the ring is held: the event is
- * what tells userspace to resume it.
- */
-static __always_inline void emit_new_image(__u32 type, struct task_struct *task, __u32 aspace_id,
-					   __u32 prev_aspace_id, bool hold)
-{
-	struct mt_proc_event *event;
-
-	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		count(MT_CNT_EVENTS_LOST);
-		return;
-	}
-	fill_event(event, type, task, 0, aspace_id, prev_aspace_id,
-		   hold ? hold_current(task, task->tgid) : 0);
-	bpf_ringbuf_submit(event, 0);
-}
 
 /*
  * Whether the image that just replaced the current one has an interpreter (a dynamic loader):
@@ -150,7 +95,7 @@ int loader_state(struct pt_regs *regs)
 		return 0;
 	proc->loader_pending = 0;
 	bpf_map_delete_elem(&loader_expected, &tgid);
-	emit_new_image(MT_EV_LOADED, bpf_get_current_task_btf(), proc->aspace_id, 0, true);
+	emit_event(MT_EV_LOADED, bpf_get_current_task_btf(), 0, proc->aspace_id, 0, true);
 	return 0;
 }
 

@@ -93,7 +93,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	proc->loader_pending = dynamic;
 	procs_changed(); /* a new mm */
 	forget_image(prev);
-	emit_new_image(MT_EV_EXEC, task, proc->aspace_id, prev, !dynamic);
+	emit_event(MT_EV_EXEC, task, 0, proc->aspace_id, prev, !dynamic);
 	return 0;
 }
 

@@ -43,21 +43,51 @@ struct {
 	__uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
-static __always_inline void fill_event(struct mt_proc_event *event, __u32 type,
-				       struct task_struct *task, __u32 parent_tgid, __u32 aspace_id,
-				       __u32 prev_aspace_id, __u32 hold_slot)
+#define SIGSTOP_NR 19
+
+/*
+ * Processes stopped until userspace has taken their new image (hold.bpf.h says when). Set by
+ * userspace while it resumes what it holds; cleared before it stops.
+ */
+bool hold_images;
+/* The held processes' tgids (0: a free slot), and since when each is held. */
+__u32 held_tgids[MT_HOLD_SLOTS];
+__u64 held_since_ns[MT_HOLD_SLOTS];
+
+/* A job of a shell with job control: in a process group of its own, not its parent's. */
+static __always_inline bool is_job(struct task_struct *task)
 {
-	event->type = type;
-	event->tgid = BPF_CORE_READ(task, tgid);
-	event->parent_tgid = parent_tgid;
-	event->aspace_id = aspace_id;
-	event->prev_aspace_id = prev_aspace_id;
-	event->hold_slot = hold_slot;
-	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
+	struct pid *group = BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID]);
+
+	return group != BPF_CORE_READ(task, real_parent, signal, pids[PIDTYPE_PGID]);
 }
 
-static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
-				 __u32 aspace_id, __u32 prev_aspace_id)
+/* 1 + the slot of the current process, stopped now; 0 when it is not held. */
+static __always_inline __u32 hold_current(struct task_struct *task, __u32 tgid)
+{
+	if (!hold_images || is_job(task))
+		return 0;
+	for (__u32 slot = 0; slot < MT_HOLD_SLOTS; slot++) {
+		if (__sync_val_compare_and_swap(&held_tgids[slot], 0, tgid) != 0)
+			continue;
+		held_since_ns[slot] = bpf_ktime_get_ns();
+		/* delivered on the way back to user mode: before the image's next instruction */
+		if (bpf_send_signal(SIGSTOP_NR)) {
+			held_tgids[slot] = 0;
+			return 0;
+		}
+		return slot + 1;
+	}
+	count(MT_CNT_HOLDS_SKIPPED);
+	return 0;
+}
+
+/*
+ * Tells userspace about a process. With hold, the process is stopped until userspace resumes
+ * it: only one whose event is in the ring, since the event is what tells userspace to.
+ */
+static __always_inline void emit_event(__u32 type, struct task_struct *task, __u32 parent_tgid,
+				       __u32 aspace_id, __u32 prev_aspace_id, bool hold)
 {
 	struct mt_proc_event *event;
 
@@ -66,8 +96,20 @@ static __always_inline void emit(__u32 type, struct task_struct *task, __u32 par
 		count(MT_CNT_EVENTS_LOST);
 		return;
 	}
-	fill_event(event, type, task, parent_tgid, aspace_id, prev_aspace_id, 0);
+	event->type = type;
+	event->tgid = BPF_CORE_READ(task, tgid);
+	event->parent_tgid = parent_tgid;
+	event->aspace_id = aspace_id;
+	event->prev_aspace_id = prev_aspace_id;
+	event->hold_slot = hold ? hold_current(task, event->tgid) : 0;
+	BPF_CORE_READ_STR_INTO(&event->comm, task, comm);
 	bpf_ringbuf_submit(event, 0);
+}
+
+static __always_inline void emit(__u32 type, struct task_struct *task, __u32 parent_tgid,
+				 __u32 aspace_id, __u32 prev_aspace_id)
+{
+	emit_event(type, task, parent_tgid, aspace_id, prev_aspace_id, false);
 }
 
 /*

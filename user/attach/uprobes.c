@@ -466,9 +466,9 @@ static int place_all(int fd, struct lib_plan *plan)
 			return err;
 		allocates |= plan->present[i] && fn->fn == MT_FN_MALLOC;
 		frees |= plan->present[i] && fn->fn == MT_FN_FREE;
-		if (plan->present[i] && plan->family->not_allocator)
-			allocates = frees = true;
 	}
+	if (plan->family->not_allocator)
+		return plan->fn_cnt && plan->present[0] ? 0 : -ENOENT; /* its one function */
 	return allocates && frees ? 0 : -ENOENT;
 }
 
