@@ -36,6 +36,13 @@ struct {
 } by_stack SEC(".maps");
 
 /*
+ * Entries ever stored in each map, for userspace to see them filling between its reads: it is
+ * the only one that deletes from them (collect/collect.c forgets idle stacks when they fill).
+ */
+__u64 stacks_stored;
+__u64 by_stack_stored;
+
+/*
  * Code outside the known mappings: a library loaded after memtide last read the process's maps,
  * most often right after an exec, when the dynamic loader maps the libraries. Userspace re-reads
  * them; asking at most every REFRESH_NS keeps a busy process from flooding the ring buffer.
@@ -83,6 +90,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
 		count(MT_CNT_STACKS_FULL);
+	if (!err)
+		__sync_fetch_and_add(&stacks_stored, 1);
 	if (!err && ts->stack.py_cnt)
 		emit_pystack(ts->aspace_id, stack_id);
 	return stack_id;
@@ -98,7 +107,8 @@ static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32
 	stats = bpf_map_lookup_elem(&by_stack, &key);
 	if (stats)
 		return stats;
-	bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST);
+	if (!bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST))
+		__sync_fetch_and_add(&by_stack_stored, 1);
 	return bpf_map_lookup_elem(&by_stack, &key);
 }
 

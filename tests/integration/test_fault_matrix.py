@@ -86,7 +86,7 @@ def every_map_full(args):
     mtest.check(maps + c["mappings_map_full"] == FILL_MAPPINGS,
                 f"every map full: {FILL_MAPPINGS} mappings: {maps} recorded, "
                 f"{c['mappings_map_full']} dropped")
-    faults = mtest.json_sum(doc, "touch_along", "total_allocs", "fault")
+    faults = mtest.json_sum(doc, "touch_page", "total_allocs", "fault")
     # A stack the stacks map had no room for is still counted, without frames.
     frameless = sum(s["total_allocs"] for s in doc["stacks"]
                     if s["kind"] == "fault" and not s["frames"])

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -221,33 +222,46 @@ NOINLINE void map_regions(void)
 	}
 }
 
-NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page);
-NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page);
+typedef void (*leaf_fn)(unsigned int path, void *arg);
 
-/* Each bit of path picks the caller of the next level: a distinct stack per path. */
-NOINLINE void touch_along(unsigned int path, int calls, volatile char *page)
+NOINLINE void via_a(unsigned int path, unsigned int bits, int calls, leaf_fn leaf, void *arg);
+NOINLINE void via_b(unsigned int path, unsigned int bits, int calls, leaf_fn leaf, void *arg);
+
+/*
+ * Calls leaf(path, arg) at the end of a chain of calls calls deep, each bit of path picking the
+ * caller of the next level: a distinct stack per path.
+ */
+NOINLINE void call_along(unsigned int path, unsigned int bits, int calls, leaf_fn leaf, void *arg)
 {
 	if (!calls) {
-		*page = 1;
+		leaf(path, arg);
 		return;
 	}
-	if (path & 1)
-		touch_via_a(path >> 1, calls - 1, page);
+	if (bits & 1)
+		via_a(path, bits >> 1, calls - 1, leaf, arg);
 	else
-		touch_via_b(path >> 1, calls - 1, page);
+		via_b(path, bits >> 1, calls - 1, leaf, arg);
 	__asm__ volatile("" : : : "memory"); /* no tail call: each level stays on the stack */
 }
 
-NOINLINE void touch_via_a(unsigned int path, int calls, volatile char *page)
+NOINLINE void via_a(unsigned int path, unsigned int bits, int calls, leaf_fn leaf, void *arg)
 {
-	touch_along(path, calls, page);
+	call_along(path, bits, calls, leaf, arg);
 	__asm__ volatile("" : : : "memory");
 }
 
-NOINLINE void touch_via_b(unsigned int path, int calls, volatile char *page)
+NOINLINE void via_b(unsigned int path, unsigned int bits, int calls, leaf_fn leaf, void *arg)
 {
-	touch_along(path, calls, page);
+	call_along(path, bits, calls, leaf, arg);
 	__asm__ volatile("" : : : "memory");
+}
+
+NOINLINE void touch_page(unsigned int path, void *arg)
+{
+	volatile char *page = fill_regions[path / 2] + (path % 2) * 4096;
+
+	(void)arg;
+	*page = 1;
 }
 
 static void run_fill_maps(void)
@@ -255,7 +269,49 @@ static void run_fill_maps(void)
 	map_regions();
 	leak_alpha();
 	for (unsigned int page = 0; page < 2 * FILL_MAPPINGS; page++)
-		touch_along(page, FILL_BITS, fill_regions[page / 2] + (page % 2) * 4096);
+		call_along(page, page, FILL_BITS, touch_page, NULL);
+}
+
+/*
+ * burst: BURST_ROUNDS rounds, BURST_GAP_MS apart, each allocating and freeing 100 bytes from
+ * BURST_PATHS distinct stacks of its own (BURST_BITS calls deep), except the first path's
+ * block, which each round keeps; then burst_survivor keeps 10 blocks of 5,000 bytes. Under a
+ * small --max-stacks the rounds fill the stacks maps with stacks that hold nothing after them.
+ */
+#define BURST_ROUNDS 8
+#define BURST_PATHS  512
+#define BURST_BITS   12 /* 2^12 = BURST_ROUNDS * BURST_PATHS stacks */
+#define BURST_GAP_MS 300
+
+NOINLINE void churn_block(unsigned int path, void *arg)
+{
+	char *block = malloc(100);
+
+	(void)arg;
+	__asm__ volatile("" : : "r"(block) : "memory");
+	if (path % BURST_PATHS)
+		free(block);
+	else
+		keep(block);
+}
+
+NOINLINE void burst_survivor(void)
+{
+	for (int i = 0; i < 10; i++)
+		keep(malloc(5000));
+}
+
+static void run_burst(void)
+{
+	struct timespec gap = {.tv_nsec = BURST_GAP_MS * 1000000L};
+
+	for (unsigned int round = 0; round < BURST_ROUNDS; round++) {
+		for (unsigned int path = round * BURST_PATHS; path < (round + 1) * BURST_PATHS;
+		     path++)
+			call_along(path, path, BURST_BITS, churn_block, NULL);
+		nanosleep(&gap, NULL);
+	}
+	burst_survivor();
 }
 
 /* Leaks 64 KiB every 100 ms until SIGTERM: a leak still growing whenever a view looks. */
@@ -279,7 +335,7 @@ static const struct {
 	{"leak_small", leak_small},   {"churn", churn},
 	{"threads", run_threads},     {"threads1000", run_many_threads},
 	{"fill_maps", run_fill_maps}, {"fork", run_fork},
-	{"leak_steady", leak_steady},
+	{"leak_steady", leak_steady}, {"burst", run_burst},
 };
 
 static void run_case(const char *name, const char *self, const char *arg)

@@ -8,6 +8,7 @@
 #include "util/grow.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "util/mapkeys.h"
 
 /* Keys per bpf() call: a pass over a million live allocations is about 250 calls. */
 #define SWEEP_BATCH    4096
@@ -81,23 +82,6 @@ int sweep__note(struct sweep *s, __u32 aspace_id)
 	return 0;
 }
 
-static long delete_doomed(int fd, struct mt_alloc_key *doomed, __u32 cnt)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 deleted = cnt;
-
-	if (!cnt)
-		return 0;
-	/* A record the program removed meanwhile (ENOENT) ends the batch: delete the rest alone. */
-	if (!bpf_map_delete_batch(fd, doomed, &deleted, &opts))
-		return deleted;
-	for (__u32 i = deleted; i < cnt; i++) {
-		if (!bpf_map_delete_elem(fd, &doomed[i]))
-			deleted++;
-	}
-	return deleted;
-}
-
 static long sweep_map(struct sweep *s, int fd)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -119,7 +103,7 @@ static long sweep_map(struct sweep *s, int fd)
 				s->doomed[doomed_cnt++] = s->keys[i];
 		}
 		/* The cursor names a bucket already read: deleting in it does not disturb it. */
-		deleted += delete_doomed(fd, s->doomed, doomed_cnt);
+		deleted += mt_map_delete_keys(fd, s->doomed, sizeof(*s->doomed), doomed_cnt);
 		if (err == -ENOENT)
 			return deleted;
 	}

@@ -17,6 +17,7 @@
 struct tracer {
 	struct memtide_bpf *skel;
 	struct ring_buffer *events;
+	int polled_events; /* by the current tracer__poll() */
 	tracer_event_fn on_event;
 	void *event_ctx;
 	struct tracer_progs progs;
@@ -157,15 +158,24 @@ void tracer__free(struct tracer *t)
 	free(t);
 }
 
+/*
+ * At most TRACER_POLL_EVENTS per tracer__poll(): libbpf's poll reads the ring until it finds it
+ * empty, which a flood (an import burst's new Python stacks) can keep from happening for
+ * seconds, and the session's other work (reports, room in the stacks maps) waits meanwhile.
+ */
+#define POLL_BUDGET_SPENT (-ECANCELED) /* ends libbpf's loop; the event was consumed */
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
+	const struct mt_proc_event *event = data;
+	bool whole = size >= sizeof(*event) &&
+		     (event->type != MT_EV_OOM || size >= sizeof(struct mt_oom_event));
+	int err = whole ? t->on_event(t->event_ctx, data) : 0;
 
-	if (size < sizeof(struct mt_proc_event))
-		return 0;
-	if (((struct mt_proc_event *)data)->type == MT_EV_OOM && size < sizeof(struct mt_oom_event))
-		return 0;
-	return t->on_event(t->event_ctx, data);
+	if (!err && ++t->polled_events >= TRACER_POLL_EVENTS)
+		return POLL_BUDGET_SPENT;
+	return err;
 }
 
 int tracer__attach_sched(struct tracer *t, tracer_event_fn on_event, void *ctx)
@@ -347,8 +357,12 @@ void tracer__holds(const struct tracer *t, struct tracer_holds *holds)
 
 int tracer__poll(struct tracer *t, int timeout_ms)
 {
-	int ret = ring_buffer__poll(t->events, timeout_ms);
+	int ret;
 
+	t->polled_events = 0;
+	ret = ring_buffer__poll(t->events, timeout_ms);
+	if (ret == POLL_BUDGET_SPENT)
+		return TRACER_POLL_EVENTS;
 	return ret == -EINTR ? 0 : ret;
 }
 
@@ -387,14 +401,14 @@ int tracer__py_procs_fd(const struct tracer *t)
 	return bpf_map__fd(t->skel->maps.py_procs);
 }
 
-int tracer__by_stack_fd(const struct tracer *t)
+void tracer__stack_maps(const struct tracer *t, struct tracer_stack_maps *maps)
 {
-	return bpf_map__fd(t->skel->maps.by_stack);
-}
-
-int tracer__stacks_fd(const struct tracer *t)
-{
-	return bpf_map__fd(t->skel->maps.stacks);
+	maps->stacks_fd = bpf_map__fd(t->skel->maps.stacks);
+	maps->by_stack_fd = bpf_map__fd(t->skel->maps.by_stack);
+	maps->stacks_cap = bpf_map__max_entries(t->skel->maps.stacks);
+	maps->by_stack_cap = bpf_map__max_entries(t->skel->maps.by_stack);
+	maps->stacks_stored = &t->skel->bss->stacks_stored;
+	maps->by_stack_stored = &t->skel->bss->by_stack_stored;
 }
 
 int tracer__rss_fd(const struct tracer *t)

@@ -87,7 +87,11 @@ volatile __u32 *tracer__held_tgids(const struct tracer *t);
  */
 int tracer__expect_loader(struct tracer *t, pid_t tgid);
 void tracer__holds(const struct tracer *t, struct tracer_holds *holds);
-/* Delivers pending process events; waits up to timeout_ms. Returns events handled or -errno. */
+/*
+ * Delivers pending process events, at most TRACER_POLL_EVENTS; waits up to timeout_ms. Returns
+ * events handled or -errno.
+ */
+#define TRACER_POLL_EVENTS 4096
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Copies the drop counters, indexed by MT_CNT_*. */
 void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
@@ -101,10 +105,19 @@ int tracer__end_aspace(struct tracer *t, __u32 aspace_id);
 long tracer__sweep(struct tracer *t);
 /* The address spaces the last sweep forgot, sorted (attach/sweep.h). */
 const __u32 *tracer__swept(const struct tracer *t, size_t *cnt);
-int tracer__by_stack_fd(const struct tracer *t);
 int tracer__py_procs_fd(const struct tracer *t);
 void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
-int tracer__stacks_fd(const struct tracer *t);
+
+/* The stacks and their per-image counters (bpf/stack.bpf.h). */
+struct tracer_stack_maps {
+	int stacks_fd;	  /* stack id -> struct mt_stack */
+	int by_stack_fd;  /* struct mt_stack_key -> struct mt_stack_stats */
+	__u32 stacks_cap; /* their sizes */
+	__u32 by_stack_cap;
+	const __u64 *stacks_stored; /* entries the programs ever stored in each */
+	const __u64 *by_stack_stored;
+};
+void tracer__stack_maps(const struct tracer *t, struct tracer_stack_maps *maps);
 /* The per-image RSS map, and the epoch the RSS program writes its window by (collect/rss.h). */
 int tracer__rss_fd(const struct tracer *t);
 __u64 *tracer__rss_epoch(const struct tracer *t);

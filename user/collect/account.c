@@ -97,6 +97,7 @@ int accounts__close(struct accounts *a, const struct stack_table *stacks,
 		figures->final = proc->state != MT_PROC_LIVE;
 	}
 	stack_table__dropped(stacks, &totals->dropped_bytes, &totals->dropped_stacks);
+	totals->forgotten_stacks = stack_table__forgotten(stacks);
 	totals->gone_bytes += totals->dropped_bytes;
 	totals->growth = totals->outstanding_bytes - live_before;
 	totals->stack_cnt = record_cnt;

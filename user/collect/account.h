@@ -25,11 +25,12 @@ struct proc_figures {
 struct collector_totals {
 	__s64 outstanding_bytes; /* held by live processes */
 	__s64 outstanding_count;
-	__s64 growth;	      /* of outstanding_bytes over the last interval */
-	__s64 gone_bytes;     /* held by processes when they exited, exec'd or left the cgroup */
-	__s64 dropped_bytes;  /* ... of it, by old retired images whose stacks were dropped */
-	__u64 dropped_stacks; /* those stacks */
-	__s64 rss_bytes;      /* resident set of the live processes */
+	__s64 growth;		/* of outstanding_bytes over the last interval */
+	__s64 gone_bytes;	/* held by processes when they exited, exec'd or left the cgroup */
+	__s64 dropped_bytes;	/* ... of it, by old retired images whose stacks were dropped */
+	__u64 dropped_stacks;	/* those stacks */
+	__u64 forgotten_stacks; /* idle stacks forgotten to make room (collector__forget_idle) */
+	__s64 rss_bytes;	/* resident set of the live processes */
 	__u64 stack_cnt;
 	__u64 resident_bytes;  /* made resident by page faults since the start */
 	__u64 resident_growth; /* ... over the last interval */

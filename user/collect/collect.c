@@ -9,6 +9,8 @@
 #include "util/grow.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "util/mapkeys.h"
+#include "util/sort.h"
 
 #define BATCH_CNT 1024
 /*
@@ -17,6 +19,33 @@
  * exec'd must not keep 100,000 images of stacks.
  */
 #define KEPT_RETIRED 1024
+
+/* A stack may be forgotten once it rose less than this in each of its last two intervals. */
+#define IDLE_HIGH_BYTES (64 * 1024)
+/* Merges of a forgotten stack's counters put back, if the programs recreate it each time. */
+#define RESTORE_TRIES 8
+
+/* What the stacks maps hold, counted between reads, and the forgetting of idle stacks. */
+struct stack_room {
+	int stacks_fd;
+	__u32 stacks_cap;
+	__u32 by_stack_cap;
+	const __u64 *stacks_stored;
+	const __u64 *by_stack_stored;
+	__u64 stacks_deleted;	    /* this collector is the stacks map's one deleter */
+	__u64 by_stack_read;	    /* entries by_stack held at the last whole read */
+	__u64 by_stack_stored_read; /* *by_stack_stored just before it */
+	__u64 stored_at_forget;	    /* both stored counters summed at the last forgetting */
+	struct mt_stack_key *idle;  /* candidates, then those forgotten */
+	size_t idle_cnt;
+	size_t idle_cap;
+	__u64 *kept_ids; /* stack ids that by_stack still refers to */
+	size_t kept_cnt;
+	size_t kept_cap;
+	__u64 *forgotten_ids;
+	size_t forgotten_cnt;
+	size_t forgotten_cap;
+};
 
 struct collector {
 	int by_stack_fd;
@@ -29,6 +58,7 @@ struct collector {
 	size_t retired_head;
 	__u32 *dropping;
 	size_t dropping_cap;
+	struct stack_room room;
 	struct mt_stack_key keys[BATCH_CNT];
 	struct mt_stack_stats values[BATCH_CNT];
 };
@@ -40,6 +70,11 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 	if (!c)
 		return NULL;
 	c->by_stack_fd = opts->by_stack_fd;
+	c->room = (struct stack_room){.stacks_fd = opts->stacks_fd,
+				      .stacks_cap = opts->stacks_cap,
+				      .by_stack_cap = opts->by_stack_cap,
+				      .stacks_stored = opts->stacks_stored,
+				      .by_stack_stored = opts->by_stack_stored};
 	c->procs = procs;
 	c->stacks = stack_table__new();
 	c->accounts = accounts__new();
@@ -59,6 +94,9 @@ void collector__free(struct collector *c)
 	accounts__free(c->accounts);
 	tide__free(c->tide);
 	free(c->dropping);
+	free(c->room.idle);
+	free(c->room.kept_ids);
+	free(c->room.forgotten_ids);
 	free(c);
 }
 
@@ -69,6 +107,7 @@ typedef int (*reading_fn)(void *ctx, const struct mt_stack_key *key,
 static int read_all(struct collector *c, reading_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 stored = __atomic_load_n(c->room.by_stack_stored, __ATOMIC_RELAXED), entries = 0;
 	__u64 batch = 0;
 	bool first = true;
 	int err;
@@ -80,14 +119,18 @@ static int read_all(struct collector *c, reading_fn fn, void *ctx)
 					   c->values, &cnt, &opts);
 		err = err ? -errno : 0;
 		first = false;
+		entries += cnt;
 		for (__u32 i = 0; i < cnt; i++) {
 			int fn_err = fn(ctx, &c->keys[i], &c->values[i]);
 
 			if (fn_err)
 				return fn_err;
 		}
-		if (err == -ENOENT)
+		if (err == -ENOENT) {
+			c->room.by_stack_read = entries;
+			c->room.by_stack_stored_read = stored;
 			return 0;
+		}
 		if (err) {
 			mt_error("Failed to read stack aggregates: %s\n", strerror(-err));
 			return err;
@@ -183,6 +226,154 @@ size_t collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cn
 	stack_table__drop(c->stacks, c->dropping, dropping);
 	*dropped = c->dropping;
 	return dropping;
+}
+
+static __u64 stored_now(const struct stack_room *room)
+{
+	return __atomic_load_n(room->stacks_stored, __ATOMIC_RELAXED) +
+	       __atomic_load_n(room->by_stack_stored, __ATOMIC_RELAXED);
+}
+
+bool collector__pressed(const struct collector *c)
+{
+	const struct stack_room *room = &c->room;
+	__u64 stacks =
+		__atomic_load_n(room->stacks_stored, __ATOMIC_RELAXED) - room->stacks_deleted;
+	/* an upper bound: the sweep deletes from by_stack too */
+	__u64 by_stack =
+		room->by_stack_read + (__atomic_load_n(room->by_stack_stored, __ATOMIC_RELAXED) -
+				       room->by_stack_stored_read);
+
+	if (stacks * 2 <= room->stacks_cap && by_stack * 2 <= room->by_stack_cap)
+		return false;
+	/* when everything is held, forgetting again at once would find nothing */
+	return stored_now(room) - room->stored_at_forget >= room->stacks_cap / 8;
+}
+
+/* Holds nothing, held nothing at the peaks, rose too little to stand out in a report. */
+static bool idle(const struct collector *c, const struct mt_stack_key *key,
+		 const struct mt_stack_stats *stats)
+{
+	if (!mt_kind_outstanding(key->kind) || key->kind >= MT_KIND_NR)
+		return false; /* page faults only add up: what each stack made resident is the
+				 figure */
+	return !stats->outstanding_bytes && !stats->outstanding_count &&
+	       stats->window[0].high < IDLE_HIGH_BYTES && stats->window[1].high < IDLE_HIGH_BYTES &&
+	       !tide__held_at_peak(c->tide, key->aspace_id, stats);
+}
+
+static int grow_push(void *array, size_t *cap, size_t *cnt, size_t size, const void *item)
+{
+	void **items = array;
+
+	if (mt_grow(items, cap, *cnt, size, 256))
+		return -ENOMEM;
+	memcpy((char *)*items + *cnt * size, item, size);
+	(*cnt)++;
+	return 0;
+}
+
+static int note_idle(void *ctx, const struct mt_stack_key *key, const struct mt_stack_stats *stats)
+{
+	struct collector *c = ctx;
+	struct stack_room *room = &c->room;
+
+	if (idle(c, key, stats))
+		return grow_push(&room->idle, &room->idle_cap, &room->idle_cnt, sizeof(*key), key);
+	return grow_push(&room->kept_ids, &room->kept_cap, &room->kept_cnt, sizeof(key->stack_id),
+			 &key->stack_id);
+}
+
+/* Adds what the programs counted in a recreated entry to the counters being put back. */
+static void merge_stats(struct mt_stack_stats *into, const struct mt_stack_stats *more)
+{
+	into->outstanding_bytes += more->outstanding_bytes;
+	into->outstanding_count += more->outstanding_count;
+	into->total_allocs += more->total_allocs;
+	into->total_frees += more->total_frees;
+	into->total_alloc_bytes += more->total_alloc_bytes;
+	for (int i = 0; i < 2; i++) {
+		struct mt_stack_window *w = &into->window[i];
+		const struct mt_stack_window *m = &more->window[i];
+
+		if (m->epoch > w->epoch)
+			*w = *m;
+		else if (m->epoch == w->epoch) {
+			w->low = m->low < w->low ? m->low : w->low;
+			w->high = m->high > w->high ? m->high : w->high;
+		}
+	}
+	/* the earlier entry saw the first change after a peak: its snapshot is the one */
+	if (more->peak.seq > into->peak.seq)
+		into->peak = more->peak;
+	if (more->trace_peak.seq > into->trace_peak.seq)
+		into->trace_peak = more->trace_peak;
+}
+
+/*
+ * An entry taken for idle changed between the read and its deletion: its counters go back. If
+ * a program recreated the entry meanwhile, that one is taken too and the two put back as one.
+ */
+static void restore(struct collector *c, const struct mt_stack_key *key,
+		    struct mt_stack_stats *stats)
+{
+	struct mt_stack_stats more;
+
+	for (int i = 0; i < RESTORE_TRIES; i++) {
+		if (!bpf_map_update_elem(c->by_stack_fd, key, stats, BPF_NOEXIST))
+			return;
+		if (errno != EEXIST || bpf_map_lookup_and_delete_elem(c->by_stack_fd, key, &more))
+			break;
+		merge_stats(stats, &more);
+	}
+	mt_warn("Failed to put back the counters of a stack taken for idle (%lld bytes): %s\n",
+		(long long)stats->outstanding_bytes, strerror(errno));
+}
+
+long collector__forget_idle(struct collector *c)
+{
+	struct stack_room *room = &c->room;
+	size_t forgotten = 0, unused = 0;
+	long deleted;
+	int err;
+
+	room->idle_cnt = room->kept_cnt = room->forgotten_cnt = 0;
+	room->stored_at_forget = stored_now(room);
+	err = tide__refresh(c->tide) ?: read_all(c, note_idle, c);
+	for (size_t i = 0; !err && i < room->idle_cnt; i++) {
+		const struct mt_stack_key key = room->idle[i];
+		struct mt_stack_stats stats;
+
+		/* atomic: what a program adds after it goes to a new entry */
+		if (bpf_map_lookup_and_delete_elem(c->by_stack_fd, &key, &stats))
+			continue; /* swept meanwhile */
+		if (!idle(c, &key, &stats)) {
+			restore(c, &key, &stats);
+			err = grow_push(&room->kept_ids, &room->kept_cap, &room->kept_cnt,
+					sizeof(key.stack_id), &key.stack_id);
+			continue;
+		}
+		room->idle[forgotten++] = key;
+		err = grow_push(&room->forgotten_ids, &room->forgotten_cap, &room->forgotten_cnt,
+				sizeof(key.stack_id), &key.stack_id);
+	}
+	stack_table__forget(c->stacks, room->idle, forgotten);
+	room->by_stack_read -= forgotten < room->by_stack_read ? forgotten : room->by_stack_read;
+	if (err)
+		return err;
+	/* The frames go where no entry refers to them: other images share stacks (fork). */
+	room->kept_cnt = mt_sort_unique_u64(room->kept_ids, room->kept_cnt);
+	room->forgotten_cnt = mt_sort_unique_u64(room->forgotten_ids, room->forgotten_cnt);
+	for (size_t i = 0; i < room->forgotten_cnt; i++) {
+		__u64 id = room->forgotten_ids[i];
+
+		if (!bsearch(&id, room->kept_ids, room->kept_cnt, sizeof(id), mt_compare_u64))
+			room->forgotten_ids[unused++] = id;
+	}
+	deleted = mt_map_delete_keys(room->stacks_fd, room->forgotten_ids,
+				     sizeof(*room->forgotten_ids), unused);
+	room->stacks_deleted += deleted;
+	return forgotten;
 }
 
 const struct stack_table *collector__stacks(const struct collector *c)

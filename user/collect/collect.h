@@ -10,6 +10,7 @@
 #ifndef MEMTIDE_COLLECT_COLLECT_H
 #define MEMTIDE_COLLECT_COLLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "collect/account.h"
 #include "collect/stacks.h"
@@ -31,6 +32,11 @@ struct stack_reading {
  */
 struct collector_opts {
 	int by_stack_fd;
+	int stacks_fd; /* where the stacks' frames are, for forgetting idle ones */
+	__u32 by_stack_cap;
+	__u32 stacks_cap;
+	const __u64 *by_stack_stored; /* entries the programs ever stored in each (.bss) */
+	const __u64 *stacks_stored;
 	int peaks_fd;
 	__u64 *stack_epoch;
 };
@@ -51,6 +57,18 @@ int collector__read_image(struct collector *c, __u32 aspace_id, struct stack_rea
  */
 size_t collector__retire(struct collector *c, const __u32 *aspace_ids, size_t cnt,
 			 const __u32 **dropped);
+/*
+ * Whether the stacks maps are filling: over half full, and filled by an eighth of a map since
+ * the last collector__forget_idle().
+ */
+bool collector__pressed(const struct collector *c);
+/*
+ * Makes room in the stacks maps: forgets every stack that is idle (it holds nothing, held nothing
+ * at the current peaks, and rose less than 64 KiB in its last two intervals), in the kernel and
+ * here, so that an import burst of short-lived stacks does not crowd out the ones that matter.
+ * Returns the number forgotten or -errno.
+ */
+long collector__forget_idle(struct collector *c);
 const struct stack_table *collector__stacks(const struct collector *c);
 const struct accounts *collector__accounts(const struct collector *c);
 /* The peaks (collect/tide.h). */

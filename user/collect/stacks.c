@@ -15,6 +15,7 @@ struct stack_table {
 	struct mt_index index;
 	__s64 dropped_bytes;
 	__u64 dropped_records;
+	__u64 forgotten; /* idle stacks forgotten (stack_table__forget) */
 };
 
 struct stack_table *stack_table__new(void)
@@ -123,27 +124,80 @@ void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t 
 	}
 }
 
-size_t stack_table__drop(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)
+/* Keeps the records for which keep() is true, in their order. Records removed. */
+static size_t keep_records(struct stack_table *t, bool (*keep)(void *ctx, struct stack_record *rec),
+			   void *ctx)
 {
-	size_t kept = 0, dropped;
+	size_t kept = 0, removed;
 
 	for (size_t i = 0; i < t->record_cnt; i++) {
 		struct stack_record *rec = t->records[i];
 
-		if (!mt_ids_contain(aspace_ids, cnt, rec->key.aspace_id)) {
+		if (keep(ctx, rec)) {
 			t->records[kept++] = rec;
 			continue;
 		}
-		if (mt_kind_outstanding(rec->key.kind))
-			t->dropped_bytes += rec->stats.outstanding_bytes;
 		mt_ring__free(&rec->history);
 		free(rec);
 	}
-	dropped = t->record_cnt - kept;
-	t->dropped_records += dropped;
+	removed = t->record_cnt - kept;
 	t->record_cnt = kept;
-	if (dropped)
+	if (removed)
 		mt_index__rebuild(&t->index, record_hash, t->records, kept);
+	return removed;
+}
+
+struct drop_ctx {
+	struct stack_table *t;
+	const __u32 *aspace_ids;
+	size_t cnt;
+};
+
+static bool keep_undropped(void *ctx, struct stack_record *rec)
+{
+	struct drop_ctx *drop = ctx;
+
+	if (!mt_ids_contain(drop->aspace_ids, drop->cnt, rec->key.aspace_id))
+		return true;
+	if (mt_kind_outstanding(rec->key.kind))
+		drop->t->dropped_bytes += rec->stats.outstanding_bytes;
+	return false;
+}
+
+static bool keep_unforgotten(void *ctx, struct stack_record *rec)
+{
+	(void)ctx;
+	return !rec->forgotten;
+}
+
+void stack_table__forget(struct stack_table *t, const struct mt_stack_key *keys, size_t cnt)
+{
+	bool marked = false;
+
+	for (size_t i = 0; i < cnt; i++) {
+		struct stack_record *rec = (struct stack_record *)stack_table__find(t, &keys[i]);
+
+		if (rec) {
+			rec->forgotten = true;
+			marked = true;
+		}
+	}
+	t->forgotten += cnt;
+	if (marked)
+		keep_records(t, keep_unforgotten, NULL);
+}
+
+__u64 stack_table__forgotten(const struct stack_table *t)
+{
+	return t->forgotten;
+}
+
+size_t stack_table__drop(struct stack_table *t, const __u32 *aspace_ids, size_t cnt)
+{
+	struct drop_ctx drop = {.t = t, .aspace_ids = aspace_ids, .cnt = cnt};
+	size_t dropped = keep_records(t, keep_undropped, &drop);
+
+	t->dropped_records += dropped;
 	return dropped;
 }
 

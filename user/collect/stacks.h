@@ -3,8 +3,8 @@
  * The collector's records: one per (process image, kind, stack) the kernel's by_stack map has
  * held, with its latest counters, the growth since the previous interval and a history. Pure
  * data: filled from by_stack by collect.c, read by the view. Records are kept in the order first
- * seen, never removed while the table lives (a stack of an exited process still says what it
- * held).
+ * seen. A record goes when the kernel forgets an idle stack to make room (it holds nothing then)
+ * or when its retired image is dropped; a stack of an exited process still says what it held.
  */
 #ifndef MEMTIDE_COLLECT_STACKS_H
 #define MEMTIDE_COLLECT_STACKS_H
@@ -26,6 +26,7 @@ struct stack_record {
 	 */
 	__s64 growth;
 	struct mt_ring history; /* collect/history.h */
+	bool forgotten;		/* marked by stack_table__forget */
 };
 
 /* True for kinds whose stacks hold outstanding bytes (everything but page faults). */
@@ -59,6 +60,13 @@ void stack_table__retire(struct stack_table *t, const __u32 *aspace_ids, size_t 
  * they held is added to the dropped figures. Records dropped.
  */
 size_t stack_table__drop(struct stack_table *t, const __u32 *aspace_ids, size_t cnt);
+/*
+ * The kernel forgot these idle stacks (collect/collect.c): their records, where there are any,
+ * go. All cnt count as forgotten. Record pointers from before are invalid after.
+ */
+void stack_table__forget(struct stack_table *t, const struct mt_stack_key *keys, size_t cnt);
+/* Idle stacks forgotten so far. */
+__u64 stack_table__forgotten(const struct stack_table *t);
 /* What dropped records held (outstanding kinds), and how many there were. */
 void stack_table__dropped(const struct stack_table *t, __s64 *bytes, __u64 *records);
 /* Every record, in the order first seen; valid until the next update. */

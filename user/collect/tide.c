@@ -69,13 +69,12 @@ static int read_peak(struct tide *t, __u32 id)
 	return 0;
 }
 
-int tide__begin(struct tide *t)
+static int read_peaks(struct tide *t)
 {
 	__u32 key, next;
 	bool first = true;
 	int err;
 
-	t->closed = __atomic_fetch_add(t->epoch, 1, __ATOMIC_SEQ_CST);
 	while (!bpf_map_get_next_key(t->peaks_fd, first ? NULL : &key, &next)) {
 		first = false;
 		key = next;
@@ -86,6 +85,17 @@ int tide__begin(struct tide *t)
 		}
 	}
 	return 0;
+}
+
+int tide__begin(struct tide *t)
+{
+	t->closed = __atomic_fetch_add(t->epoch, 1, __ATOMIC_SEQ_CST);
+	return read_peaks(t);
+}
+
+int tide__refresh(struct tide *t)
+{
+	return read_peaks(t);
 }
 
 void tide__range(const struct tide *t, const struct mt_stack_stats *stats, struct tide_sample *out)
@@ -112,11 +122,21 @@ static int by_bytes(const void *a, const void *b)
 }
 
 /* What a stack held at the peak: its snapshot, unless it has not changed since. */
-static __s64 bytes_at_peak(const struct stack_record *rec, const struct mt_peak *peak, bool trace)
+static __s64 bytes_at_peak(const struct mt_stack_stats *stats, const struct mt_peak *peak,
+			   bool trace)
 {
-	const struct mt_peak_snapshot *snap = trace ? &rec->stats.trace_peak : &rec->stats.peak;
+	const struct mt_peak_snapshot *snap = trace ? &stats->trace_peak : &stats->peak;
 
-	return snap->seq == peak->seq ? snap->bytes : rec->stats.outstanding_bytes;
+	return snap->seq == peak->seq ? snap->bytes : stats->outstanding_bytes;
+}
+
+bool tide__held_at_peak(const struct tide *t, __u32 aspace_id, const struct mt_stack_stats *stats)
+{
+	const struct tide_image *image = mt_idtab__get(&t->images, aspace_id);
+	const struct tide_image *trace = mt_idtab__get(&t->images, MT_PEAK_TRACE);
+
+	return (image && image->read.peak_bytes > 0 && bytes_at_peak(stats, &image->read, false)) ||
+	       (trace && trace->read.peak_bytes > 0 && bytes_at_peak(stats, &trace->read, true));
 }
 
 static int add_stack(struct peak_capture *capture, const struct mt_stack_key *key, __s64 bytes)
@@ -185,12 +205,12 @@ int tide__capture(struct tide *t, const struct stack_table *stacks, const struct
 		if (!mt_kind_outstanding(rec->key.kind))
 			continue;
 		if (image && image->pending && rec->key.aspace_id != MT_PEAK_TRACE) {
-			bytes = bytes_at_peak(rec, &image->read, false);
+			bytes = bytes_at_peak(&rec->stats, &image->read, false);
 			if (bytes > 0)
 				err = add_stack(&image->capture, &rec->key, bytes);
 		}
 		if (!err && trace && trace->pending) {
-			bytes = bytes_at_peak(rec, &trace->read, true);
+			bytes = bytes_at_peak(&rec->stats, &trace->read, true);
 			if (bytes > 0)
 				err = add_stack(&trace->capture, &rec->key, bytes);
 		}

@@ -49,6 +49,10 @@ void tide__free(struct tide *t); /* NULL-safe */
  * first, a peak reached while the stacks are read is captured at the next poll). 0 or -errno.
  */
 int tide__begin(struct tide *t);
+/* Reads the peaks again without closing an interval (for tide__held_at_peak). 0 or -errno. */
+int tide__refresh(struct tide *t);
+/* Whether a stack held memory at the peak, as last read, of its image or of the whole trace. */
+bool tide__held_at_peak(const struct tide *t, __u32 aspace_id, const struct mt_stack_stats *stats);
 /* A stack's outstanding bytes over the interval tide__begin closed, as read after it. */
 void tide__range(const struct tide *t, const struct mt_stack_stats *stats, struct tide_sample *out);
 /*

@@ -254,6 +254,8 @@ int json__write(FILE *out, const struct view *view)
 	json_object_set_new(doc, "gone_dropped_bytes", json_integer(totals->dropped_bytes));
 	json_object_set_new(doc, "gone_dropped_stacks",
 			    json_integer((json_int_t)totals->dropped_stacks));
+	json_object_set_new(doc, "forgotten_idle_stacks",
+			    json_integer((json_int_t)totals->forgotten_stacks));
 	json_object_set_new(doc, "resident_bytes",
 			    json_integer((json_int_t)totals->resident_bytes));
 	json_object_set_new(doc, "fault_sample",

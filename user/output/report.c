@@ -95,6 +95,11 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 			"what they held (%s) stays in that total\n",
 			(unsigned long long)totals->dropped_stacks,
 			mt_format_bytes(totals->dropped_bytes, 0, held, sizeof(held)));
+	if (totals->forgotten_stacks)
+		fprintf(out,
+			"   %llu idle stacks (holding nothing, no spike) were forgotten to "
+			"make room in the stacks maps (--max-stacks %u)\n",
+			(unsigned long long)totals->forgotten_stacks, settings->max_stacks);
 	if (settings->sample_bytes)
 		fprintf(out,
 			"   sampled: one allocation per %s allocated on average; bytes and counts "

@@ -243,6 +243,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 {
 	const struct memtide_config *config = m->config;
 	struct tracer_opts tracer_opts;
+	struct tracer_stack_maps stack_maps;
 	struct tracer_tide tide;
 	int err;
 
@@ -276,13 +277,19 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 	m->allocators = allocators__new(m->uprobes, config->python_allocators);
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
 	tracer__tide(m->tracer, &tide);
+	tracer__stack_maps(m->tracer, &stack_maps);
 	m->collector = collector__new(
-		&(struct collector_opts){.by_stack_fd = tracer__by_stack_fd(m->tracer),
+		&(struct collector_opts){.by_stack_fd = stack_maps.by_stack_fd,
+					 .stacks_fd = stack_maps.stacks_fd,
+					 .by_stack_cap = stack_maps.by_stack_cap,
+					 .stacks_cap = stack_maps.stacks_cap,
+					 .by_stack_stored = stack_maps.by_stack_stored,
+					 .stacks_stored = stack_maps.stacks_stored,
 					 .peaks_fd = tide.peaks_fd,
 					 .stack_epoch = tide.epoch},
 		m->procs);
 	m->resolver = resolver__new(&(struct resolver_opts){
-		.stacks_fd = tracer__stacks_fd(m->tracer),
+		.stacks_fd = stack_maps.stacks_fd,
 		.procs = m->procs,
 		.symbolizer = m->symbolizer,
 		.pythons = m->pythons,
@@ -455,6 +462,24 @@ static bool stdout_reader_gone(void)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
 }
 
+/*
+ * Between intervals, a burst of short-lived stacks (an import of a large Python package) can fill
+ * the stacks maps before the interval ends: the idle ones go then, not what a report shows.
+ */
+static int make_room(struct memtide *m)
+{
+	long forgotten;
+
+	if (!collector__pressed(m->collector))
+		return 0;
+	forgotten = collector__forget_idle(m->collector);
+	if (forgotten < 0)
+		return forgotten;
+	mt_debug("forgot %ld idle stacks to make room\n", forgotten);
+	resolver__prune(m->resolver, collector__stacks(m->collector));
+	return 0;
+}
+
 int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 {
 	const struct memtide_config *config = m->config;
@@ -470,6 +495,9 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 			mt_error("Failed to read process events: %s\n", strerror(-err));
 			return err;
 		}
+		err = make_room(m);
+		if (err)
+			return err;
 		if (lifecycle__targets_gone(m->lifecycle) || outputs__poll(m->outputs))
 			break;
 		if (stdout_reader_gone()) {
@@ -545,7 +573,10 @@ int memtide__finish(struct memtide *m)
 	int err, ret = 0;
 
 	/* Events still queued (an exit right at the end) must land before the last read. */
-	tracer__poll(m->tracer, 0);
+	for (int polls = 0; polls < 64; polls++) {
+		if (tracer__poll(m->tracer, 0) < TRACER_POLL_EVENTS)
+			break;
+	}
 	err = build_view(m, &view, mt_mono_s() - m->last_report_s);
 	if (err)
 		return err;

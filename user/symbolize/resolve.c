@@ -12,6 +12,8 @@
 #include "symbolize/native.h"
 #include "symbolize/pyframes.h"
 #include "symbolize/resolve.h"
+#include "util/ids.h"
+#include "util/idtab.h"
 #include "util/log.h"
 
 #define PYCODE_CACHE_ENTRIES 65536
@@ -20,6 +22,8 @@ struct resolver {
 	struct resolver_opts opts;
 	struct pycode_cache *pycode;
 	struct resolved_stacks *stacks;
+	__u64 pass;		/* resolver__resolve_all() calls so far */
+	struct mt_idtab reread; /* __u64 by aspace_id: the pass that last re-read its maps */
 };
 
 struct resolver *resolver__new(const struct resolver_opts *opts)
@@ -29,6 +33,8 @@ struct resolver *resolver__new(const struct resolver_opts *opts)
 	if (!r)
 		return NULL;
 	r->opts = *opts;
+	r->reread = MT_IDTAB_INIT(__u64);
+	r->pass = 1; /* items start at 0: the first pass may re-read too */
 	r->pycode = pycode_cache__new(PYCODE_CACHE_ENTRIES);
 	r->stacks = resolved_stacks__new();
 	if (!r->pycode || !r->stacks) {
@@ -44,6 +50,7 @@ void resolver__free(struct resolver *r)
 		return;
 	pycode_cache__free(r->pycode);
 	resolved_stacks__free(r->stacks);
+	mt_idtab__free(&r->reread);
 	free(r);
 }
 
@@ -81,14 +88,27 @@ static bool is_thread_entry(const char *function)
 	return false;
 }
 
-/* The mapping holding ip; a library loaded after the last look at the maps is looked for. */
+/*
+ * The mapping holding ip; a library loaded after the last look at the maps is looked for, once
+ * per pass and process: every stack of a pass was recorded before it began, so one read sees
+ * every mapping they can name. A frame-pointer walk through code without a table yields return
+ * addresses that are no code at all, and reading the maps of a process with a thousand mappings
+ * for each of those took seconds.
+ */
 static const struct mt_mapping *find_mapping(struct resolver *r, struct mt_process *proc, __u64 ip)
 {
 	const struct mt_mapping *mapping = procs__find_mapping(proc, ip);
 	size_t known = proc->map_cnt;
+	__u64 *reread_pass;
 
-	if (mapping || proc->state != MT_PROC_LIVE || procs__read_maps(proc))
+	if (mapping || proc->state != MT_PROC_LIVE)
 		return mapping;
+	reread_pass = mt_idtab__slot(&r->reread, proc->aspace_id);
+	if (!reread_pass || *reread_pass == r->pass)
+		return NULL;
+	*reread_pass = r->pass;
+	if (procs__read_maps(proc))
+		return NULL;
 	resolver__open_files(r, proc, known);
 	return procs__find_mapping(proc, ip);
 }
@@ -183,7 +203,11 @@ const struct resolved_stack *resolver__resolve(struct resolver *r, __u32 aspace_
 	bool added;
 	struct resolved_stack *stack = resolved_stacks__add(r->stacks, aspace_id, stack_id, &added);
 
-	if (stack && added && resolve(r, stack, aspace_id, stack_id))
+	/*
+	 * Unstored, it is asked again: the stacks map was full, or the stack was forgotten idle
+	 * (collect/collect.c) just as an allocation used it, and the next one stores it again.
+	 */
+	if (stack && (added || !stack->stored) && resolve(r, stack, aspace_id, stack_id))
 		return NULL;
 	return stack;
 }
@@ -193,6 +217,7 @@ int resolver__resolve_all(struct resolver *r, const struct stack_table *stacks)
 	struct stack_record *const *records;
 	size_t cnt;
 
+	r->pass++;
 	records = stack_table__records(stacks, &cnt);
 	for (size_t i = 0; i < cnt; i++) {
 		__u32 aspace_id = records[i]->key.aspace_id;
@@ -225,9 +250,42 @@ void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id)
 	}
 }
 
+struct dropped_images {
+	const __u32 *aspace_ids;
+	size_t cnt;
+};
+
+static bool of_dropped_image(void *ctx, __u32 aspace_id, __u64 stack_id)
+{
+	const struct dropped_images *dropped = ctx;
+
+	(void)stack_id;
+	return mt_ids_contain(dropped->aspace_ids, dropped->cnt, aspace_id);
+}
+
 void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt)
 {
-	resolved_stacks__drop(r->stacks, aspace_ids, cnt);
+	resolved_stacks__drop_if(r->stacks, of_dropped_image,
+				 &(struct dropped_images){.aspace_ids = aspace_ids, .cnt = cnt});
+}
+
+static bool without_record(void *ctx, __u32 aspace_id, __u64 stack_id)
+{
+	const struct stack_table *stacks = ctx;
+
+	for (__u32 kind = 0; kind < MT_KIND_NR; kind++) {
+		struct mt_stack_key key = {
+			.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
+
+		if (stack_table__find(stacks, &key))
+			return false;
+	}
+	return true;
+}
+
+void resolver__prune(struct resolver *r, const struct stack_table *stacks)
+{
+	resolved_stacks__drop_if(r->stacks, without_record, (void *)stacks);
 }
 
 const struct resolved_stacks *resolver__stacks(const struct resolver *r)

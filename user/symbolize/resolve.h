@@ -51,5 +51,7 @@ const struct resolved_stacks *resolver__stacks(const struct resolver *r);
 void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id);
 /* Forgets the stacks of images whose records the collector dropped (sorted ids). */
 void resolver__drop(struct resolver *r, const __u32 *aspace_ids, size_t cnt);
+/* Forgets the stacks no record of the table refers to any more (forgotten idle ones). */
+void resolver__prune(struct resolver *r, const struct stack_table *stacks);
 
 #endif /* MEMTIDE_SYMBOLIZE_RESOLVE_H */

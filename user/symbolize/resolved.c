@@ -4,7 +4,6 @@
 #include "symbolize/resolved.h"
 #include "util/grow.h"
 #include "util/hash.h"
-#include "util/ids.h"
 #include "util/index.h"
 
 struct entry {
@@ -90,14 +89,14 @@ struct resolved_stack *resolved_stacks__add(struct resolved_stacks *t, __u32 asp
 	return &e->stack;
 }
 
-void resolved_stacks__drop(struct resolved_stacks *t, const __u32 *aspace_ids, size_t cnt)
+void resolved_stacks__drop_if(struct resolved_stacks *t, resolved_drop_fn drop, void *ctx)
 {
 	size_t kept = 0;
 
 	for (size_t i = 0; i < t->cnt; i++) {
 		struct entry *e = t->entries[i];
 
-		if (!mt_ids_contain(aspace_ids, cnt, e->aspace_id)) {
+		if (!drop(ctx, e->aspace_id, e->stack_id)) {
 			t->entries[kept++] = e;
 			continue;
 		}

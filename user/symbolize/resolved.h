@@ -29,9 +29,11 @@ void resolved_stacks__free(struct resolved_stacks *t); /* NULL-safe, frees the f
 /* The entry of a stack, added zeroed when new. NULL on ENOMEM. */
 struct resolved_stack *resolved_stacks__add(struct resolved_stacks *t, __u32 aspace_id,
 					    __u64 stack_id, bool *added);
+/* Whether the entry of a stack goes. */
+typedef bool (*resolved_drop_fn)(void *ctx, __u32 aspace_id, __u64 stack_id);
+/* Drops (and frees) the entries drop() picks; the others keep their order. */
+void resolved_stacks__drop_if(struct resolved_stacks *t, resolved_drop_fn drop, void *ctx);
 /* The entry of a stack, or NULL. */
-/* Drops the stacks of images memtide no longer keeps rows for (sorted ids). */
-void resolved_stacks__drop(struct resolved_stacks *t, const __u32 *aspace_ids, size_t cnt);
 const struct resolved_stack *resolved_stacks__get(const struct resolved_stacks *t, __u32 aspace_id,
 						  __u64 stack_id);
 
