@@ -13,6 +13,11 @@
  *   module adds calls of its own before them, which makes the hold come early (the stacks of
  *   libraries mapped after it are then completed by the usual re-read of the maps).
  * - a static image (no interpreter: AT_BASE is 0 in its auxiliary vector) at exec itself.
+ * - a running image whose dynamic loader mapped new code (dlopen: a Python C extension), when
+ *   the loader is consistent again, which glibc's dl_open_worker reports through the same hook
+ *   after mapping and relocating the new objects and before their initializers run. The mmap
+ *   program marks the image when file-backed executable code is mapped (code_mapped); a
+ *   dlopen of what is already loaded, or a dlclose, maps none and is not held.
  *
  * What a traced process may observe: it is stopped for as long as memtide needs for the new
  * image (README, "Exec"), and its parent, unless it ignores SIGCHLD or set SA_NOCLDSTOP, gets a
@@ -76,9 +81,9 @@ static __always_inline bool has_interpreter(struct task_struct *task)
 
 /*
  * At _dl_debug_state() of a traced process's dynamic loader (the MT_FN_LOADER probe,
- * attach/families.c), while the image waits for its libraries: held once the loader's _r_debug
- * says RT_CONSISTENT. The BPF cookie's upper half is the distance from the probe to
- * _r_debug.r_state in the loader's file, the same in memory (both in one object).
+ * attach/families.c), while the image waits for its libraries or after new code was mapped:
+ * held once the loader's _r_debug says RT_CONSISTENT. The BPF cookie's upper half is the distance
+ * from the probe to _r_debug.r_state in the loader's file, the same in memory (both in one object).
  */
 SEC("uprobe")
 int loader_state(struct pt_regs *regs)
@@ -88,12 +93,14 @@ int loader_state(struct pt_regs *regs)
 	__s32 to_state = bpf_get_attach_cookie(regs) >> 32;
 	__s32 state;
 
-	if (!proc || (!proc->loader_pending && !bpf_map_lookup_elem(&loader_expected, &tgid)))
+	if (!proc || (!proc->loader_pending && !proc->code_mapped &&
+		      !bpf_map_lookup_elem(&loader_expected, &tgid)))
 		return 0;
 	if (bpf_probe_read_user(&state, sizeof(state), (void *)(PT_REGS_IP(regs) + to_state)) ||
 	    state != RT_CONSISTENT)
 		return 0;
 	proc->loader_pending = 0;
+	proc->code_mapped = 0;
 	bpf_map_delete_elem(&loader_expected, &tgid);
 	emit_event(MT_EV_LOADED, bpf_get_current_task_btf(), 0, proc->aspace_id, 0, true);
 	return 0;

@@ -49,6 +49,7 @@
 
 #define MM_PAGE_SIZE   4096ULL
 #define MM_PROT_NONE   0x0
+#define MM_PROT_EXEC   0x4
 #define MM_MAP_TYPE    0x0f
 #define MM_MAP_PRIVATE 0x02
 #define MM_MAP_FIXED   0x10
@@ -320,6 +321,9 @@ int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 	flags = PT_REGS_PARM4_SYSCALL(regs);
 	if (flags & MM_MAP_FIXED)
 		release_range(proc->aspace_id, start, start + len);
+	/* a library's code, which dlopen maps before its constructors run (bpf/hold.bpf.h) */
+	if (!(flags & MM_MAP_ANON) && (prot & MM_PROT_EXEC))
+		proc->code_mapped = 1;
 	/* PROT_NONE ranges are reservations (thread stacks' guards, arenas): no memory yet */
 	if (!(flags & MM_MAP_ANON) || (flags & MM_MAP_TYPE) != MM_MAP_PRIVATE ||
 	    prot == MM_PROT_NONE)

@@ -196,7 +196,9 @@ _Static_assert(sizeof(struct mt_peak) == 32, "struct mt_peak: ABI size");
  */
 struct mt_traced_proc {
 	__u32 aspace_id;
-	__u32 loader_pending;	    /* held once its dynamic loader has mapped its libraries */
+	__u16 loader_pending;	    /* held once its dynamic loader has mapped its libraries */
+	__u16 code_mapped;	    /* file-backed code was mapped since: held at the loader's next
+				     * consistent state too (dlopen) */
 	__u64 refresh_requested_ns; /* last time the unwinder asked for this image's maps */
 	__u64 xol_vaddr;	    /* the page of the kernel's uretprobe trampoline, once known */
 };
@@ -210,7 +212,7 @@ _Static_assert(sizeof(struct mt_traced_proc) == 24, "struct mt_traced_proc: ABI 
 #define MT_EV_LEAVE   6 /* a traced process moved out of the traced cgroup */
 #define MT_EV_OOM     7 /* the OOM killer chose a traced process: struct mt_oom_event */
 #define MT_EV_PYSTACK 8 /* a new stack with Python frames was stored: struct mt_pystack_event */
-#define MT_EV_LOADED  9 /* an exec'd image's dynamic loader has mapped its libraries */
+#define MT_EV_LOADED  9 /* the dynamic loader mapped an image's libraries, or a dlopen's */
 
 /* How many new images may be held stopped at once, until memtide has their tables and probes. */
 #define MT_HOLD_SLOTS 64

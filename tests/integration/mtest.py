@@ -56,6 +56,7 @@ def parse_args():
     parser.add_argument("--sample-target")
     parser.add_argument("--container-target")
     parser.add_argument("--ctor-target")
+    parser.add_argument("--ctor-plugin")
     parser.add_argument("--mm-target")
     parser.add_argument("--oom-target")
     parser.add_argument("--peak-target")

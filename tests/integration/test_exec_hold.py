@@ -3,8 +3,9 @@
 program that allocates in its libraries' constructors and exits within milliseconds has every
 allocation counted on a complete stack (without frame pointers: DWARF tables only), under glibc
 and under a preloaded jemalloc, dynamic or static, exec'd by memtide or inside the traced tree.
-A job of its own process group is not held; a held process is resumed even when memtide is
-killed while holding it."""
+A module it dlopens is held the same way, between the mapping and its constructor. A job of
+its own process group is not held; a held process is resumed even when memtide is killed while
+holding it."""
 import os
 import signal
 import sys
@@ -15,6 +16,8 @@ import mtest
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # ctor_lib.c and ctor_target.c: what each function leaks, once per image
 CTOR_LEAKS = {"ctor_lib_leak": 4321, "ctor_exe_leak": 2222, "main_first_leak": 12345}
+# ctor_plugin.c: its constructor's and the call right after dlopen returned
+PLUGIN_LEAKS = {"plugin_ctor_leak": 3333, "plugin_leak": 5555}
 
 
 def run_command(procs, args, name, command, extra=()):
@@ -49,7 +52,7 @@ def holds(doc):
 
 def check_holds(name, doc, want):
     got = holds(doc)
-    mtest.check(got["count"] == want, f"{name}: {want} exec'd images held (got {got})")
+    mtest.check(got["count"] == want, f"{name}: held {want} times (got {got})")
     if got["count"]:
         print(f"info: {name}: held {got['count']} images, longest {got['longest_ms']:.1f} ms, "
               f"total {got['total_ms']:.1f} ms", flush=True)
@@ -106,16 +109,24 @@ def main():
         check_leaks("re-exec", doc, args.ctor_target, CTOR_LEAKS, images=2)
         check_holds("re-exec", doc, 2)
 
+        # a module dlopened: held after the loader mapped it, before its constructor
+        _, doc = run_command(procs, args, "dlopen", [args.ctor_target, "dlopen",
+                                                      args.ctor_plugin])
+        check_leaks("dlopen", doc, args.ctor_target, {**CTOR_LEAKS, **PLUGIN_LEAKS})
+        check_holds("dlopen", doc, 2)
+
         # a static program is held at its exec
         _, doc = run_command(procs, args, "static", [args.static_target, "all", "--nowait"])
         check_leaks("static", doc, args.static_target, {"first_alloc": 12345})
         check_holds("static", doc, 1)
 
-        # a job (a process group of its own, as a shell with job control makes): not held
-        job = (f"import subprocess; subprocess.run([{args.ctor_target!r}], process_group=0, "
-               "check=True)")
-        _, doc = run_command(procs, args, "job", [sys.executable, "-c", job])
-        check_holds("job", doc, 1)
+        # a job (a process group of its own, as a shell with job control makes): not held;
+        # the same child in its parent's group is (Python's own holds: its exec, its dlopens)
+        run = f"import subprocess; subprocess.run([{args.ctor_target!r}], check=True%s)"
+        _, doc = run_command(procs, args, "child", [sys.executable, "-c", run % ""])
+        child_holds = holds(doc)["count"]
+        _, doc = run_command(procs, args, "job", [sys.executable, "-c", run % ", process_group=0"])
+        check_holds("job", doc, child_holds - 1)
 
         _, doc = run_command(procs, args, "no-hold", [args.ctor_target], ["--no-exec-hold"])
         check_holds("--no-exec-hold", doc, 0)

@@ -409,8 +409,8 @@ static void print_unwinding(FILE *out, const struct view *view)
 		stats->mappings_over_max, MT_UNWIND_MAX_MAPS, stats->mappings_array_full);
 	if (view->holds.count)
 		fprintf(out,
-			"Exec holds: %llu new images stopped until their tables and probes were in "
-			"place, longest %.1f ms, mean %.1f ms\n",
+			"Holds: %llu stops (exec, dlopen) until the new code had its tables and "
+			"probes, longest %.1f ms, mean %.1f ms\n",
 			(unsigned long long)view->holds.count, view->holds.longest_ns / 1e6,
 			view->holds.total_ns / 1e6 / view->holds.count);
 }
