@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""Real third-party software from Debian's packages, traced by PID the way an on-call engineer
-would: Debian's python3.11 running python3-faiss, whose C++ names are demangled (the JSON keeps
-the raw symbol), exact, and in true order under the Python frames that called them."""
+"""Real third-party software from Debian's packages, against the peer where there is one:
+
+- Debian's python3.11 running python3-faiss, traced by PID: its C++ names demangled (the JSON
+  keeps the raw symbol), exact, in true order under the Python frames that called them;
+- GCC's cc1 compiling libpng's pngtest.c at -O2 (libpng-dev's example, preprocessed first), run
+  by `memtide -- cc1 ...` and by heaptrack: every allocation on a complete stack, and per
+  allocating function (GCC's xmalloc family) the same calls and bytes left at exit as heaptrack
+  finds. cc1 is deterministic for one input; its garbage collector is not across environments
+  (heaptrack preloads a library), so the functions compared are the non-collected ones."""
+import collections
 import os
+import re
 import signal
+import subprocess
 
 import mtest
 
@@ -15,6 +24,11 @@ FAISS_APPEND = ("std::vector<unsigned char, std::allocator<unsigned char> >"
                 "::_M_default_append(unsigned long)")
 FAISS_KEPT = 32 * 2560000  # the codes vector's last capacity (py_faiss.py)
 FAISS_ALLOCATED = 63 * 2560000  # 1 + 2 + 4 + 8 + 16 + 32 batches' worth, in 6 blocks
+
+CC1 = "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"
+PNGTEST = "/usr/share/doc/libpng-dev/examples/pngtest.c"
+# GCC's allocation wrappers outside its garbage collector, and one caller of them
+CC1_COMPARED = ("xmalloc", "xrealloc", "sbitmap_alloc(unsigned int)")
 
 
 def trace_script(procs, args, script, name, extra, done_timeout):
@@ -68,13 +82,66 @@ def check_faiss(procs, args):
                 "faiss: the report names it demangled")
 
 
+def heaptrack_costs(procs, argv):
+    """Runs argv under heaptrack: per function that called an allocator (heaptrack's innermost
+    frame), the calls and the bytes left at exit, and the total calls."""
+    data = procs.path("cc1.heaptrack")
+    subprocess.run(["heaptrack", "-o", data] + argv, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=300)
+    costs = {}
+    for cost in ("allocations", "leaked"):
+        folded = procs.path(f"heaptrack.{cost}")
+        subprocess.run(["heaptrack_print", "-f", data + ".zst", "--flamegraph-cost-type", cost,
+                        "-F", folded], check=True, stdout=subprocess.DEVNULL, timeout=300)
+        per_function = collections.Counter()
+        with open(folded) as f:
+            for line in f:
+                stack, _, count = line.rstrip("\n").rpartition(" ")
+                frames = stack.rstrip(";").split(";")
+                for frame in set(re.sub(r" \(.*\)$", "", fr) for fr in frames):
+                    per_function[frame] += int(count)
+                per_function[""] += int(count)
+        costs[cost] = per_function
+    return costs
+
+
+def check_cc1(procs, args):
+    source = procs.path("pngtest.i")
+    subprocess.run(["gcc", "-E", PNGTEST, "-o", source], check=True, timeout=120)
+    argv = [CC1, "-quiet", "-O2", "-fpreprocessed", source, "-o", "/dev/null"]
+    js = procs.path("cc1.json")
+    memtide = procs.spawn([args.memtide, "-i", "5", "--json", js, "--"] + argv, "memtide_cc1")
+    code = memtide.wait(timeout=300)
+    mtest.check(code == 0, f"cc1: memtide exits 0 (got {code})", procs.read("memtide_cc1", "err"))
+    heap = [s for s in mtest.read_json(js)["stacks"] if s["kind"] == "heap"]
+    calls = sum(s["total_allocs"] for s in heap)
+    complete = sum(s["total_allocs"] for s in heap if s["complete"])
+    mtest.check(calls > 100000 and complete >= 0.99 * calls,
+                f"cc1: {complete} of {calls} allocations (>= 99%) on complete stacks")
+    theirs = heaptrack_costs(procs, argv)
+    mtest.check(abs(calls - theirs["allocations"][""]) <= calls / 1000,
+                f"cc1: {calls} allocations, heaptrack {theirs['allocations']['']} (within 0.1%)")
+    for function in CC1_COMPARED:
+        rows = [s for s in heap if function in [f.get("function") for f in s["frames"][1:]]]
+        ours = {"allocations": sum(s["total_allocs"] for s in rows),
+                "leaked": sum(s["outstanding_bytes"] for s in rows)}
+        for cost, value in ours.items():
+            peer = theirs[cost][function]
+            mtest.check((value > 0 or cost == "leaked") and abs(value - peer) <= value / 1000,
+                        f"cc1: {function}: {cost} {value}, heaptrack {peer} (within 0.1%)")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
-    if not os.path.exists("/usr/lib/python3/dist-packages/faiss"):
-        mtest.fail("Debian's python3-faiss is not installed: tools/check installs it")
-    with mtest.Processes() as procs:  # the checks inside: MTEST_KEEP keeps a failure's files
-        check_faiss(procs, args)
+    for needed, package in (("/usr/lib/python3/dist-packages/faiss", "python3-faiss"),
+                            (PNGTEST, "libpng-dev"), ("/usr/bin/heaptrack", "heaptrack"),
+                            (CC1, "gcc")):
+        if not os.path.exists(needed):
+            mtest.fail(f"Debian's {package} is not installed ({needed}): tools/check installs it")
+    for check in (check_faiss, check_cc1):
+        with mtest.Processes() as procs:  # the checks inside: MTEST_KEEP keeps a failure's files
+            check(procs, args)
 
 
 main()
