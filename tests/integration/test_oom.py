@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """OOM post-mortem: a leaking target in a memory-limited cgroup of its own is killed; memtide names
 it, its cgroup and limit, and the stack that held the memory, and goes on tracing another
-process."""
+process. A Python process killed within a second of starting to leak has its leaking function
+named with file and line in the post-mortem."""
 import os
 import signal
 import time
@@ -10,6 +11,9 @@ import mtest
 
 MIB = 1 << 20
 LIMIT = 64 * MIB
+PY_LIMIT = 150 * MIB
+PY_OOM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "targets", "py_oom.py")
+PY_RATE = 200  # blocks of 1 MiB a second: 2 MiB every 10 ms, killed within a second
 
 
 def memory_controller():
@@ -114,9 +118,47 @@ def check_postmortem_json(doc, pid, cgroup):
                 f"({pm['rss']['anon_bytes']} bytes)")
 
 
+def leak_line():
+    """The line of py_oom.py's leak_until_killed that keeps the blocks."""
+    with open(PY_OOM) as f:
+        return next(i for i, line in enumerate(f, 1) if "LEAKED.append" in line)
+
+
+def check_python_victim(args):
+    """Debian's python3 leaking 2 MiB every 10 ms in a 150 MiB cgroup: killed well within a
+    second, and its post-mortem names leak_until_killed with file and line."""
+    with mtest.Processes() as procs, Cgroup(limit=PY_LIMIT) as cgroup:
+        victim = procs.spawn(["/usr/bin/python3", PY_OOM, str(PY_RATE)], "pyvictim")
+        pid = int(procs.wait_for_line("pyvictim", "ready ", proc=victim).split()[1])
+        cgroup.add(victim, pid)
+        report = procs.path("pyoom.txt")
+        memtide = procs.memtide(args.memtide, ["-p", str(pid), "-i", "60", "--oom-report",
+                                               report], name="memtide_py")
+        started = time.monotonic()
+        victim.send_signal(signal.SIGUSR1)
+        code = victim.wait(timeout=60)
+        lived = time.monotonic() - started
+        mtest.check(code == -signal.SIGKILL and lived < 1.5,
+                    f"python: killed by SIGKILL (exit {code}) {lived:.2f} s after it began")
+        procs.wait_for_line("memtide_py", "memtide: wrote the post-mortem", stream="err",
+                            proc=memtide)
+        procs.stop_memtide(memtide, name="memtide_py")
+        with open(report) as f:
+            text = f.read()
+        doc = mtest.read_json(report + ".json")
+        where = f"leak_until_killed ({PY_OOM}:{leak_line()})"  # the path as python3 was given it
+        mtest.check(where in text, f"python: the post-mortem names {where}", text[:3000])
+        top = doc[0]["stacks"][0]
+        frames = [(f.get("function"), f.get("line")) for f in top["frames"] if f.get("python")]
+        mtest.check(("leak_until_killed", leak_line()) in frames
+                    and all(name and not name.startswith("<unknown") for name, _ in frames),
+                    f"python: JSON: every Python frame of the top stack named ({frames})")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
+    check_python_victim(args)
     with mtest.Processes() as procs, Cgroup() as cgroup:
         victim = procs.spawn([args.oom_target, "leak"], "victim")
         victim_pid = int(procs.wait_for_line("victim", "ready ", proc=victim).split()[1])
