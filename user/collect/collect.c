@@ -250,13 +250,15 @@ bool collector__pressed(const struct collector *c)
 	return stored_now(room) - room->stored_at_forget >= room->stacks_cap / 8;
 }
 
-/* Holds nothing, held nothing at the peaks, rose too little to stand out in a report. */
+/*
+ * Holds nothing, held nothing at the peaks, rose too little to stand out in a report. Page
+ * faults only add up, so what each of their stacks made resident is the figure: never idle.
+ */
 static bool idle(const struct collector *c, const struct mt_stack_key *key,
 		 const struct mt_stack_stats *stats)
 {
 	if (!mt_kind_outstanding(key->kind) || key->kind >= MT_KIND_NR)
-		return false; /* page faults only add up: what each stack made resident is the
-				 figure */
+		return false;
 	return !stats->outstanding_bytes && !stats->outstanding_count &&
 	       stats->window[0].high < IDLE_HIGH_BYTES && stats->window[1].high < IDLE_HIGH_BYTES &&
 	       !tide__held_at_peak(c->tide, key->aspace_id, stats);
