@@ -123,9 +123,9 @@ static const struct argp_option options[] = {
 	 "(default: as many as the intervals seen fill, 3 to 8)",
 	 2},
 	{"no-exec-hold", OPT_NO_EXEC_HOLD, NULL, 0,
-	 "Do not stop an exec'd process until its tables and probes are in place (its first "
-	 "allocations then have incomplete stacks or are missed); the stop sends its parent a "
-	 "SIGCHLD (CLD_STOPPED)",
+	 "Do not stop an exec'd process, or one that dlopens new code, until its tables and "
+	 "probes are in place (its first allocations then have incomplete stacks or are "
+	 "missed); the stop sends its parent a SIGCHLD (CLD_STOPPED)",
 	 2},
 	{"no-rss", OPT_NO_RSS, NULL, 0,
 	 "No RSS timelines: leave out the kmem:rss_stat program, which runs at every page fault "
