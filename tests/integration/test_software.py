@@ -11,7 +11,6 @@
 import collections
 import os
 import re
-import signal
 import subprocess
 
 import mtest
@@ -31,23 +30,6 @@ PNGTEST = "/usr/share/doc/libpng-dev/examples/pngtest.c"
 CC1_COMPARED = ("xmalloc", "xrealloc", "sbitmap_alloc(unsigned int)")
 
 
-def trace_script(procs, args, script, name, extra, done_timeout):
-    """Runs a target script under memtide -p, then asks it to end (SIGTERM)."""
-    target = procs.spawn([PYTHON, os.path.join(TARGETS, script)], name)
-    pid = int(procs.wait_for_line(name, "ready ", proc=target, timeout=120).split()[1])
-    folded, js = procs.path(name + ".folded"), procs.path(name + ".json")
-    memtide = procs.memtide(args.memtide, ["-p", str(pid), "-i", "1", "--folded", folded,
-                                           "--json", js] + extra, name="memtide_" + name,
-                            timeout=120)
-    target.send_signal(signal.SIGUSR1)
-    procs.wait_for_line(name, "done", proc=target, timeout=done_timeout)
-    mtest.time.sleep(1.5)
-    procs.stop_memtide(memtide, name="memtide_" + name, timeout=60)
-    target.send_signal(signal.SIGTERM)
-    target.wait(timeout=60)
-    return mtest.read_folded(folded), mtest.read_json(js), procs.read("memtide_" + name)
-
-
 def names(stack):
     return [f.get("function") for f in stack["frames"]]
 
@@ -59,7 +41,9 @@ def in_order(frames, *wanted):
 
 
 def check_faiss(procs, args):
-    stacks, doc, report = trace_script(procs, args, "py_faiss.py", "faiss", [], 60)
+    stacks, doc, report = mtest.trace_program(
+        procs, args.memtide, [PYTHON, os.path.join(TARGETS, "py_faiss.py")], "faiss",
+        settle=1.5, done_timeout=60, stop_timeout=60, attach_timeout=120)
     rows = mtest.json_stacks_with(doc, FAISS_ADD)
     kept = sum(s["outstanding_bytes"] for s in rows)
     allocated = sum(s["total_alloc_bytes"] for s in rows)
