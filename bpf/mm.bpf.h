@@ -31,7 +31,9 @@
  *
  * Page faults. exceptions:page_fault_user hands the user registers of the faulting instruction,
  * where the walk starts; each fault stands for one 4 KiB page made resident, times the sampling
- * weight. These tracepoints fire in every process: the traced-process check comes first.
+ * weight: a flow, or with --no-heap a page charged to the stack until it leaves
+ * (bpf/resident.bpf.h). These tracepoints fire in every process: the traced-process check comes
+ * first.
  */
 #ifndef MEMTIDE_MM_BPF_H
 #define MEMTIDE_MM_BPF_H
@@ -46,6 +48,7 @@
 #include "thread.bpf.h"
 #include "stack.bpf.h"
 #include "tide.bpf.h"
+#include "resident.bpf.h"
 
 #define MM_PAGE_SIZE   4096ULL
 #define MM_PROT_NONE   0x0
@@ -486,6 +489,10 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	/* inside an allocator call this is already so: the call is in this process */
 	ts->aspace_id = proc->aspace_id;
 	stack_id = capture_stack(regs, ts, proc);
+	if (resident_mode) {
+		resident_fault(proc->aspace_id, address, error_code, stack_id, fault_sample);
+		return 0;
+	}
 	stats = stack_stats(proc->aspace_id, MT_KIND_FAULT, stack_id);
 	if (!stats) {
 		count(MT_CNT_BY_STACK_FULL);

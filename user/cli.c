@@ -41,6 +41,8 @@ enum {
 	OPT_SAMPLE,
 	OPT_NO_MAPPINGS,
 	OPT_NO_FAULTS,
+	OPT_NO_HEAP,
+	OPT_MAX_PAGES,
 	OPT_FAULT_SAMPLE,
 	OPT_MAX_MAPPINGS,
 	OPT_PER_PROCESS,
@@ -110,6 +112,11 @@ static const struct argp_option options[] = {
 	 "Do not trace page faults (by default the bytes each stack makes resident, 4 KiB a "
 	 "fault, are reported as kind fault)",
 	 2},
+	{"no-heap", OPT_NO_HEAP, NULL, 0,
+	 "Resident bytes by stack instead of the heap: no allocator probes and no syscall "
+	 "tracepoints; each page fault's page is charged to the faulting stack until it is no "
+	 "longer resident (kinds resident-anon and resident-file). The mode to leave on",
+	 2},
 	{"fault-sample", OPT_FAULT_SAMPLE, "N", 0,
 	 "Walk the stack of one page fault in N on average, each standing for N (default 1: every "
 	 "fault)",
@@ -178,6 +185,10 @@ static const struct argp_option options[] = {
 	{"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct stacks stored (default 32768)", 5},
 	{"max-mappings", OPT_MAX_MAPPINGS, "N", 0,
 	 "Live mmap and brk ranges tracked at once (default 65536)", 5},
+	{"max-pages", OPT_MAX_PAGES, "N", 0,
+	 "--no-heap: resident pages charged at once (default 262144: 1 GiB, or N times that "
+	 "with --fault-sample N)",
+	 5},
 	{"bench-floor", OPT_BENCH_FLOOR, NULL, OPTION_HIDDEN, "Attach empty programs only", 5},
 	{},
 };
@@ -269,6 +280,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_FAULTS:
 		config->faults = false;
+		break;
+	case OPT_NO_HEAP:
+		config->no_heap = true;
+		break;
+	case OPT_MAX_PAGES:
+		if (mt_parse_u64(arg, 64, 1U << 26, &number))
+			argp_error(state, "invalid --max-pages '%s': expected 64..67108864", arg);
+		config->max_resident_pages = number;
 		break;
 	case OPT_FAULT_SAMPLE:
 		if (mt_parse_u64(arg, 1, 1U << 20, &number))
@@ -388,6 +407,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "nothing to trace: give -p PID, -c CGROUP or -- COMMAND");
 		if (!!config->pid_cnt + !!config->command + !!config->cgroup > 1)
 			argp_error(state, "give one of -p PID, -c CGROUP or -- COMMAND");
+		if (config->no_heap && !config->faults)
+			argp_error(state, "--no-heap traces page faults only: drop --no-faults");
+		if (config->no_heap && (config->sample_bytes || config->python_allocators))
+			argp_error(state, "--no-heap traces no allocator: drop --sample and "
+					  "--python-allocators (--fault-sample samples faults)");
+		/* resident pages say what mappings hold: no syscall tracepoints for everyone */
+		if (config->no_heap)
+			config->mappings = false;
 		/* a command's tree has exited by the final report: what it held is the answer */
 		if (config->command)
 			config->include_exited = true;
@@ -422,6 +449,7 @@ int cli_parse(int argc, char **argv, struct memtide_config *config)
 		.faults = true,
 		.fault_sample = 1,
 		.max_mappings = 65536,
+		.max_resident_pages = 1U << 18,
 		.pprof_keep = 60,
 		.app_name = "memtide",
 		.push_queue = 30,

@@ -37,17 +37,19 @@ struct memtide_config {
 	bool faults;		/* page faults by stack (--no-faults: off) */
 	__u32 fault_sample;	/* walk one page fault in this many (1: every one) */
 	__u32 max_mappings;	/* live mmap/brk ranges tracked at once */
-	__u32 leak_window;	/* intervals per low-water window (view/verdict.h); 0: adaptive */
-	__u32 leak_windows;	/* windows compared for a verdict; 0: adaptive */
-	bool no_rss;		/* no kmem:rss_stat program: no RSS timelines */
-	bool no_exec_hold;	/* exec'd images run before their tables and probes are ready */
-	bool no_demangle;	/* C++ and Rust symbols as in the ELF (--no-demangle) */
-	const char *oom_path;	/* --oom-report: post-mortems to FILE and FILE.json */
-	const char *pprof_path; /* --pprof: gzipped profile.proto at exit */
-	const char *pprof_dir;	/* --pprof-dir: one profile per interval */
-	__u32 pprof_keep;	/* profiles kept in pprof_dir */
-	const char *push_url;	/* --push: Pyroscope-compatible server, profiles to URL/ingest */
-	const char *app_name;	/* --app-name: the application name pushed */
+	bool no_heap;		/* --no-heap: resident pages by stack, no allocator probes */
+	__u32 max_resident_pages; /* --no-heap: pages charged at once */
+	__u32 leak_window;	  /* intervals per low-water window (view/verdict.h); 0: adaptive */
+	__u32 leak_windows;	  /* windows compared for a verdict; 0: adaptive */
+	bool no_rss;		  /* no kmem:rss_stat program: no RSS timelines */
+	bool no_exec_hold;	  /* exec'd images run before their tables and probes are ready */
+	bool no_demangle;	  /* C++ and Rust symbols as in the ELF (--no-demangle) */
+	const char *oom_path;	  /* --oom-report: post-mortems to FILE and FILE.json */
+	const char *pprof_path;	  /* --pprof: gzipped profile.proto at exit */
+	const char *pprof_dir;	  /* --pprof-dir: one profile per interval */
+	__u32 pprof_keep;	  /* profiles kept in pprof_dir */
+	const char *push_url;	  /* --push: Pyroscope-compatible server, profiles to URL/ingest */
+	const char *app_name;	  /* --app-name: the application name pushed */
 	const char *push_headers[MT_MAX_PUSH_HEADERS]; /* --push-header "Name: value" */
 	int push_header_cnt;
 	__u32 push_queue; /* profiles waiting to be pushed, at most */

@@ -39,7 +39,10 @@
 #define MT_KIND_MMAP  1 /* anonymous private mappings (mmap, mremap): outstanding bytes */
 #define MT_KIND_BRK   2 /* program break growth (brk, sbrk): outstanding bytes */
 #define MT_KIND_FAULT 3 /* page faults: total_allocs faults, total_alloc_bytes made resident */
-#define MT_KIND_NR    4
+/* --no-heap: pages a stack faulted in and that are still resident, anonymous or file-backed */
+#define MT_KIND_RESIDENT_ANON 4
+#define MT_KIND_RESIDENT_FILE 5
+#define MT_KIND_NR	      6
 
 /* Drop and event counters, indexes into the BPF `counters` array. */
 #define MT_CNT_ALLOCS_FULL     0  /* live allocation not recorded: allocs map full */
@@ -62,7 +65,8 @@
 #define MT_CNT_PEAKS_FULL      17 /* image's total not kept for its peak: peaks map full */
 #define MT_CNT_PYSTACK_SKIPPED 18 /* new Python stack not announced: events ring a quarter full */
 #define MT_CNT_HOLDS_SKIPPED   19 /* new image not held before it ran: every hold slot in use */
-#define MT_CNT_NR	       20
+#define MT_CNT_RESIDENT_FULL   20 /* --no-heap: faulted page not charged: resident_pages map full */
+#define MT_CNT_NR	       21
 
 /* Why a stack walk stopped: the low byte of mt_stack.flags. */
 #define MT_STOP_COMPLETE    0 /* the outermost frame: no return address (_start, clone) */
@@ -114,6 +118,42 @@ struct mt_mapping_info {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct mt_mapping_info) == 24, "struct mt_mapping_info: ABI size");
+
+/*
+ * --no-heap: a page a traced stack faulted in (resident_pages map, keyed like allocations by
+ * address space and page address). weight: the pages it stands for (--fault-sample).
+ */
+struct mt_resident_page {
+	__u64 stack_id;
+	__u32 kind; /* MT_KIND_RESIDENT_ANON or MT_KIND_RESIDENT_FILE */
+	__u32 weight;
+};
+_Static_assert(sizeof(struct mt_resident_page) == 16, "struct mt_resident_page: ABI size");
+
+/*
+ * What the loader's interval check found of charged pages, for the apply_changes program
+ * (bpf/resident.bpf.h) to apply where every other change of outstanding bytes is made: a page no
+ * longer resident leaves its stack (to_kind 0), a page of the other kind than the fault guessed
+ * moves to it (pagemap says which). The resident_changes array holds MT_RESIDENT_CHANGES_MAX of
+ * them; the program's context says how many are filled.
+ */
+#define MT_RESIDENT_CHANGES_MAX 4096
+
+struct mt_resident_change {
+	struct mt_alloc_key key;
+	struct mt_resident_page page; /* as read: a page charged to another stack since stays */
+	__u32 to_kind;		      /* 0: released; else MT_KIND_RESIDENT_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_resident_change) == 40, "struct mt_resident_change: ABI size");
+
+struct mt_resident_apply {
+	__u32 cnt;
+	__u32 released; /* out: pages taken off their stacks */
+	__u32 moved;	/* out: pages moved to the other kind */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_resident_apply) == 16, "struct mt_resident_apply: ABI size");
 
 /* Sampling tables, 16.16 fixed point (BPF has no floating point): filled by the loader. */
 #define MT_SAMPLE_DRAWS	       1024 /* exponential draws with mean 1, by uniform bucket */

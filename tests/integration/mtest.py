@@ -163,7 +163,8 @@ def read_folded(path):
 def folded_kind(frames):
     """Memory not from the allocator ends in a leaf naming its kind: ...;mmap64;[mmap]."""
     leaf = frames[-1]
-    return leaf[1:-1] if leaf in ("[mmap]", "[brk]") else "heap"
+    return leaf[1:-1] if leaf in ("[mmap]", "[brk]", "[resident-anon]", "[resident-file]") \
+        else "heap"
 
 
 def folded_bytes(stacks, function, kind="heap"):

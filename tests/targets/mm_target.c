@@ -3,6 +3,11 @@
  * A traced program with known memory beyond malloc, one named case per run:
  *   mm_target maps      mappings, brk growth and a large malloc, each from a function of its own
  *   mm_target touch     touch_pages writes one byte in each page of 100 MiB of fresh memory
+ *   mm_target resident  --no-heap's steps, each ended by "step N" and a wait for SIGUSR1:
+ *                       1: fault_anon writes 8 MiB of anonymous memory, fault_shared 4 MiB of
+ *                       a shared memfd mapping; 2: 2 MiB of the first and 1 MiB of the second
+ *                       unmapped; 3: 3 MiB more of the first dropped by MADV_DONTNEED
+ *   mm_target resident_exit  fault_anon writes 8 MiB, then the program exits after "done"
  * It prints "ready <pid>", waits for SIGUSR1, runs the case, prints "done" and waits for SIGUSR1
  * or SIGTERM.
  */
@@ -135,10 +140,58 @@ NOINLINE void touch_pages(volatile char *region, size_t size)
 		region[off] = 1;
 }
 
+NOINLINE void fault_anon(volatile char *region, size_t size)
+{
+	touch_pages(region, size);
+	__asm__ volatile("" : : : "memory"); /* a call, not a tail jump: this frame stays */
+}
+
+NOINLINE void fault_shared(volatile char *region, size_t size)
+{
+	touch_pages(region, size);
+	__asm__ volatile("" : : : "memory"); /* a call, not a tail jump: this frame stays */
+}
+
+static char *map_memfd(size_t size)
+{
+	int fd = memfd_create("mm_target", MFD_CLOEXEC);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, (off_t)size)) {
+		perror("memfd");
+		exit(1);
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	close(fd);
+	return p;
+}
+
+static void resident_steps(void)
+{
+	char *anon = map_anon(8 * MIB, PROT_READ | PROT_WRITE, 0, NULL),
+	     *shared = map_memfd(4 * MIB);
+
+	fault_anon(anon, 8 * MIB);
+	fault_shared(shared, 4 * MIB);
+	handshake_say_and_wait("step 1", 0);
+	unmap(anon, 2 * MIB);
+	unmap(shared + 3 * MIB, MIB);
+	handshake_say_and_wait("step 2", 0);
+	if (madvise(anon + 2 * MIB, 3 * MIB, MADV_DONTNEED)) {
+		perror("madvise");
+		exit(1);
+	}
+	handshake_say_and_wait("step 3", 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s maps|touch\n", argv[0]);
+		fprintf(stderr, "usage: %s maps|touch|resident|resident_exit\n", argv[0]);
 		return 2;
 	}
 	handshake_begin();
@@ -154,6 +207,12 @@ int main(int argc, char **argv)
 		large_malloc();
 	} else if (!strcmp(argv[1], "touch")) {
 		touch_pages(map_anon(128 * MIB, PROT_READ | PROT_WRITE, 0, NULL), 100 * MIB);
+	} else if (!strcmp(argv[1], "resident")) {
+		resident_steps();
+	} else if (!strcmp(argv[1], "resident_exit")) {
+		fault_anon(map_anon(8 * MIB, PROT_READ | PROT_WRITE, 0, NULL), 8 * MIB);
+		puts("done");
+		return 0;
 	} else {
 		fprintf(stderr, "unknown case %s\n", argv[1]);
 		return 2;

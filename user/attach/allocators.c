@@ -26,6 +26,7 @@ struct checked_file {
 struct allocators {
 	struct uprobes *uprobes;
 	bool python_allocators; /* also probe CPython's own allocator */
+	__u32 families;		/* MT_FAMILY_* bits probed where found */
 	/* Files whose symbols were read: a process maps dozens, each is checked once. */
 	struct checked_file checked[MAX_CHECKED_FILES];
 	size_t checked_cnt;
@@ -34,13 +35,14 @@ struct allocators {
 	struct mt_idtab watched;
 };
 
-struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators)
+struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators, bool heap)
 {
 	struct allocators *a = calloc(1, sizeof(*a));
 
 	if (a) {
 		a->uprobes = uprobes;
 		a->python_allocators = python_allocators;
+		a->families = heap ? (1U << MT_FAMILY_NR) - 1 : 1U << MT_FAMILY_LOADER;
 		a->watched = MT_IDTAB_INIT(__u64);
 	}
 	return a;
@@ -120,6 +122,7 @@ static int check_file(struct allocators *a, const char *kernel_path, __u64 dev, 
 		families = 0;
 	if (families < 0)
 		return families;
+	families &= a->families;
 	for (int family = 0; family < MT_FAMILY_NR; family++) {
 		int lib;
 
@@ -256,7 +259,8 @@ int allocators__attach(struct allocators *a, const struct mt_process *proc)
 		}
 		found += libs;
 	}
-	if (!found && proc->map_cnt && a->told_stripped != proc->aspace_id) {
+	if (!found && proc->map_cnt && a->told_stripped != proc->aspace_id &&
+	    (a->families & MT_FAMILIES_ALLOCATING)) {
 		char exe[64], shown[PATH_MAX];
 		ssize_t len;
 

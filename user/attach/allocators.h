@@ -14,8 +14,11 @@ struct mt_process;
 #include <stdbool.h>
 #include <linux/types.h>
 
-/* python_allocators: also probe CPython's PyObject_* and PyMem_* in Python processes. */
-struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators);
+/*
+ * python_allocators: also probe CPython's PyObject_* and PyMem_* in Python processes. heap
+ * false (--no-heap): probe no allocator, only the dynamic loader (MT_FAMILY_LOADER).
+ */
+struct allocators *allocators__new(struct uprobes *uprobes, bool python_allocators, bool heap);
 void allocators__free(struct allocators *a); /* NULL-safe */
 
 /*

@@ -12,7 +12,7 @@
 
 /* Keys per bpf() call: a pass over a million live allocations is about 250 calls. */
 #define SWEEP_BATCH    4096
-#define MAX_SWEPT_MAPS 3
+#define MAX_SWEPT_MAPS 4
 
 struct sweep {
 	int fds[MAX_SWEPT_MAPS];

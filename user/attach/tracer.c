@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "util/log.h"
@@ -24,7 +25,12 @@ struct tracer {
 	struct sweep *sweep; /* records of ended images, forgotten once per interval */
 	bool rss;
 	struct tracer_holds holds;
+	struct mt_resident_change
+		*resident_changes; /* --no-heap: the resident_changes array, mapped */
+	__u32 resident_cap;
 };
+
+#define RESIDENT_CHANGES_BYTES (MT_RESIDENT_CHANGES_MAX * sizeof(struct mt_resident_change))
 
 static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 {
@@ -47,6 +53,7 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		{skel->maps.mappings, opts->max_mappings},
 		{skel->maps.mapping_images, opts->max_procs},
 		{skel->maps.peaks, opts->max_procs + 1}, /* and MT_PEAK_TRACE */
+		{skel->maps.resident_pages, opts->resident ? opts->max_resident_pages : 1},
 	};
 	int err;
 
@@ -119,6 +126,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->skel->rodata->target_cgroup_level = opts->cgroup_level;
 	bpf_program__set_autoload(t->skel->progs.handle_cgroup_attach, opts->cgroup_id != 0);
 	t->skel->rodata->fault_sample = opts->fault_sample;
+	t->skel->rodata->resident_mode = opts->resident;
+	bpf_program__set_autoload(t->skel->progs.apply_changes, opts->resident);
 	err = memtide_bpf__load(t->skel);
 	if (err) {
 		mt_error("Failed to load BPF programs: %s (run with -vv for the verifier log)\n",
@@ -134,12 +143,25 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	};
 	t->sweep = sweep__new((const int[]){bpf_map__fd(t->skel->maps.allocs),
 					    bpf_map__fd(t->skel->maps.mappings),
+					    bpf_map__fd(t->skel->maps.resident_pages),
 					    bpf_map__fd(t->skel->maps.by_stack)},
-			      3);
+			      4);
 	if (!t->sweep) {
 		err = -errno;
 		mt_error("Failed to set up the sweep of ended processes: %s\n", strerror(-err));
 		goto fail;
+	}
+	if (opts->resident) {
+		void *changes = mmap(NULL, RESIDENT_CHANGES_BYTES, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, bpf_map__fd(t->skel->maps.resident_changes), 0);
+
+		if (changes == MAP_FAILED) {
+			err = -errno;
+			mt_error("Failed to map the resident_changes array: %s\n", strerror(-err));
+			goto fail;
+		}
+		t->resident_changes = changes;
+		t->resident_cap = opts->max_resident_pages;
 	}
 	return t;
 fail:
@@ -154,6 +176,8 @@ void tracer__free(struct tracer *t)
 		return;
 	ring_buffer__free(t->events);
 	sweep__free(t->sweep);
+	if (t->resident_changes)
+		munmap(t->resident_changes, RESIDENT_CHANGES_BYTES);
 	memtide_bpf__destroy(t->skel);
 	free(t);
 }
@@ -425,4 +449,17 @@ void tracer__tide(const struct tracer *t, struct tracer_tide *tide)
 {
 	tide->peaks_fd = bpf_map__fd(t->skel->maps.peaks);
 	tide->epoch = &t->skel->bss->stack_epoch;
+}
+
+int tracer__resident(const struct tracer *t, struct tracer_resident *resident)
+{
+	if (!t->resident_changes)
+		return -ENOENT;
+	*resident = (struct tracer_resident){
+		.pages_fd = bpf_map__fd(t->skel->maps.resident_pages),
+		.pages_cap = t->resident_cap,
+		.changes = t->resident_changes,
+		.apply_fd = bpf_program__fd(t->skel->progs.apply_changes),
+	};
+	return 0;
 }

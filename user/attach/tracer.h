@@ -28,6 +28,8 @@ struct tracer_opts {
 	__u32 max_mappings; /* live mmap/brk ranges tracked at once */
 	__u32 fault_sample; /* one page fault in this many is walked (1: every fault) */
 	bool rss;	    /* RSS timelines: load and attach the kmem:rss_stat program */
+	bool resident;	    /* --no-heap: page faults charge resident pages (bpf/resident.bpf.h) */
+	__u32 max_resident_pages; /* pages charged at once (--no-heap) */
 };
 
 struct tracer_unwind_fds {
@@ -128,5 +130,15 @@ struct tracer_tide {
 	__u64 *epoch; /* stack_epoch: bumped at each interval end */
 };
 void tracer__tide(const struct tracer *t, struct tracer_tide *tide);
+
+/* --no-heap's charged pages and the way to release them (collect/resident.h). */
+struct tracer_resident {
+	int pages_fd;
+	__u32 pages_cap;
+	struct mt_resident_change *changes; /* MT_RESIDENT_CHANGES_MAX entries, memory-mapped */
+	int apply_fd;
+};
+/* 0, or -ENOENT when the tracer was made without opts.resident. */
+int tracer__resident(const struct tracer *t, struct tracer_resident *resident);
 
 #endif /* MEMTIDE_TRACER_H */

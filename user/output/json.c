@@ -66,6 +66,19 @@ static json_t *rss_json(const struct rss_record *rec)
 	return rss;
 }
 
+/* --no-heap: the resident totals and the checks that release pages no longer present. */
+static json_t *resident_json(const struct view_resident *resident)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "anon_bytes",
+			 (json_int_t)resident->anon_bytes, "file_bytes",
+			 (json_int_t)resident->file_bytes, "pages_charged",
+			 (json_int_t)resident->checks.last_pages, "pages_released",
+			 (json_int_t)resident->checks.pages_released, "pages_moved_kind",
+			 (json_int_t)resident->checks.pages_moved, "unreadable_page_checks",
+			 (json_int_t)resident->checks.unreadable, "last_check_s",
+			 resident->checks.last_check_s);
+}
+
 /*
  * limit_bytes, limit_source, limit_usage_bytes, time_to_limit_s (null without a forecast), the
  * contributors, and the resident verdict the forecast comes from; nothing without a limit.
@@ -258,8 +271,11 @@ int json__write(FILE *out, const struct view *view)
 			    json_integer((json_int_t)totals->forgotten_stacks));
 	json_object_set_new(doc, "resident_bytes",
 			    json_integer((json_int_t)totals->resident_bytes));
-	json_object_set_new(doc, "fault_sample",
-			    json_integer(settings->faults ? settings->fault_sample : 0));
+	json_object_set_new(
+		doc, "fault_sample",
+		json_integer(settings->faults || settings->no_heap ? settings->fault_sample : 0));
+	if (settings->no_heap)
+		json_object_set_new(doc, "no_heap", resident_json(&view->resident));
 	if (view->push.enabled)
 		json_object_set_new(doc, "push", push_json(&view->push));
 	if (json_dumpf(doc, out, JSON_INDENT(1)) || fputc('\n', out) == EOF || fflush(out))

@@ -285,13 +285,14 @@ static bool any_value(const struct builder *b, const int64_t *values)
 
 /*
  * The row's frames, innermost first as pprof wants them; memory not from the allocator gets
- * the leaf pseudo-frame the folded file has ([mmap], [brk]), so both read the same stacks.
+ * the leaf pseudo-frame the folded file has ([mmap], [brk], [resident-anon]...), so both read
+ * the same stacks.
  */
 static int add_locations(struct builder *b, struct sample *s, const struct view_row *row)
 {
 	const struct resolved_stack *stack = row->stack;
 	size_t frame_cnt = stack && stack->stored ? stack->frame_cnt : 0;
-	bool pseudo = row->key.kind == MT_KIND_MMAP || row->key.kind == MT_KIND_BRK;
+	bool pseudo = row->key.kind != MT_KIND_HEAP && mt_kind_outstanding(row->key.kind);
 	char leaf[32];
 	size_t n = 0;
 

@@ -56,6 +56,7 @@ static void print_full_maps(FILE *out, const struct view *view)
 		{MT_CNT_STACKS_FULL, "--max-stacks", settings->max_stacks},
 		{MT_CNT_BY_STACK_FULL, "--max-stacks", settings->max_stacks},
 		{MT_CNT_MAPPINGS_FULL, "--max-mappings", settings->max_mappings},
+		{MT_CNT_RESIDENT_FULL, "--max-pages", settings->max_resident_pages},
 	};
 
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
@@ -66,6 +67,34 @@ static void print_full_maps(FILE *out, const struct view *view)
 				(unsigned long long)dropped, mt_counter_name(limits[i].counter),
 				limits[i].option, limits[i].limit);
 	}
+}
+
+static void print_resident(FILE *out, const struct view *view)
+{
+	const struct view_resident *resident = &view->resident;
+	char anon[32], file[32];
+
+	fprintf(out,
+		"   resident by stack (--no-heap): anon %s, file %s of the pages faulted in while "
+		"traced%s; %llu charged pages checked in %.1f ms at the last interval, %llu "
+		"released since the start\n",
+		mt_format_bytes(resident->anon_bytes, 0, anon, sizeof(anon)),
+		mt_format_bytes(resident->file_bytes, 0, file, sizeof(file)),
+		view->settings.fault_sample > 1 ? " (sampled: estimates)" : "",
+		(unsigned long long)resident->checks.last_pages,
+		resident->checks.last_check_s * 1e3,
+		(unsigned long long)resident->checks.pages_released);
+	if (resident->checks.pages_moved)
+		fprintf(out,
+			"   %llu pages were charged as the wrong kind at the fault (the mapping "
+			"could not be looked up) and moved to the kind pagemap says\n",
+			(unsigned long long)resident->checks.pages_moved);
+	if (resident->checks.unreadable)
+		fprintf(out,
+			"   %llu page checks found no pagemap entry (a process gone before its "
+			"exit "
+			"event): kept until it comes\n",
+			(unsigned long long)resident->checks.unreadable);
 }
 
 static void print_header(FILE *out, const struct view *view, const char *title)
@@ -113,6 +142,8 @@ static void print_header(FILE *out, const struct view *view, const char *title)
 			settings->interval_s,
 			mt_format_bytes(totals->resident_bytes, 0, held, sizeof(held)),
 			settings->fault_sample > 1 ? " (sampled: estimates)" : "");
+	if (settings->no_heap)
+		print_resident(out, view);
 	print_rss_total(out, view);
 	if (view->push.enabled)
 		fprintf(out,

@@ -17,6 +17,8 @@ static const struct {
 	[MT_KIND_MMAP] = {"mapping", "mappings", "maps", "unmaps"},
 	[MT_KIND_BRK] = {"extension", "extensions", "extensions", "releases"},
 	[MT_KIND_FAULT] = {"fault", "faults", "faults", ""},
+	[MT_KIND_RESIDENT_ANON] = {"page", "pages", "faults", "released"},
+	[MT_KIND_RESIDENT_FILE] = {"page", "pages", "faults", "released"},
 };
 
 void text__stack_figures(FILE *out, __u32 kind, const struct mt_stack_stats *stats, __s64 growth,

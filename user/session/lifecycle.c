@@ -99,6 +99,7 @@ static int take_image(struct lifecycle *lc, struct mt_process *proc, bool unwind
 static struct mt_process *adopt(struct lifecycle *lc, pid_t tgid, pid_t parent, const char *comm,
 				bool unwind)
 {
+	bool heap = !lc->parts.config->no_heap;
 	char live_comm[MT_COMM_LEN];
 	struct mt_process *proc;
 	__u32 aspace_id;
@@ -129,13 +130,14 @@ static struct mt_process *adopt(struct lifecycle *lc, pid_t tgid, pid_t parent, 
 	 * the libraries are there at a second look, or the loader has yet to say so, and then
 	 * it is held like an exec'd image.
 	 */
-	if (err == 0 && !lc->parts.config->no_exec_hold &&
+	if (err == 0 && heap && !lc->parts.config->no_exec_hold &&
 	    allocators__has_loader(lc->parts.allocators, proc->aspace_id)) {
 		err = tracer__expect_loader(lc->parts.tracer, tgid);
 		if (!err)
 			err = take_image(lc, proc, unwind);
 	}
-	if (err == 0) {
+	/* --no-heap's page faults need no allocator */
+	if (err == 0 && heap) {
 		mt_warn("process %d (%s) maps no known allocator (no malloc/free): nothing to "
 			"trace there\n",
 			tgid, comm);

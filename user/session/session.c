@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "collect/collect.h"
 #include "collect/limits.h"
+#include "collect/resident.h"
 #include "collect/rss.h"
 #include "collect/victim.h"
 #include "output/flamegraph.h"
@@ -64,7 +65,8 @@ struct memtide {
 	struct py_images *pythons;
 	struct resolver *resolver;
 	struct collector *collector;
-	struct rss_table *rss; /* NULL with --no-rss */
+	struct rss_table *rss;		  /* NULL with --no-rss */
+	struct resident_ledger *resident; /* NULL without --no-heap */
 	struct limits *limits;
 	struct lifecycle *lifecycle;
 	struct oom_reporter *oom;
@@ -213,6 +215,8 @@ static int setup_loader_parts(struct memtide *m, struct tracer_opts *tracer_opts
 		.max_mappings = config->max_mappings,
 		.fault_sample = config->fault_sample,
 		.rss = !config->no_rss,
+		.resident = config->no_heap,
+		.max_resident_pages = config->max_resident_pages,
 	};
 	return 0;
 }
@@ -259,6 +263,22 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		if (!m->rss)
 			return -ENOMEM;
 	}
+	if (tracer_opts.resident) {
+		struct tracer_resident resident;
+
+		err = tracer__resident(m->tracer, &resident);
+		if (err)
+			return err;
+		m->resident = resident__new(&(struct resident_opts){
+			.pages_fd = resident.pages_fd,
+			.pages_cap = resident.pages_cap,
+			.changes = resident.changes,
+			.apply_fd = resident.apply_fd,
+			.procs = m->procs,
+		});
+		if (!m->resident)
+			return -ENOMEM;
+	}
 	err = attach_unwind_maps(m, &tracer_opts) ?: tracer__attach_sched(m->tracer, on_event, m);
 	if (!err && !config->bench_floor)
 		err = tracer__attach_mm(m->tracer, config->mappings, config->faults);
@@ -274,7 +294,7 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 		return -errno;
 	/* from now on the watchdog resumes what memtide holds, however memtide ends */
 	tracer__hold_images(m->tracer, !config->no_exec_hold);
-	m->allocators = allocators__new(m->uprobes, config->python_allocators);
+	m->allocators = allocators__new(m->uprobes, config->python_allocators, !config->no_heap);
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
 	tracer__tide(m->tracer, &tide);
 	tracer__stack_maps(m->tracer, &stack_maps);
@@ -330,7 +350,8 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		.include_exited = config->include_exited,
 		.top_n = config->top_n,
 		.sample_bytes = config->sample_bytes,
-		.faults = config->faults && !config->bench_floor,
+		.faults = config->faults && !config->bench_floor && !config->no_heap,
+		.no_heap = config->no_heap,
 		.fault_sample = config->fault_sample,
 		.verdict = {.window = config->leak_window,
 			    .windows = config->leak_windows,
@@ -339,6 +360,7 @@ struct memtide *memtide__new(const struct memtide_config *config)
 		.max_allocs = config->max_allocs,
 		.max_stacks = config->max_stacks,
 		.max_mappings = config->max_mappings,
+		.max_resident_pages = config->max_resident_pages,
 	};
 	raise_fd_limit(&fd_limit);
 	err = setup_parts(m, &fd_limit);
@@ -389,6 +411,9 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 
 	/* Exits and execs first: an image that ended is read once more, then its records go. */
 	err = tracer__poll(m->tracer, 0);
+	/* pages that left are taken off their stacks before the stacks are read */
+	if (err >= 0 && m->resident)
+		err = resident__check(m->resident);
 	err = err < 0 ? err : collector__poll(m->collector);
 	if (!err && tracer__sweep(m->tracer) < 0)
 		mt_warn("records of ended processes stay until the next interval\n");
@@ -418,6 +443,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 				  .limits = m->limits,
 				  .tide = collector__tide(m->collector),
 				  .allocators = m->allocators,
+				  .resident = m->resident,
 				  .counters = counters,
 				  .tables = &tables,
 				  .holds = &holds,
@@ -647,6 +673,7 @@ void memtide__free(struct memtide *m)
 		tracer__free(m->tracer);
 	unwind_loader__free(m->unwind);
 	rss__free(m->rss);
+	resident__free(m->resident);
 	limits__free(m->limits);
 	oom__free(m->oom);
 	outputs__free(m->outputs);

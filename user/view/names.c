@@ -13,6 +13,8 @@ const char *mt_kind_name(__u32 kind)
 		[MT_KIND_MMAP] = "mmap",
 		[MT_KIND_BRK] = "brk",
 		[MT_KIND_FAULT] = "fault",
+		[MT_KIND_RESIDENT_ANON] = "resident-anon",
+		[MT_KIND_RESIDENT_FILE] = "resident-file",
 	};
 
 	return NAME_OF(names, (int)kind);
@@ -38,6 +40,7 @@ static const char *const counter_names[MT_CNT_NR] = {
 	[MT_CNT_OOM_LOST] = "oom_events_lost",
 	[MT_CNT_PEAKS_FULL] = "peaks_map_full",
 	[MT_CNT_PYSTACK_SKIPPED] = "python_stack_events_skipped",
+	[MT_CNT_RESIDENT_FULL] = "resident_pages_map_full",
 	[MT_CNT_HOLDS_SKIPPED] = "exec_holds_skipped",
 };
 
@@ -54,6 +57,7 @@ bool mt_counter_is_drop(int counter)
 		[MT_CNT_EVENTS_LOST] = true,   [MT_CNT_UNMATCHED_RET] = true,
 		[MT_CNT_MAPPINGS_FULL] = true, [MT_CNT_RSS_FULL] = true,
 		[MT_CNT_OOM_LOST] = true,      [MT_CNT_PEAKS_FULL] = true,
+		[MT_CNT_RESIDENT_FULL] = true,
 	};
 
 	return counter >= 0 && counter < MT_CNT_NR && drops[counter];

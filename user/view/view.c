@@ -294,6 +294,27 @@ static void summarize_rss(struct view *view, const struct view_sources *src)
 	}
 }
 
+static void summarize_resident(struct view *view, const struct view_sources *src)
+{
+	struct stack_record *const *records;
+	size_t cnt;
+
+	if (!src->resident)
+		return;
+	resident__stats(src->resident, &view->resident.checks);
+	records = stack_table__records(src->stacks, &cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		const struct mt_process *proc = procs__get(src->procs, records[i]->key.aspace_id);
+
+		if (!proc || proc->state != MT_PROC_LIVE)
+			continue;
+		if (records[i]->key.kind == MT_KIND_RESIDENT_ANON)
+			view->resident.anon_bytes += records[i]->stats.outstanding_bytes;
+		else if (records[i]->key.kind == MT_KIND_RESIDENT_FILE)
+			view->resident.file_bytes += records[i]->stats.outstanding_bytes;
+	}
+}
+
 int view__build(struct view *view, const struct view_settings *settings,
 		const struct view_sources *src)
 {
@@ -322,6 +343,7 @@ int view__build(struct view *view, const struct view_settings *settings,
 	if (src->push)
 		view->push = *src->push;
 	summarize_rss(view, src);
+	summarize_resident(view, src);
 	return 0;
 }
 

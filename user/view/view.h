@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include "attach/tracer.h"
 #include "collect/account.h"
+#include "collect/resident.h"
 #include "collect/rss.h"
 #include "memtide/abi.h"
 #include "symbolize/resolved.h"
@@ -73,9 +74,10 @@ struct view_settings {
 	__u64 sample_bytes; /* --sample rate: bytes and counts are estimates; 0: exact */
 	bool faults;	    /* page faults traced: stacks of kind MT_KIND_FAULT */
 	__u32 fault_sample; /* one fault in this many walked */
+	bool no_heap;	    /* --no-heap: resident pages by stack (MT_KIND_RESIDENT_*), no heap */
 	struct verdict_params verdict;
 	/* The map sizes options set, named when their drop counters are not zero */
-	__u32 max_allocs, max_stacks, max_mappings;
+	__u32 max_allocs, max_stacks, max_mappings, max_resident_pages;
 };
 
 /* How complete the stacks holding memory are. */
@@ -105,6 +107,13 @@ struct view_push {
 	__u64 failures; /* attempts that failed and were retried */
 };
 
+/* --no-heap: what the charged pages add up to, and the interval checks that release them. */
+struct view_resident {
+	__s64 anon_bytes; /* outstanding bytes of kind resident-anon, live images */
+	__s64 file_bytes;
+	struct resident_stats checks;
+};
+
 struct view {
 	struct view_settings settings;
 	struct view_stacks stacks;
@@ -123,6 +132,7 @@ struct view {
 	struct view_rss rss;
 	struct view_peak peak; /* the whole trace's highest outstanding total */
 	struct view_push push;
+	struct view_resident resident; /* zero without --no-heap */
 };
 
 struct view_sources {
@@ -137,7 +147,8 @@ struct view_sources {
 	const struct unwind_loader_stats *tables;
 	const struct tracer_holds *holds;
 	const struct allocators *allocators;
-	const struct view_push *push; /* NULL: no --push */
+	const struct view_push *push;		/* NULL: no --push */
+	const struct resident_ledger *resident; /* NULL: no --no-heap */
 };
 
 /* Builds the view; the sources must outlive it. 0 or -ENOMEM (the view is then empty). */
