@@ -490,7 +490,7 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	ts->aspace_id = proc->aspace_id;
 	stack_id = capture_stack(regs, ts, proc);
 	if (resident_mode) {
-		resident_fault(proc->aspace_id, address, error_code, stack_id, fault_sample);
+		resident_fault(proc->aspace_id, address, stack_id, fault_sample);
 		return 0;
 	}
 	stats = stack_stats(proc->aspace_id, MT_KIND_FAULT, stack_id);

@@ -4,8 +4,8 @@
  * page fault's page to its stack (bpf/resident.bpf.h); this module finds, once per interval, the
  * charged pages that left without a word to memtide (unmapped, madvised away, reclaimed or
  * swapped out: no longer present in /proc/PID/pagemap) and those of images that ended, and has
- * the kernel take them off their stacks before the interval's counters are read; pages the
- * fault charged as the wrong kind (anonymous or file-backed, pagemap says) move to the other.
+ * the kernel take them off their stacks before the interval's counters are read. Faults charge
+ * every page as anonymous; the check moves each to the kind pagemap says it is.
  */
 #ifndef MEMTIDE_COLLECT_RESIDENT_H
 #define MEMTIDE_COLLECT_RESIDENT_H
@@ -28,7 +28,7 @@ struct resident_stats {
 	__u64 checks;	      /* interval checks run */
 	__u64 pages_checked;  /* charged pages looked up in pagemap, over all checks */
 	__u64 pages_released; /* taken off their stacks: gone from pagemap or their image ended */
-	__u64 pages_moved;    /* charged as the wrong kind at the fault: moved to the other */
+	__u64 pages_moved;    /* file-backed pages moved from resident-anon, where faults charge */
 	__u64 unreadable;     /* pages of a live image whose pagemap could not be read: kept */
 	__u64 last_pages;     /* pages charged at the last check */
 	double last_check_s;  /* its duration */

@@ -84,11 +84,6 @@ static void print_resident(FILE *out, const struct view *view)
 		(unsigned long long)resident->checks.last_pages,
 		resident->checks.last_check_s * 1e3,
 		(unsigned long long)resident->checks.pages_released);
-	if (resident->checks.pages_moved)
-		fprintf(out,
-			"   %llu pages were charged as the wrong kind at the fault (the mapping "
-			"could not be looked up) and moved to the kind pagemap says\n",
-			(unsigned long long)resident->checks.pages_moved);
 	if (resident->checks.unreadable)
 		fprintf(out,
 			"   %llu page checks found no pagemap entry (a process gone before its "
