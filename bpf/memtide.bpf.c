@@ -58,7 +58,7 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 	copy = *info;
 	if (bpf_map_delete_elem(&allocs, &key))
 		return -1;
-	stats = stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
+	stats = held_stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
 	if (stats) {
 		stack_add(stats, aspace_id, -(__s64)copy.size);
 		__sync_fetch_and_add(&stats->outstanding_count, -(__s64)copy.count);

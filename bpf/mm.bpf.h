@@ -166,7 +166,7 @@ static __always_inline void trim_mapping(const struct mt_alloc_key *key,
 	}
 	if (!copy.stack_id)
 		return;
-	stats = stack_stats(key->aspace_id, copy.kind, copy.stack_id);
+	stats = held_stack_stats(key->aspace_id, copy.kind, copy.stack_id);
 	if (stats) {
 		stack_add(stats, key->aspace_id, -(__s64)(hi - lo));
 		__sync_fetch_and_add(&stats->outstanding_count, pieces);

@@ -70,9 +70,7 @@ static __always_inline void charge(struct mt_stack_stats *stats, __u32 aspace_id
 static __always_inline void uncharge(__u32 aspace_id, const struct mt_resident_page *page,
 				     bool released)
 {
-	struct mt_stack_key key = {
-		.aspace_id = aspace_id, .kind = page->kind, .stack_id = page->stack_id};
-	struct mt_stack_stats *stats = bpf_map_lookup_elem(&by_stack, &key);
+	struct mt_stack_stats *stats = held_stack_stats(aspace_id, page->kind, page->stack_id);
 
 	if (!stats)
 		return;

@@ -112,4 +112,18 @@ static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32
 	return bpf_map_lookup_elem(&by_stack, &key);
 }
 
+/*
+ * The entry of a stack whose memory is being released: it exists, since a stack holding bytes is
+ * never forgotten (user/collect/collect.c forgets idle ones) and nothing is recorded on a stack
+ * without one. A lookup only: no zeroed entry on the program's stack, which under the munmap
+ * scan's callback frame would pass the verifier's 512 bytes for the two.
+ */
+static __always_inline struct mt_stack_stats *held_stack_stats(__u32 aspace_id, __u32 kind,
+							       __u64 stack_id)
+{
+	struct mt_stack_key key = {.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
+
+	return bpf_map_lookup_elem(&by_stack, &key);
+}
+
 #endif /* MEMTIDE_STACK_BPF_H */
