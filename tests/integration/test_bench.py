@@ -16,7 +16,9 @@ ROWS = [r"untraced \| 1", r"floor \| 1", r"memtide \| 1", r"untraced \| 2", r"fl
         r"10000 \|", r"1000000 \|", r"untraced, 12 frames", r"memtide, 12 frames",
         r"memtide, 100 frames", r"sampled 64 KiB", r"sampled 512 KiB",
         r"fault-sample-16 \|", r"no-faults \|", r"heap-only \|", r"no-rss \|",
-        r"outside-no-rss \|"]
+        r"outside-no-rss \|", r"no-heap \| [0-9.]+ \(", r"outside-no-heap \|",
+        r"untraced \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| 1.00 \| [0-9.]+",
+        r"sampled-512k \| [0-9.]+ \(", r"heaptrack \| [0-9.]+ \("]
 
 
 def main():
