@@ -97,17 +97,23 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 	return stack_id;
 }
 
+/*
+ * A new entry's value, never written: zeroed on the program's stack instead, its 120 bytes sat in
+ * the frame of every program that records memory, under the walk's frames, and the syscall
+ * programs passed the verifier's 512 bytes for the chain.
+ */
+static struct mt_stack_stats stack_stats_zero;
+
 static __always_inline struct mt_stack_stats *stack_stats(__u32 aspace_id, __u32 kind,
 							  __u64 stack_id)
 {
 	struct mt_stack_key key = {.aspace_id = aspace_id, .kind = kind, .stack_id = stack_id};
-	struct mt_stack_stats zero = {};
 	struct mt_stack_stats *stats;
 
 	stats = bpf_map_lookup_elem(&by_stack, &key);
 	if (stats)
 		return stats;
-	if (!bpf_map_update_elem(&by_stack, &key, &zero, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&by_stack, &key, &stack_stats_zero, BPF_NOEXIST))
 		__sync_fetch_and_add(&by_stack_stored, 1);
 	return bpf_map_lookup_elem(&by_stack, &key);
 }
