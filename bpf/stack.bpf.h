@@ -78,8 +78,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 	__u64 stack_id;
 	long err;
 
-	stack_id =
-		unwind_stack(regs, &ts->stack, ts->aspace_id, trampoline_page(proc), &unknown_code);
+	stack_id = unwind_stack(regs, &ts->stack, ts->aspace_id, trampoline_page(proc),
+				&unknown_code, &ts->walks);
 	stack_id = walk_python(&ts->stack, ts->py_frame, ts->aspace_id, stack_id) | 1;
 
 	if (unknown_code)

@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include "memtide/abi.h"
 #include "counters.bpf.h"
+#include "unwind_cache.bpf.h"
 
 struct thread_state {
 	__u32 depth; /* allocator calls in flight on this thread */
@@ -37,8 +38,9 @@ struct thread_state {
 	__u32 sampled;		/* the outermost call is recorded */
 	__u32 pad2;
 	struct mt_alloc_info old_info;
-	struct mt_stack stack; /* scratch for the stack walk */
-	__u8 py_frame[128];    /* scratch: one Python frame struct, read at once */
+	struct mt_stack stack;	 /* scratch for the stack walk */
+	__u8 py_frame[128];	 /* scratch: one Python frame struct, read at once */
+	struct walk_cache walks; /* the last complete walk, whose outer frames the next may reuse */
 };
 
 struct {

@@ -12,6 +12,10 @@
  *
  * Both searches live in global functions: the verifier checks each once instead of once per
  * frame, and opaque() hides the bounds it would otherwise track through every bisection step.
+ *
+ * In steady state most of a walk is not walked: once a frame's registers equal those of a frame
+ * of the thread's last complete walk, the outer frames are taken from it after one read of the
+ * stack words they came from (unwind_cache.bpf.h).
  */
 #ifndef MEMTIDE_UNWIND_BPF_H
 #define MEMTIDE_UNWIND_BPF_H
@@ -23,6 +27,7 @@
 #include "memtide/abi.h"
 #include "memtide/abi_unwind.h"
 #include "stack_hash.bpf.h"
+#include "unwind_cache.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -131,6 +136,9 @@ struct unwind_regs {
 	__u64 sp;
 	__u64 bp;
 	__u64 xol_vaddr; /* the uprobe trampoline's page: read once per stack, not per frame */
+	/* what the last step read (unwind_cache.bpf.h): the return address word, and bp's slot */
+	__u64 ra;
+	__u64 bp_slot;
 };
 
 /*
@@ -162,16 +170,18 @@ static __always_inline int fp_step(struct unwind_regs *regs, int frame)
 		if (bpf_probe_read_user(&saved[1], sizeof(saved[1]), (void *)regs->sp))
 			return MT_STOP_READ_FAULT;
 		regs->sp += 8;
-		regs->ip = saved[1];
+		regs->ip = regs->ra = saved[1];
+		regs->bp_slot = 0;
 		return -1;
 	}
 	if (!regs->bp || (regs->bp & 7) || regs->bp < regs->sp)
 		return MT_STOP_FP_END;
 	if (bpf_probe_read_user(saved, sizeof(saved), (void *)regs->bp))
 		return MT_STOP_READ_FAULT;
+	regs->bp_slot = regs->bp;
 	regs->sp = regs->bp + 16;
 	regs->bp = saved[0];
-	regs->ip = saved[1];
+	regs->ip = regs->ra = saved[1];
 	return -1;
 }
 
@@ -236,15 +246,20 @@ static __always_inline int table_step(struct unwind_regs *regs, const struct mt_
 		if (bpf_probe_read_user(saved, sizeof(saved), (void *)(cfa - 16)))
 			return MT_STOP_READ_FAULT;
 		regs->bp = saved[0];
+		regs->bp_slot = cfa - 16;
 		ra = saved[1];
 	} else {
 		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)slot))
 			return MT_STOP_READ_FAULT;
-		if ((rule->flags & MT_RULE_RBP_SAVED) &&
-		    bpf_probe_read_user(&regs->bp, sizeof(regs->bp), (void *)(cfa + rule->rbp_off)))
-			return MT_STOP_READ_FAULT;
+		regs->bp_slot = 0;
+		if (rule->flags & MT_RULE_RBP_SAVED) {
+			regs->bp_slot = cfa + rule->rbp_off;
+			if (bpf_probe_read_user(&regs->bp, sizeof(regs->bp), (void *)regs->bp_slot))
+				return MT_STOP_READ_FAULT;
+		}
 	}
 	regs->sp = cfa;
+	regs->ra = ra;
 	regs->ip = recover_return_address(ra, slot, regs->xol_vaddr);
 	return -1;
 }
@@ -253,24 +268,25 @@ struct unwind_ctx {
 	struct unwind_regs regs;
 	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
 	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
-	__u64 hash;
-	__u32 frame_cnt;
-	int stop;
+	struct walk *kept;	      /* the thread's last complete walk */
+	struct walk *made;	      /* this walk's record */
+	struct walk_step *walk;	      /* this walk's running figures */
 	int last_mapping; /* index in unwind_maps of the previous frame's mapping, or -1 */
-	bool unknown_code;
-	bool fp_frames;
 };
 
 /* bpf_loop callback: one frame. The verifier checks it once, not once per frame. */
 static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 {
 	struct mt_stack *stack = ctx->stack;
+	struct walk_step *walk = ctx->walk;
 	__u64 pc = frame ? ctx->regs.ip - 1 : ctx->regs.ip;
 	struct mt_unwind_mapping *map = NULL;
 	int idx = ctx->last_mapping;
 	__u64 fp = MT_FRAME_FP;
+	__u32 k;
+	int stop;
 
-	if (!stack)
+	if (!stack || !walk)
 		return 1;
 	/* consecutive frames are often in one file: try the last mapping first */
 	if (idx >= 0)
@@ -280,40 +296,57 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		map = idx < 0 ? NULL : bpf_map_lookup_elem(&unwind_maps, &idx);
 	}
 	if (!map)
-		ctx->unknown_code = true;
+		walk->unknown_code = 1;
 	ctx->last_mapping = map ? idx : -1;
 	if (map && map->row_cnt) {
-		ctx->stop = table_step(&ctx->regs, map, pc);
+		stop = table_step(&ctx->regs, map, pc);
 		fp = 0;
 	} else {
-		ctx->stop = fp_step(&ctx->regs, frame);
-		ctx->fp_frames = true;
+		stop = fp_step(&ctx->regs, frame);
+		walk->fp_frames = 1;
 	}
-	if (ctx->stop >= 0)
+	if (stop >= 0) {
+		walk->stop = stop;
 		return 1;
+	}
 	if (!ctx->regs.ip) {
-		ctx->stop = MT_STOP_COMPLETE;
+		walk->end_slot = ctx->regs.sp - 8;
+		walk->stop = MT_STOP_COMPLETE;
 		return 1;
 	}
-	if (ctx->frame_cnt >= MT_MAX_FRAMES) {
-		ctx->stop = MT_STOP_MAX_DEPTH;
+	k = walk->frame_cnt;
+	if (k >= MT_MAX_FRAMES) {
+		walk->stop = MT_STOP_MAX_DEPTH;
 		return 1;
 	}
-	stack->ips[ctx->frame_cnt & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip | fp;
-	ctx->frame_cnt++;
-	ctx->hash = hash_step(ctx->hash, ctx->regs.ip);
-	ctx->stop = MT_STOP_MAX_DEPTH;
-	return 0;
+	stack->ips[k & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip | fp;
+	walk->frame_cnt = k + 1;
+	walk->hash = hash_step(walk->hash, ctx->regs.ip);
+	walk->ip = ctx->regs.ip | fp;
+	walk->sp = ctx->regs.sp;
+	walk->bp = ctx->regs.bp;
+	walk->ra = ctx->regs.ra;
+	walk->bp_slot = ctx->regs.bp_slot;
+	walk->k = k;
+	/* 1: the kept walk's outer frames completed this one */
+	return walk_step_reuse(ctx->kept, ctx->made, stack, walk) > 0;
 }
 
 /*
  * Unwinds from the probe's registers into stack (innermost first) and returns the stack id, a
  * hash of the frames. stack->flags gets why the walk stopped; *unknown_code says a PC lay outside
- * every known mapping.
+ * every known mapping. cache: the thread's kept walks (unwind_cache.bpf.h), where the walk's
+ * running figures live too: in map memory the verifier tracks no values, so the loop's states
+ * do not multiply with them.
  */
 static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack *stack,
-					  __u32 aspace_id, __u64 xol_vaddr, bool *unknown_code)
+					  __u32 aspace_id, __u64 xol_vaddr, bool *unknown_code,
+					  struct walk_cache *cache)
 {
+	/* the walk being made goes where the kept one is not; no branch: one state for both */
+	__u32 made = (cache->last & 1) ^ 1;
+	struct walk_step *walk = &cache->step;
+	struct walk *record = &cache->walks[made];
 	struct unwind_ctx ctx = {
 		.regs =
 			{
@@ -324,19 +357,35 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 			},
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
-		.hash = STACK_HASH_SEED,
-		.frame_cnt = 1,
-		.stop = MT_STOP_MAX_DEPTH,
+		.kept = &cache->walks[cache->last & 1],
+		.made = record,
+		.walk = walk,
 		.last_mapping = -1,
 	};
 
+	walk->kept_valid = cache->last < WALK_NONE && cache->aspace_id == aspace_id;
+	walk->cursor = 1;
+	walk->xol_vaddr = xol_vaddr;
+	walk->frame_cnt = 1;
+	walk->stop = MT_STOP_MAX_DEPTH;
+	walk->end_slot = 0;
+	walk->unknown_code = 0;
+	walk->fp_frames = 0;
+	walk->hash = hash_step(STACK_HASH_SEED, ctx.regs.ip);
+	record->frames[0].ip = ctx.regs.ip;
+	record->frames[0].sp = ctx.regs.sp;
+	record->frames[0].bp = ctx.regs.bp;
 	stack->ips[0] = ctx.regs.ip;
-	ctx.hash = hash_step(ctx.hash, ctx.regs.ip);
 	bpf_loop(MT_MAX_FRAMES - 1, unwind_frame, &ctx, 0);
-	stack->frame_cnt = ctx.frame_cnt;
-	stack->flags = ctx.stop | (ctx.fp_frames ? MT_STACK_FP_FRAMES : 0);
-	*unknown_code = ctx.unknown_code;
-	return hash_step(ctx.hash, ctx.frame_cnt) | 1;
+	record->cnt = walk->frame_cnt;
+	record->stop = walk->stop;
+	record->end_slot = walk->end_slot;
+	cache->aspace_id = aspace_id;
+	cache->last = walk->stop == MT_STOP_COMPLETE && !walk->unknown_code ? made : WALK_NONE;
+	stack->frame_cnt = walk->frame_cnt;
+	stack->flags = walk->stop | (walk->fp_frames ? MT_STACK_FP_FRAMES : 0);
+	*unknown_code = walk->unknown_code;
+	return hash_step(walk->hash, walk->frame_cnt) | 1;
 }
 
 #endif /* MEMTIDE_UNWIND_BPF_H */

@@ -169,11 +169,36 @@ def check_python(args, procs):
                 "python3.11: the JSON's complete share says the same")
 
 
+def check_two_chains(args, procs):
+    """chain_a and chain_b call chain_mid -> chain_leaf -> malloc at the same stack pointer, in
+    turn: the second walk's registers match the first's at every inner frame, and only the
+    return address in chain_a's or chain_b's slot tells them apart. Reusing the last walk's
+    outer frames must never report one under the other."""
+    _, doc, _ = mtest.trace_case(args, procs, "two_chains")
+    for function, size, other in (("chain_a", 100, "chain_b"), ("chain_b", 200, "chain_a")):
+        stacks = mtest.json_stacks_with(doc, function)
+        mtest.check(len(stacks) == 1, f"one stack through {function} (got {len(stacks)})")
+        stack = stacks[0]
+        names = [fr.get("function") for fr in stack["frames"]]
+        inner = [n for n in names if n and n.startswith("chain_") or n == "two_chains"]
+        mtest.check(stack["outstanding_bytes"] == 3000 * size and
+                    stack["outstanding_count"] == 3000,
+                    f"{function}: 3000 blocks of {size} bytes "
+                    f"({stack['outstanding_count']} blocks, {stack['outstanding_bytes']} B)")
+        mtest.check(inner == ["chain_leaf", "chain_mid", function, "two_chains"] and
+                    stack["complete"],
+                    f"{function}'s stack: chain_leaf, chain_mid, {function}, two_chains, "
+                    f"complete ({names})")
+        mtest.check(other not in names, f"{function}'s stack does not name {other}")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
     with mtest.Processes() as procs:
         check_deep(args, procs)
+    with mtest.Processes() as procs:
+        check_two_chains(args, procs)
     with mtest.Processes() as procs:
         check_threads(args, procs)
     with mtest.Processes() as procs:

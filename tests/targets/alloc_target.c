@@ -324,6 +324,45 @@ NOINLINE void leak_steady(void)
 	exit(0);
 }
 
+/*
+ * Two call chains that reach one inner call site at the same depth and stack pointer, one after
+ * the other: a walk that reuses the outer frames of the thread's last stack
+ * (bpf/unwind_cache.bpf.h) must see that chain_a's return address became chain_b's.
+ */
+static volatile int chain_sink;
+
+NOINLINE void chain_leaf(size_t size)
+{
+	keep(malloc(size));
+	chain_sink++;
+}
+
+NOINLINE void chain_mid(size_t size)
+{
+	chain_leaf(size);
+	chain_sink++;
+}
+
+NOINLINE void chain_a(size_t size)
+{
+	chain_mid(size);
+	chain_sink += 1;
+}
+
+NOINLINE void chain_b(size_t size)
+{
+	chain_mid(size);
+	chain_sink += 2;
+}
+
+NOINLINE void two_chains(void)
+{
+	for (int i = 0; i < 3000; i++) {
+		chain_a(100);
+		chain_b(200);
+	}
+}
+
 static void *preallocated[1000];
 
 /* The cases that are one call */
@@ -336,6 +375,7 @@ static const struct {
 	{"threads", run_threads},     {"threads1000", run_many_threads},
 	{"fill_maps", run_fill_maps}, {"fork", run_fork},
 	{"leak_steady", leak_steady}, {"burst", run_burst},
+	{"two_chains", two_chains},
 };
 
 static void run_case(const char *name, const char *self, const char *arg)
