@@ -345,6 +345,8 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 {
 	/* the walk being made goes where the kept one is not; no branch: one state for both */
 	__u32 made = (cache->last & 1) ^ 1;
+	bool keep;
+	__u64 gen;
 	struct walk_step *walk = &cache->step;
 	struct walk *record = &cache->walks[made];
 	struct unwind_ctx ctx = {
@@ -363,7 +365,10 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 		.last_mapping = -1,
 	};
 
-	walk->kept_valid = cache->last < WALK_NONE && cache->aspace_id == aspace_id;
+	/* a kept walk is of this image and of its mappings as they are now */
+	gen = ctx.image ? ((__u64)ctx.image->map_off << 32 | ctx.image->map_cnt) + 1 : 0;
+	walk->kept_valid =
+		cache->last < WALK_NONE && cache->aspace_id == aspace_id && cache->maps_gen == gen;
 	walk->cursor = 1;
 	walk->xol_vaddr = xol_vaddr;
 	walk->frame_cnt = 1;
@@ -381,7 +386,14 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 	record->stop = walk->stop;
 	record->end_slot = walk->end_slot;
 	cache->aspace_id = aspace_id;
-	cache->last = walk->stop == MT_STOP_COMPLETE && !walk->unknown_code ? made : WALK_NONE;
+	/*
+	 * Both ends follow from the last frame's registers alone, which a reuse compares. Code in
+	 * no known mapping may have one after the next refresh; with no tables at all for the
+	 * image (--unwind fp) every frame is walked by frame pointer, as it will be again.
+	 */
+	keep = walk->stop == MT_STOP_COMPLETE || walk->stop == MT_STOP_FP_END;
+	cache->last = keep && (!walk->unknown_code || !ctx.image) ? made : WALK_NONE;
+	cache->maps_gen = gen;
 	stack->frame_cnt = walk->frame_cnt;
 	stack->flags = walk->stop | (walk->fp_frames ? MT_STACK_FP_FRAMES : 0);
 	*unknown_code = walk->unknown_code;

@@ -12,9 +12,10 @@
  * where it stands, and tries no more reuse in that walk.
  *
  * Never reused: a frame whose return address is the uretprobe trampoline (the real address comes
- * from the task's return instances, not from the stack), and walks that did not end complete or
- * that met code outside the known mappings (a later refresh of the maps could walk them
- * differently).
+ * from the task's return instances, not from the stack), and walks that met code outside the
+ * known mappings (a later refresh of the maps could walk them differently) or did not end at a
+ * frame with no return address or at a frame pointer that leads nowhere: a read fault could
+ * read later, and the depth limit depends on the depth.
  *
  * Two walks per thread, the last kept one (read) and the one being made (written): about 10 KiB
  * more of each thread's state (thread.bpf.h), which goes with the thread.
@@ -87,6 +88,7 @@ struct walk_step {
 struct walk_cache {
 	__u32 aspace_id; /* the process image of the kept walk */
 	__u32 last;	 /* index in walks of the kept walk, or WALK_NONE */
+	__u64 maps_gen;	 /* the image's mapping slice then (0: it had none) */
 	struct walk_step step;
 	struct walk walks[2];
 };
