@@ -268,7 +268,7 @@ struct unwind_ctx {
 	struct unwind_regs regs;
 	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
 	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
-	struct walk *kept;	      /* the thread's last complete walk */
+	struct walk *kept;	      /* the thread's last kept walk */
 	struct walk *made;	      /* this walk's record */
 	struct walk_step *walk;	      /* this walk's running figures */
 	int last_mapping; /* index in unwind_maps of the previous frame's mapping, or -1 */

@@ -17,8 +17,9 @@
  * frame with no return address or at a frame pointer that leads nowhere: a read fault could
  * read later, and the depth limit depends on the depth.
  *
- * Two walks per thread, the last kept one (read) and the one being made (written): about 10 KiB
- * more of each thread's state (thread.bpf.h), which goes with the thread.
+ * Two walks per thread, the last kept one (read) and the one being made (written), and the 4 KiB
+ * read of the stack: about 14 KiB more of each thread's state (thread.bpf.h), which goes with
+ * the thread.
  */
 #ifndef MEMTIDE_UNWIND_CACHE_BPF_H
 #define MEMTIDE_UNWIND_CACHE_BPF_H
