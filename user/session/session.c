@@ -662,8 +662,9 @@ void memtide__free(struct memtide *m)
 	if (m->tracer)
 		tracer__hold_images(m->tracer, false);
 	detached = detach_in_background(m);
+	/* m->procs is NULL when a target was refused before the table was made */
 	if (!detached)
-		uprobes__free(m->uprobes, procs__live_count(m->procs));
+		uprobes__free(m->uprobes, m->procs ? procs__live_count(m->procs) : 0);
 	lifecycle__free(m->lifecycle);
 	resolver__free(m->resolver);
 	collector__free(m->collector);
