@@ -10,7 +10,7 @@ MEMTIDE_PACKAGES=(cmake make gcc clang llvm pkg-config bpftool libbpf-dev libelf
 	libmimalloc-dev
 	protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev golang-go
 	libcurl4-openssl-dev libncurses-dev tmux systemd python3-yaml
-	libiberty-dev python3-numpy python3-faiss heaptrack libpng-dev)
+	libiberty-dev python3-numpy python3-faiss heaptrack libpng-dev gunicorn python3-flask wrk)
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then

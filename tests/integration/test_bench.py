@@ -18,7 +18,11 @@ ROWS = [r"untraced \| 1", r"floor \| 1", r"memtide \| 1", r"untraced \| 2", r"fl
         r"fault-sample-16 \|", r"no-faults \|", r"heap-only \|", r"no-rss \|",
         r"outside-no-rss \|", r"no-heap \| [0-9.]+ \(", r"outside-no-heap \|",
         r"untraced \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| 1.00 \| [0-9.]+",
-        r"sampled-512k \| [0-9.]+ \(", r"heaptrack \| [0-9.]+ \("]
+        r"sampled-512k \| [0-9.]+ \(", r"heaptrack \| [0-9.]+ \(",
+        # the service table: requests/s, ratio, then the leak's bytes and share in the report
+        r"memtide \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| ",
+        r"sampled-512k \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| ",
+        r"no-heap \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| "]
 
 
 def main():

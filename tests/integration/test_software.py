@@ -7,11 +7,16 @@
   by `memtide -- cc1 ...` and by heaptrack: every allocation on a complete stack, and per
   allocating function (GCC's xmalloc family) the same calls and bytes left at exit as heaptrack
   finds. cc1 is deterministic for one input; its garbage collector is not across environments
-  (heaptrack preloads a library), so the functions compared are the non-collected ones."""
+  (heaptrack preloads a library), so the functions compared are the non-collected ones;
+- gunicorn's 2 sync workers serving a Flask app (bench/service_app.py) in a cgroup of the test's
+  own, traced with -c once running, as a live service is: the leaking route's bytes exact, and
+  under --no-heap its resident bytes within 10%."""
 import collections
 import os
 import re
 import subprocess
+import time
+import urllib.request
 
 import mtest
 
@@ -26,6 +31,10 @@ FAISS_ALLOCATED = 63 * 2560000  # 1 + 2 + 4 + 8 + 16 + 32 batches' worth, in 6 b
 
 CC1 = "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"
 PNGTEST = "/usr/share/doc/libpng-dev/examples/pngtest.c"
+SERVICE_APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
+LEAKS = 40
+LEAK_BYTES = 256 * 1024  # service_app.LEAK_BYTES
+BYTES_HEADER = 33  # a bytes object of n bytes is one malloc(33 + n): PyBytesObject and the NUL
 # GCC's allocation wrappers outside its garbage collector, and one caller of them
 CC1_COMPARED = ("xmalloc", "xrealloc", "sbitmap_alloc(unsigned int)")
 
@@ -115,15 +124,70 @@ def check_cc1(procs, args):
                         f"cc1: {function}: {cost} {value}, heaptrack {peer} (within 0.1%)")
 
 
+def start_gunicorn(procs, cgroup):
+    """gunicorn with 2 workers, started inside the cgroup; returns the URL once both answer."""
+    port = mtest.free_port()
+    command = (f"echo $$ > {cgroup.path}/cgroup.procs && exec gunicorn --workers 2 "
+               f"--bind 127.0.0.1:{port} --chdir {SERVICE_APP} service_app:app")
+    procs.spawn(["sh", "-c", command], "gunicorn")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if len(cgroup.pids()) == 3:
+                for _ in range(20):  # both workers have imported Flask and answered
+                    urllib.request.urlopen(url + "/churn", timeout=5).read()
+                return url
+        except OSError:
+            pass
+        time.sleep(0.1)
+    mtest.fail("gunicorn did not start 2 workers within 30 s:\n" + procs.read("gunicorn", "err"))
+
+
+def check_gunicorn(procs, args):
+    parent = mtest.cgroup2_mount()
+    if parent is None:
+        mtest.fail("no cgroup v2 hierarchy mounted: gunicorn is traced with -c")
+    with mtest.Cgroup(parent, f"memtide-test-gunicorn-{os.getpid()}") as cgroup:
+        url = start_gunicorn(procs, cgroup)
+        for mode, options, kind in (("exact", [], "heap"),
+                                    ("no-heap", ["--no-heap"], "resident-anon")):
+            name, js = f"memtide_{mode}", procs.path(f"gunicorn-{mode}.json")
+            memtide = procs.memtide(args.memtide, ["-c", cgroup.path, "-i", "1", "--json", js]
+                                    + options, name=name)
+            for _ in range(LEAKS):
+                urllib.request.urlopen(url + "/leak", timeout=10).read()
+            procs.stop_memtide(memtide, name=name)
+            rows = mtest.json_stacks_with(mtest.read_json(js), "leak_cache", kind)
+            held = sum(s["outstanding_bytes"] for s in rows)
+            order = [names(s) for s in rows]
+            mtest.check(order and all(in_order(n, "leak_cache", "leak", "Flask.dispatch_request",
+                                               "SyncWorker.handle_request") for n in order),
+                        f"gunicorn {mode}: leak_cache under leak, Flask and the worker", order)
+            if mode == "exact":
+                block = max(rows, key=lambda s: s["outstanding_bytes"])
+                want = LEAKS * (LEAK_BYTES + BYTES_HEADER)
+                mtest.check(block["outstanding_count"] == LEAKS and
+                            block["outstanding_bytes"] == want,
+                            f"gunicorn exact: {LEAKS} blocks of {LEAK_BYTES + BYTES_HEADER} B "
+                            f"(got {block['outstanding_count']} holding "
+                            f"{block['outstanding_bytes']} B)")
+            else:
+                mtest.check(abs(held - LEAKS * LEAK_BYTES) <= LEAKS * LEAK_BYTES / 10,
+                            f"gunicorn no-heap: {held} B resident in leak_cache, within 10% of "
+                            f"the {LEAKS * LEAK_BYTES} B kept")
+
+
 def main():
     args = mtest.parse_args()
     mtest.require_privileges()
     for needed, package in (("/usr/lib/python3/dist-packages/faiss", "python3-faiss"),
                             (PNGTEST, "libpng-dev"), ("/usr/bin/heaptrack", "heaptrack"),
-                            (CC1, "gcc")):
+                            (CC1, "gcc"), ("/usr/bin/gunicorn", "gunicorn"),
+                            ("/usr/lib/python3/dist-packages/flask", "python3-flask")):
         if not os.path.exists(needed):
             mtest.fail(f"Debian's {package} is not installed ({needed}): tools/check installs it")
-    for check in (check_faiss, check_cc1):
+    for check in (check_faiss, check_cc1, check_gunicorn):
         with mtest.Processes() as procs:  # the checks inside: MTEST_KEEP keeps a failure's files
             check(procs, args)
 
