@@ -132,27 +132,35 @@ static __always_inline void mm_forget_image(__u32 aspace_id)
 }
 
 /*
- * Takes [start, end) out of the mapping at key: the overlapped bytes leave its stack, a head
- * before start stays at key, a tail after end becomes a mapping of its own. A region split in two
- * counts as two mappings from then on.
+ * Takes [start, end) out of the mapping at first: the overlapped bytes leave its stack, a head
+ * before start stays at first, a tail after end becomes a mapping of its own. A region split in
+ * two counts as two mappings from then on. A global function, so the verifier checks it once:
+ * inlined at its five call sites it was most of the programs' load time.
  */
-static __always_inline void trim_mapping(const struct mt_alloc_key *key,
-					 struct mt_mapping_info *map, __u64 start, __u64 end)
+__noinline int trim_mapping(__u32 aspace_id, __u64 first, struct mt_mapping_info *map, __u64 start,
+			    __u64 end)
 {
-	struct mt_alloc_key tail_key = {.aspace_id = key->aspace_id, .addr = end};
-	__u64 first = key->addr, last = key->addr + map->size;
-	__u64 lo = first > start ? first : start, hi = last < end ? last : end;
-	struct mt_mapping_info copy = *map, tail = *map;
-	struct mt_stack_stats *stats = NULL;
+	struct mt_alloc_key key = {.aspace_id = aspace_id, .addr = first};
+	struct mt_alloc_key tail_key = {.aspace_id = aspace_id, .addr = end};
+	struct mt_mapping_info copy, tail;
+	struct mt_stack_stats *stats;
+	__u64 last, lo, hi;
 	__s64 pieces = -1;
 
+	if (!map)
+		return 0;
+	copy = *map;
+	tail = *map;
+	last = first + map->size;
+	lo = first > start ? first : start;
+	hi = last < end ? last : end;
 	if (lo >= hi)
-		return;
+		return 0;
 	if (first < start) {
 		map->size = start - first;
 		pieces++;
 	} else {
-		bpf_map_delete_elem(&mappings, key);
+		bpf_map_delete_elem(&mappings, &key);
 	}
 	if (last > end) {
 		tail.size = last - end;
@@ -165,16 +173,17 @@ static __always_inline void trim_mapping(const struct mt_alloc_key *key,
 		}
 	}
 	if (!copy.stack_id)
-		return;
-	stats = held_stack_stats(key->aspace_id, copy.kind, copy.stack_id);
+		return 0;
+	stats = held_stack_stats(aspace_id, copy.kind, copy.stack_id);
 	if (stats) {
-		stack_add(stats, key->aspace_id, -(__s64)(hi - lo));
+		stack_add(stats, aspace_id, -(__s64)(hi - lo));
 		__sync_fetch_and_add(&stats->outstanding_count, pieces);
 		if (pieces < 0)
 			__sync_fetch_and_add(&stats->total_frees, 1);
 	}
 	if (pieces)
-		add_image_mappings(key->aspace_id, pieces);
+		add_image_mappings(aspace_id, pieces);
+	return 0;
 }
 
 struct range_ctx {
@@ -187,7 +196,7 @@ static long trim_overlap(struct bpf_map *map, struct mt_alloc_key *key,
 			 struct mt_mapping_info *value, struct range_ctx *ctx)
 {
 	if (key->aspace_id == ctx->aspace_id)
-		trim_mapping(key, value, ctx->start, ctx->end);
+		trim_mapping(key->aspace_id, key->addr, value, ctx->start, ctx->end);
 	return 0;
 }
 
@@ -203,11 +212,11 @@ static __always_inline void release_range(__u32 aspace_id, __u64 start, __u64 en
 		return;
 	map = bpf_map_lookup_elem(&mappings, &key);
 	if (map && start + map->size >= end) {
-		trim_mapping(&key, map, start, end);
+		trim_mapping(aspace_id, start, map, start, end);
 		return;
 	}
 	if (map)
-		trim_mapping(&key, map, start, end);
+		trim_mapping(aspace_id, start, map, start, end);
 	counted = bpf_map_lookup_elem(&mapping_images, &aspace_id);
 	if (!counted || *counted <= 0)
 		return;
@@ -226,7 +235,7 @@ static __always_inline void record_mapping(__u32 aspace_id, __u64 start,
 	/* A recorded mapping here was unmapped by a path memtide did not see. */
 	stale = bpf_map_lookup_elem(&mappings, &key);
 	if (stale) {
-		trim_mapping(&key, stale, start, start + stale->size);
+		trim_mapping(aspace_id, start, stale, start, start + stale->size);
 		count(MT_CNT_STALE_ADDR);
 	}
 	if (bpf_map_update_elem(&mappings, &key, map, BPF_ANY)) {
