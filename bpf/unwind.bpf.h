@@ -131,16 +131,6 @@ __noinline int find_row(__u32 first, __u32 cnt, __u32 key)
 	return lo - 1;
 }
 
-struct unwind_regs {
-	__u64 ip;
-	__u64 sp;
-	__u64 bp;
-	__u64 xol_vaddr; /* the uprobe trampoline's page: read once per stack, not per frame */
-	/* what the last step read (unwind_cache.bpf.h): the return address word, and bp's slot */
-	__u64 ra;
-	__u64 bp_slot;
-};
-
 /*
  * A return address the kernel replaced with its uretprobe trampoline (an outer function is being
  * traced by a return probe) is found in the task's return instances by the stack slot it sat in.
@@ -265,7 +255,7 @@ static __always_inline int table_step(struct unwind_regs *regs, const struct mt_
 }
 
 struct unwind_ctx {
-	struct unwind_regs regs;
+	struct unwind_regs *regs;     /* in the walk's running figures */
 	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
 	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
 	struct walk *kept;	      /* the thread's last kept walk */
@@ -279,7 +269,7 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 {
 	struct mt_stack *stack = ctx->stack;
 	struct walk_step *walk = ctx->walk;
-	__u64 pc = frame ? ctx->regs.ip - 1 : ctx->regs.ip;
+	__u64 pc = frame ? ctx->regs->ip - 1 : ctx->regs->ip;
 	struct mt_unwind_mapping *map = NULL;
 	int idx = ctx->last_mapping;
 	__u64 fp = MT_FRAME_FP;
@@ -299,18 +289,18 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		walk->unknown_code = 1;
 	ctx->last_mapping = map ? idx : -1;
 	if (map && map->row_cnt) {
-		stop = table_step(&ctx->regs, map, pc);
+		stop = table_step(ctx->regs, map, pc);
 		fp = 0;
 	} else {
-		stop = fp_step(&ctx->regs, frame);
+		stop = fp_step(ctx->regs, frame);
 		walk->fp_frames = 1;
 	}
 	if (stop >= 0) {
 		walk->stop = stop;
 		return 1;
 	}
-	if (!ctx->regs.ip) {
-		walk->end_slot = ctx->regs.sp - 8;
+	if (!ctx->regs->ip) {
+		walk->end_slot = ctx->regs->sp - 8;
 		walk->stop = MT_STOP_COMPLETE;
 		return 1;
 	}
@@ -319,28 +309,24 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		walk->stop = MT_STOP_MAX_DEPTH;
 		return 1;
 	}
-	stack->ips[k & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs.ip | fp;
+	stack->ips[k & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs->ip | fp;
 	walk->frame_cnt = k + 1;
-	walk->hash = hash_step(walk->hash, ctx->regs.ip);
-	walk->ip = ctx->regs.ip | fp;
-	walk->sp = ctx->regs.sp;
-	walk->bp = ctx->regs.bp;
-	walk->ra = ctx->regs.ra;
-	walk->bp_slot = ctx->regs.bp_slot;
+	walk->hash = hash_step(walk->hash, ctx->regs->ip);
+	walk->ip = ctx->regs->ip | fp;
 	walk->k = k;
 	/* 1: the kept walk's outer frames completed this one */
 	return walk_step_reuse(ctx->kept, ctx->made, stack, walk) > 0;
 }
 
 /*
- * Unwinds from the probe's registers into stack (innermost first) and returns the stack id, a
- * hash of the frames. stack->flags gets why the walk stopped; *unknown_code says a PC lay outside
- * every known mapping. cache: the thread's kept walks (unwind_cache.bpf.h), where the walk's
- * running figures live too: in map memory the verifier tracks no values, so the loop's states
- * do not multiply with them.
+ * Unwinds from the probe's registers (ip, sp, bp) into stack (innermost first) and returns the
+ * stack id, a hash of the frames. stack->flags gets why the walk stopped; cache->step.unknown_code
+ * says a PC lay outside every known mapping. cache: the thread's kept walks (unwind_cache.bpf.h),
+ * where the walk's running figures live too: in map memory the verifier tracks no values, so the
+ * loop's states do not multiply with them.
  */
-static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack *stack,
-					  __u32 aspace_id, __u64 xol_vaddr, bool *unknown_code,
+static __always_inline __u64 unwind_stack(__u64 ip, __u64 sp, __u64 bp, struct mt_stack *stack,
+					  __u32 aspace_id, __u64 xol_vaddr,
 					  struct walk_cache *cache)
 {
 	/* the walk being made goes where the kept one is not; no branch: one state for both */
@@ -350,13 +336,7 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 	struct walk_step *walk = &cache->step;
 	struct walk *record = &cache->walks[made];
 	struct unwind_ctx ctx = {
-		.regs =
-			{
-				.ip = PT_REGS_IP(regs),
-				.sp = PT_REGS_SP(regs),
-				.bp = PT_REGS_FP(regs),
-				.xol_vaddr = xol_vaddr,
-			},
+		.regs = &walk->regs,
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
 		.kept = &cache->walks[cache->last & 1],
@@ -367,20 +347,20 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 
 	/* a kept walk is of this image and of its mappings as they are now */
 	gen = ctx.image ? ((__u64)ctx.image->map_off << 32 | ctx.image->map_cnt) + 1 : 0;
+	walk->regs = (struct unwind_regs){.ip = ip, .sp = sp, .bp = bp, .xol_vaddr = xol_vaddr};
 	walk->kept_valid =
 		cache->last < WALK_NONE && cache->aspace_id == aspace_id && cache->maps_gen == gen;
 	walk->cursor = 1;
-	walk->xol_vaddr = xol_vaddr;
 	walk->frame_cnt = 1;
 	walk->stop = MT_STOP_MAX_DEPTH;
 	walk->end_slot = 0;
 	walk->unknown_code = 0;
 	walk->fp_frames = 0;
-	walk->hash = hash_step(STACK_HASH_SEED, ctx.regs.ip);
-	record->frames[0].ip = ctx.regs.ip;
-	record->frames[0].sp = ctx.regs.sp;
-	record->frames[0].bp = ctx.regs.bp;
-	stack->ips[0] = ctx.regs.ip;
+	walk->hash = hash_step(STACK_HASH_SEED, ip);
+	record->frames[0].ip = ip;
+	record->frames[0].sp = sp;
+	record->frames[0].bp = bp;
+	stack->ips[0] = ip;
 	bpf_loop(MT_MAX_FRAMES - 1, unwind_frame, &ctx, 0);
 	record->cnt = walk->frame_cnt;
 	record->stop = walk->stop;
@@ -396,7 +376,6 @@ static __always_inline __u64 unwind_stack(struct pt_regs *regs, struct mt_stack 
 	cache->maps_gen = gen;
 	stack->frame_cnt = walk->frame_cnt;
 	stack->flags = walk->stop | (walk->fp_frames ? MT_STACK_FP_FRAMES : 0);
-	*unknown_code = walk->unknown_code;
 	return hash_step(walk->hash, walk->frame_cnt) | 1;
 }
 
