@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
@@ -379,12 +380,21 @@ void tracer__holds(const struct tracer *t, struct tracer_holds *holds)
 	*holds = t->holds;
 }
 
-int tracer__poll(struct tracer *t, int timeout_ms)
+int tracer__poll(struct tracer *t, int timeout_ms, int wake_fd)
 {
+	struct pollfd waits[2] = {{.fd = ring_buffer__epoll_fd(t->events), .events = POLLIN},
+				  {.fd = wake_fd, .events = POLLIN}};
 	int ret;
 
 	t->polled_events = 0;
-	ret = ring_buffer__poll(t->events, timeout_ms);
+	if (wake_fd < 0) {
+		ret = ring_buffer__poll(t->events, timeout_ms);
+	} else {
+		/* an epoll descriptor is readable while its ring buffers hold events */
+		if (poll(waits, 2, timeout_ms) < 0)
+			return errno == EINTR ? 0 : -errno;
+		ret = ring_buffer__consume(t->events);
+	}
 	if (ret == POLL_BUDGET_SPENT)
 		return TRACER_POLL_EVENTS;
 	return ret == -EINTR ? 0 : ret;

@@ -90,11 +90,11 @@ volatile __u32 *tracer__held_tgids(const struct tracer *t);
 int tracer__expect_loader(struct tracer *t, pid_t tgid);
 void tracer__holds(const struct tracer *t, struct tracer_holds *holds);
 /*
- * Delivers pending process events, at most TRACER_POLL_EVENTS; waits up to timeout_ms. Returns
- * events handled or -errno.
+ * Delivers pending process events, at most TRACER_POLL_EVENTS; waits up to timeout_ms, or until
+ * wake_fd (when >= 0) is readable. Returns events handled or -errno.
  */
 #define TRACER_POLL_EVENTS 4096
-int tracer__poll(struct tracer *t, int timeout_ms);
+int tracer__poll(struct tracer *t, int timeout_ms, int wake_fd);
 /* Copies the drop counters, indexed by MT_CNT_*. */
 void tracer__counters(const struct tracer *t, __u64 counters[MT_CNT_NR]);
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "procs/launch.h"
 
@@ -59,6 +60,8 @@ int launch__start(char *const argv[], struct launch *l)
 	}
 	close(pipe_fds[0]);
 	l->go_fd = pipe_fds[1];
+	/* no pidfd (a kernel before 5.3): memtide notices the exit at its next poll timeout */
+	l->exit_fd = syscall(SYS_pidfd_open, l->pid, 0);
 	l->reaped = false;
 	return 0;
 }
@@ -72,10 +75,18 @@ int launch__release(struct launch *l)
 	return err;
 }
 
+static void reaped(struct launch *l)
+{
+	l->reaped = true;
+	if (l->exit_fd >= 0)
+		close(l->exit_fd);
+	l->exit_fd = -1;
+}
+
 bool launch__exited(struct launch *l)
 {
 	if (!l->reaped && waitpid(l->pid, &l->status, WNOHANG) == l->pid)
-		l->reaped = true;
+		reaped(l);
 	return l->reaped;
 }
 
@@ -87,5 +98,5 @@ void launch__end(struct launch *l)
 	if (launch__exited(l))
 		return;
 	if (kill(l->pid, SIGTERM) == 0 && waitpid(l->pid, &l->status, 0) == l->pid)
-		l->reaped = true;
+		reaped(l);
 }

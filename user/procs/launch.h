@@ -15,6 +15,7 @@ struct launch {
 	pid_t pid;
 	char path[PATH_MAX]; /* the executable argv[0] resolved to, which the child execs */
 	int go_fd;	     /* write end of the pipe the child waits on */
+	int exit_fd;	     /* the child's pidfd, readable once it exited; -1 without one */
 	bool reaped;
 	int status;		/* wait status once reaped */
 	struct rlimit fd_limit; /* the descriptor limit the command gets: memtide's own at start */
@@ -27,7 +28,10 @@ struct launch {
 int launch__start(char *const argv[], struct launch *l);
 /* Lets the held child exec. 0 or -errno. */
 int launch__release(struct launch *l);
-/* Reaps the child if it exited; returns true once it has. */
+/*
+ * Reaps the child if it exited; returns true once it has. The kernel's exit event comes before
+ * the child can be reaped: memtide waits for exit_fd to know when to look again.
+ */
 bool launch__exited(struct launch *l);
 /*
  * Ends the command if it still runs (memtide stopped first: --duration or a signal) and reaps

@@ -44,6 +44,7 @@ struct lifecycle *lifecycle__new(const struct lifecycle_parts *parts)
 		return NULL;
 	lc->parts = *parts;
 	lc->launch.go_fd = -1;
+	lc->launch.exit_fd = -1;
 	lc->launch.fd_limit = parts->fd_limit;
 	return lc;
 }
@@ -76,7 +77,8 @@ static int take_image(struct lifecycle *lc, struct mt_process *proc, bool unwind
 	size_t known = proc->map_cnt;
 	int err = procs__read_maps(proc);
 
-	if (!err)
+	/* a held image is replaced at its exec before it runs: nothing of it is symbolized */
+	if (!err && unwind)
 		resolver__open_files(parts->resolver, proc, known);
 	if (!err && !proc->map_cnt && procfs__has_exited(proc->tgid))
 		err = -ESRCH;
@@ -506,6 +508,11 @@ void lifecycle__refresh(struct lifecycle *lc)
 		if (proc->state == MT_PROC_LIVE)
 			follow_image(lc, proc);
 	}
+}
+
+int lifecycle__exit_fd(const struct lifecycle *lc)
+{
+	return lc->launched ? lc->launch.exit_fd : -1;
 }
 
 bool lifecycle__targets_gone(struct lifecycle *lc)

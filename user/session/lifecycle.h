@@ -56,6 +56,8 @@ int lifecycle__attach(struct lifecycle *lc);
 int lifecycle__on_event(struct lifecycle *lc, const struct mt_proc_event *event);
 /* Looks at every live image's mappings again, and at the cgroup for processes missed. */
 void lifecycle__refresh(struct lifecycle *lc);
+/* A descriptor readable once the launched command exited, or -1 (no command, or reaped). */
+int lifecycle__exit_fd(const struct lifecycle *lc);
 /* True once nothing is left to trace (the command exited, the cgroup is gone, ...). */
 bool lifecycle__targets_gone(struct lifecycle *lc);
 

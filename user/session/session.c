@@ -410,7 +410,7 @@ static int build_view(struct memtide *m, struct view *view, double interval_s)
 	int err;
 
 	/* Exits and execs first: an image that ended is read once more, then its records go. */
-	err = tracer__poll(m->tracer, 0);
+	err = tracer__poll(m->tracer, 0, -1);
 	/* pages that left are taken off their stacks before the stacks are read */
 	if (err >= 0 && m->resident)
 		err = resident__check(m->resident);
@@ -516,7 +516,7 @@ int memtide__run(struct memtide *m, volatile sig_atomic_t *stop)
 	while (!*stop) {
 		double now;
 
-		err = tracer__poll(m->tracer, POLL_MS);
+		err = tracer__poll(m->tracer, POLL_MS, lifecycle__exit_fd(m->lifecycle));
 		if (err < 0) {
 			mt_error("Failed to read process events: %s\n", strerror(-err));
 			return err;
@@ -600,7 +600,7 @@ int memtide__finish(struct memtide *m)
 
 	/* Events still queued (an exit right at the end) must land before the last read. */
 	for (int polls = 0; polls < 64; polls++) {
-		if (tracer__poll(m->tracer, 0) < TRACER_POLL_EVENTS)
+		if (tracer__poll(m->tracer, 0, -1) < TRACER_POLL_EVENTS)
 			break;
 	}
 	err = build_view(m, &view, mt_mono_s() - m->last_report_s);
