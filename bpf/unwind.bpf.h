@@ -351,6 +351,8 @@ static __always_inline __u64 unwind_stack(__u64 ip, __u64 sp, __u64 bp, struct m
 	walk->kept_valid =
 		cache->last < WALK_NONE && cache->aspace_id == aspace_id && cache->maps_gen == gen;
 	walk->cursor = 1;
+	walk->tries = 0;
+	walk->len = 0;
 	walk->frame_cnt = 1;
 	walk->stop = MT_STOP_MAX_DEPTH;
 	walk->end_slot = 0;

@@ -9,7 +9,10 @@
  * walk that reaches a frame whose registers equal a kept frame's would go on exactly as the kept
  * walk did for as long as those words still hold what the kept walk read: instead of walking the
  * outer frames, it re-reads those words and compares. At the first difference it walks on from
- * where it stands, and tries no more reuse in that walk.
+ * where it stands, and compares again at the next frame whose registers equal a kept frame's
+ * above the one that differed (one handler in a loop replaced by another: the loop's frames
+ * match again), up to WALK_TRIES times a walk. The stack words are read once, at the first
+ * match; later ones compare with the same copy, which holds the stack as it is now.
  *
  * Never reused: a frame whose return address is the uretprobe trampoline (the real address comes
  * from the task's return instances, not from the stack), and walks that met code outside the
@@ -80,13 +83,15 @@ struct walk_step {
 	__u32 cursor;	/* the kept frame to compare with next: the first with sp >= the last's */
 	__u32 frame_cnt;
 	__u32 stop;	    /* MT_STOP_* */
-	__u32 kept_valid;   /* 0: no kept walk to compare with (none, or compared already) */
+	__u32 kept_valid;   /* 0: no kept walk to compare with (none, or tried WALK_TRIES times) */
+	__u32 tries;	    /* matches compared in this walk */
 	__u32 fp_frames;    /* a frame was walked by frame pointer */
 	__u32 unknown_code; /* a PC lay outside every known mapping */
 	/* a reuse in progress (reuse_frame): kept frame from + i goes to to + i */
 	__u32 from;
 	__u32 to;
 	__u32 reuse_ok;
+	__u32 differed;	  /* the kept frame whose words differed */
 	__u32 reuse_fp;	  /* a reused frame was walked by frame pointer */
 	__u64 reuse_hash; /* the stack hash with the reused frames */
 	__u64 lo;	  /* the region holds the stack words from lo, len bytes */
@@ -96,6 +101,11 @@ struct walk_step {
 };
 
 #define WALK_NONE 2 /* walk_cache.last: no walk kept */
+/*
+ * Matches a walk compares at most. cc1 -O2 on pngtest.c (2.52 M frames in 125,000 walks) took
+ * 61% of its frames from kept walks with one, 75% with two, no more with four or eight.
+ */
+#define WALK_TRIES 4
 
 /* In the thread's state (thread.bpf.h): never missing where a walk is made. */
 struct walk_cache {
@@ -143,6 +153,7 @@ static int reuse_frame(__u32 i, struct reuse_ctx *ctx)
 	dst = (step->to + i) & (MT_MAX_FRAMES_POW2 - 1);
 	frame = &ctx->kept->frames[src];
 	step->reuse_ok = 0;
+	step->differed = src;
 	if (step->regs.xol_vaddr && frame->ra >= step->regs.xol_vaddr &&
 	    frame->ra < step->regs.xol_vaddr + 4096)
 		return 1;
@@ -199,14 +210,15 @@ __noinline int walk_step_reuse(struct walk *kept, struct walk *made, struct mt_s
 	if (frame->sp != step->regs.sp || frame->bp != step->regs.bp ||
 	    (frame->ip & ~MT_FRAME_FP) != (step->ip & ~MT_FRAME_FP))
 		return 0;
-	/* the same registers: the rest is the kept walk's, or this walk is on its own from here */
-	step->kept_valid = 0;
+	/* the same registers: the rest is the kept walk's, or this walk goes on from here */
+	step->kept_valid = ++step->tries < WALK_TRIES;
 	rest = kept->cnt - 1 - cursor;
-	if (k + 1 + rest > MT_MAX_FRAMES)
+	if (k + 1 + rest > MT_MAX_FRAMES) {
+		step->kept_valid = 0;
 		return 0;
+	}
 	/* from the lowest word the reused frames were walked from, up to the last one's */
-	step->len = 0;
-	if (rest) {
+	if (rest && step->tries == 1) {
 		step->lo = kept->frames[(cursor + 1) & (MT_MAX_FRAMES_POW2 - 1)].sp - 16;
 		len = kept->frames[(kept->cnt - 1) & (MT_MAX_FRAMES_POW2 - 1)].sp - step->lo;
 		if (kept->end_slot)
@@ -226,13 +238,18 @@ __noinline int walk_step_reuse(struct walk *kept, struct walk *made, struct mt_s
 	step->reuse_ok = 1;
 	step->reuse_fp = 0;
 	bpf_loop(rest, reuse_frame, &reuse, 0);
-	if (!step->reuse_ok)
+	if (!step->reuse_ok) {
+		/* kept frames up to the one that differed cannot match this walk again */
+		step->cursor = step->differed + 1;
 		return 0;
+	}
 	if (kept->end_slot) {
 		__u64 ra;
 
-		if (stack_word(step, kept->end_slot, &ra) || ra)
+		if (stack_word(step, kept->end_slot, &ra) || ra) {
+			step->kept_valid = 0;
 			return 0;
+		}
 	}
 	step->frame_cnt = k + 1 + rest;
 	step->hash = step->reuse_hash;
