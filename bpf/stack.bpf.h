@@ -2,8 +2,9 @@
 /*
  * Call stacks and their counters, shared by every kind of memory memtide follows (heap, mappings,
  * brk, page faults). A probe walks the calling thread's native and Python frames into its
- * task-storage scratch; each distinct stack is stored once in `stacks`, under its hash, so that an
- * allocation records eight bytes of stack id instead of the stack. `by_stack` keeps the counters
+ * task-storage scratch; each distinct stack is stored once, under its hash, in the map of its size
+ * class (memtide/abi.h), so that an allocation records eight bytes of stack id instead of the
+ * stack. `by_stack` keeps the counters
  * per (address space, kind, stack).
  */
 #ifndef MEMTIDE_STACK_BPF_H
@@ -20,6 +21,20 @@
 #include "python.bpf.h"
 
 /* Sizes are set by the loader before load (bpf_map__set_max_entries). */
+#define NATIVE_STACK_MAP(name, frames)                                                             \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(max_entries, 1);                                                            \
+		__type(key, __u64);                                                                \
+		__uint(value_size, MT_STACK_NATIVE_SIZE(frames));                                  \
+	} name SEC(".maps")
+
+NATIVE_STACK_MAP(stacks_small, MT_STACK_SMALL_FRAMES);
+NATIVE_STACK_MAP(stacks_medium, MT_STACK_MEDIUM_FRAMES);
+NATIVE_STACK_MAP(stacks_native, MT_MAX_FRAMES);
+
+/* MT_STACK_CLASS_PYTHON */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -82,6 +97,40 @@ __noinline __u64 walk_python_frames(struct thread_state *ts, __u64 hash)
 	return walk_python(&ts->stack, ts->py_frame, ts->aspace_id, hash);
 }
 
+/* The stack id: the frames' hash with the size class (memtide/abi.h) in bits 1-2, and bit 0 set. */
+static __always_inline __u64 with_class(__u64 hash, const struct mt_stack *stack)
+{
+	__u64 class = MT_STACK_CLASS_PYTHON;
+
+	if (!stack->py_cnt)
+		class = stack->frame_cnt <= MT_STACK_SMALL_FRAMES    ? 0
+			: stack->frame_cnt <= MT_STACK_MEDIUM_FRAMES ? 1
+								     : 2;
+	return (hash & ~6ULL) | class << 1 | 1;
+}
+
+static __always_inline long store_in(void *map, __u64 *stack_id, struct mt_stack *stack)
+{
+	if (bpf_map_lookup_elem(map, stack_id))
+		return 1;
+	return bpf_map_update_elem(map, stack_id, stack, BPF_NOEXIST);
+}
+
+/* 1: stored already; 0: stored now; else -errno. */
+static __always_inline long store_stack(__u64 stack_id, struct mt_stack *stack)
+{
+	switch (MT_STACK_CLASS(stack_id)) {
+	case 0:
+		return store_in(&stacks_small, &stack_id, stack);
+	case 1:
+		return store_in(&stacks_medium, &stack_id, stack);
+	case 2:
+		return store_in(&stacks_native, &stack_id, stack);
+	default:
+		return store_in(&stacks, &stack_id, stack);
+	}
+}
+
 static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_state *ts,
 					   struct mt_traced_proc *proc)
 {
@@ -90,14 +139,14 @@ static __always_inline __u64 capture_stack(struct pt_regs *regs, struct thread_s
 
 	stack_id = unwind_stack(PT_REGS_IP(regs), PT_REGS_SP(regs), PT_REGS_FP(regs), &ts->stack,
 				ts->aspace_id, trampoline_page(proc), &ts->walks);
-	stack_id = walk_python_frames(ts, stack_id) | 1;
+	stack_id = with_class(walk_python_frames(ts, stack_id), &ts->stack);
 
 	if (ts->walks.step.unknown_code)
 		request_refresh(proc);
 
-	if (bpf_map_lookup_elem(&stacks, &stack_id))
+	err = store_stack(stack_id, &ts->stack);
+	if (err == 1)
 		return stack_id;
-	err = bpf_map_update_elem(&stacks, &stack_id, &ts->stack, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: stored by another CPU meanwhile */)
 		count(MT_CNT_STACKS_FULL);
 	if (!err)

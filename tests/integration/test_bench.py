@@ -22,7 +22,10 @@ ROWS = [r"untraced \| 1", r"floor \| 1", r"memtide \| 1", r"untraced \| 2", r"fl
         # the service table: requests/s, ratio, then the leak's bytes and share in the report
         r"memtide \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| ",
         r"sampled-512k \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| ",
-        r"no-heap \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| "]
+        r"no-heap \| [0-9.]+ \([0-9.]+–[0-9.]+\) \| [0-9.]+ \| [0-9]+ \| ",
+        # short commands: alone, under memtide (min–max), and what memtide added, in ms
+        r"`/bin/true` \| [0-9]+ \| [0-9]+ \([0-9]+–[0-9]+\) \| -?[0-9]+",
+        r"`/usr/bin/python3 -c pass` \| [0-9]+ \| [0-9]+ \([0-9]+–[0-9]+\) \| -?[0-9]+"]
 
 
 def main():

@@ -39,6 +39,9 @@ int main(void)
 		return 1;
 	}
 	bpf_map__set_max_entries(skel->maps.allocs, 1024);
+	bpf_map__set_max_entries(skel->maps.stacks_small, 1024);
+	bpf_map__set_max_entries(skel->maps.stacks_medium, 1024);
+	bpf_map__set_max_entries(skel->maps.stacks_native, 1024);
 	bpf_map__set_max_entries(skel->maps.stacks, 1024);
 	bpf_map__set_max_entries(skel->maps.by_stack, 1024);
 	bpf_map__set_max_entries(skel->maps.procs, 64);

@@ -40,6 +40,10 @@ static int set_sizes(struct memtide_bpf *skel, const struct tracer_opts *opts)
 		__u32 entries;
 	} sizes[] = {
 		{skel->maps.allocs, opts->max_allocs},
+		/* each size class may hold them all; idle ones go once their sum half fills one */
+		{skel->maps.stacks_small, opts->max_stacks},
+		{skel->maps.stacks_medium, opts->max_stacks},
+		{skel->maps.stacks_native, opts->max_stacks},
 		{skel->maps.stacks, opts->max_stacks},
 		/* one aggregate per stack and process image; shared libraries repeat stacks */
 		{skel->maps.by_stack, opts->max_stacks * 2},
@@ -437,7 +441,10 @@ int tracer__py_procs_fd(const struct tracer *t)
 
 void tracer__stack_maps(const struct tracer *t, struct tracer_stack_maps *maps)
 {
-	maps->stacks_fd = bpf_map__fd(t->skel->maps.stacks);
+	maps->stacks_fds[0] = bpf_map__fd(t->skel->maps.stacks_small);
+	maps->stacks_fds[1] = bpf_map__fd(t->skel->maps.stacks_medium);
+	maps->stacks_fds[2] = bpf_map__fd(t->skel->maps.stacks_native);
+	maps->stacks_fds[MT_STACK_CLASS_PYTHON] = bpf_map__fd(t->skel->maps.stacks);
 	maps->by_stack_fd = bpf_map__fd(t->skel->maps.by_stack);
 	maps->stacks_cap = bpf_map__max_entries(t->skel->maps.stacks);
 	maps->by_stack_cap = bpf_map__max_entries(t->skel->maps.by_stack);

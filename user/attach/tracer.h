@@ -112,9 +112,9 @@ void tracer__unwind_fds(const struct tracer *t, struct tracer_unwind_fds *fds);
 
 /* The stacks and their per-image counters (bpf/stack.bpf.h). */
 struct tracer_stack_maps {
-	int stacks_fd;	  /* stack id -> struct mt_stack */
-	int by_stack_fd;  /* struct mt_stack_key -> struct mt_stack_stats */
-	__u32 stacks_cap; /* their sizes */
+	int stacks_fds[MT_STACK_CLASSES]; /* stack id -> its stack, by MT_STACK_CLASS(id) */
+	int by_stack_fd;		  /* struct mt_stack_key -> struct mt_stack_stats */
+	__u32 stacks_cap;		  /* their sizes (each stacks map's) */
 	__u32 by_stack_cap;
 	const __u64 *stacks_stored; /* entries the programs ever stored in each */
 	const __u64 *by_stack_stored;

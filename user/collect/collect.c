@@ -27,7 +27,7 @@
 
 /* What the stacks maps hold, counted between reads, and the forgetting of idle stacks. */
 struct stack_room {
-	int stacks_fd;
+	int stacks_fds[MT_STACK_CLASSES];
 	__u32 stacks_cap;
 	__u32 by_stack_cap;
 	const __u64 *stacks_stored;
@@ -70,11 +70,11 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 	if (!c)
 		return NULL;
 	c->by_stack_fd = opts->by_stack_fd;
-	c->room = (struct stack_room){.stacks_fd = opts->stacks_fd,
-				      .stacks_cap = opts->stacks_cap,
+	c->room = (struct stack_room){.stacks_cap = opts->stacks_cap,
 				      .by_stack_cap = opts->by_stack_cap,
 				      .stacks_stored = opts->stacks_stored,
 				      .by_stack_stored = opts->by_stack_stored};
+	memcpy(c->room.stacks_fds, opts->stacks_fds, sizeof(c->room.stacks_fds));
 	c->procs = procs;
 	c->stacks = stack_table__new();
 	c->accounts = accounts__new();
@@ -332,11 +332,35 @@ static void restore(struct collector *c, const struct mt_stack_key *key,
 		(long long)stats->outstanding_bytes, strerror(errno));
 }
 
+static int compare_class(const void *a, const void *b)
+{
+	__u32 class_a = MT_STACK_CLASS(*(const __u64 *)a),
+	      class_b = MT_STACK_CLASS(*(const __u64 *)b);
+
+	return class_a < class_b ? -1 : class_a > class_b;
+}
+
+/* Deletes the stacks of ids, each from its size class's map (reorders ids). Returns how many. */
+static long delete_stacks(const int fds[MT_STACK_CLASSES], __u64 *ids, size_t cnt)
+{
+	long deleted = 0;
+	size_t end;
+
+	qsort(ids, cnt, sizeof(*ids), compare_class);
+	for (size_t first = 0; first < cnt; first = end) {
+		__u32 class = MT_STACK_CLASS(ids[first]);
+
+		for (end = first; end < cnt && MT_STACK_CLASS(ids[end]) == class; end++)
+			;
+		deleted += mt_map_delete_keys(fds[class], ids + first, sizeof(*ids), end - first);
+	}
+	return deleted;
+}
+
 long collector__forget_idle(struct collector *c)
 {
 	struct stack_room *room = &c->room;
 	size_t forgotten = 0, unused = 0;
-	long deleted;
 	int err;
 
 	room->idle_cnt = room->kept_cnt = room->forgotten_cnt = 0;
@@ -372,9 +396,7 @@ long collector__forget_idle(struct collector *c)
 		if (!bsearch(&id, room->kept_ids, room->kept_cnt, sizeof(id), mt_compare_u64))
 			room->forgotten_ids[unused++] = id;
 	}
-	deleted = mt_map_delete_keys(room->stacks_fd, room->forgotten_ids,
-				     sizeof(*room->forgotten_ids), unused);
-	room->stacks_deleted += deleted;
+	room->stacks_deleted += delete_stacks(room->stacks_fds, room->forgotten_ids, unused);
 	return forgotten;
 }
 

@@ -299,17 +299,20 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 	tracer__tide(m->tracer, &tide);
 	tracer__stack_maps(m->tracer, &stack_maps);
 	m->collector = collector__new(
-		&(struct collector_opts){.by_stack_fd = stack_maps.by_stack_fd,
-					 .stacks_fd = stack_maps.stacks_fd,
-					 .by_stack_cap = stack_maps.by_stack_cap,
-					 .stacks_cap = stack_maps.stacks_cap,
-					 .by_stack_stored = stack_maps.by_stack_stored,
-					 .stacks_stored = stack_maps.stacks_stored,
-					 .peaks_fd = tide.peaks_fd,
-					 .stack_epoch = tide.epoch},
+		&(struct collector_opts){
+			.by_stack_fd = stack_maps.by_stack_fd,
+			.by_stack_cap = stack_maps.by_stack_cap,
+			.stacks_cap = stack_maps.stacks_cap,
+			.by_stack_stored = stack_maps.by_stack_stored,
+			.stacks_stored = stack_maps.stacks_stored,
+			.peaks_fd = tide.peaks_fd,
+			.stack_epoch = tide.epoch,
+			.stacks_fds = {stack_maps.stacks_fds[0], stack_maps.stacks_fds[1],
+				       stack_maps.stacks_fds[2], stack_maps.stacks_fds[3]}},
 		m->procs);
 	m->resolver = resolver__new(&(struct resolver_opts){
-		.stacks_fd = stack_maps.stacks_fd,
+		.stacks_fds = {stack_maps.stacks_fds[0], stack_maps.stacks_fds[1],
+			       stack_maps.stacks_fds[2], stack_maps.stacks_fds[3]},
 		.procs = m->procs,
 		.symbolizer = m->symbolizer,
 		.pythons = m->pythons,

@@ -170,14 +170,29 @@ static int merge_python(struct resolver *r, struct resolved_stack *out,
 	return 0;
 }
 
+/*
+ * The stored stack of stack_id, from its size class's map: a native class's value is a prefix of
+ * struct mt_stack, the rest is zeroed. 0, or -errno (unstored; a frame count past its class).
+ */
+static int read_stack(const struct resolver *r, __u64 stack_id, struct mt_stack *stack)
+{
+	static const __u32 class_frames[MT_STACK_CLASSES] = {
+		MT_STACK_SMALL_FRAMES, MT_STACK_MEDIUM_FRAMES, MT_MAX_FRAMES, MT_MAX_FRAMES};
+	__u32 class = MT_STACK_CLASS(stack_id);
+
+	memset(stack, 0, sizeof(*stack));
+	if (bpf_map_lookup_elem(r->opts.stacks_fds[class], &stack_id, stack))
+		return -errno;
+	return stack->frame_cnt > class_frames[class] ? -EINVAL : 0;
+}
+
 /* Fills a new entry from the stored stack; unstored (the stacks map was full), it stays empty. */
 static int resolve(struct resolver *r, struct resolved_stack *out, __u32 aspace_id, __u64 stack_id)
 {
 	struct mt_process *proc = procs__get(r->opts.procs, aspace_id);
 	struct mt_stack stack;
 
-	if (bpf_map_lookup_elem(r->opts.stacks_fd, &stack_id, &stack) ||
-	    stack.frame_cnt > MT_MAX_FRAMES)
+	if (read_stack(r, stack_id, &stack))
 		return 0;
 	out->stored = true;
 	out->stop_reason = stack.flags & MT_STOP_MASK;
@@ -241,7 +256,7 @@ void resolver__read_python(struct resolver *r, __u32 aspace_id, __u64 stack_id)
 		proc ? py_images__get(r->opts.pythons, proc->aspace_id) : NULL;
 	struct mt_stack stack;
 
-	if (!python || bpf_map_lookup_elem(r->opts.stacks_fd, &stack_id, &stack))
+	if (!python || read_stack(r, stack_id, &stack))
 		return;
 	for (__u32 i = 0; i < stack.py_cnt && i < MT_PY_MAX_FRAMES; i++) {
 		if (!pycode__resolve(r->pycode, proc->tgid, python->layout, stack.py[i].code))

@@ -23,8 +23,8 @@ struct stack_table;
 struct symbolizer;
 
 struct resolver_opts {
-	int stacks_fd;		  /* the kernel's stacks map */
-	struct proc_table *procs; /* mappings; re-read when a frame lies outside them */
+	int stacks_fds[MT_STACK_CLASSES]; /* the kernel's stacks maps, by MT_STACK_CLASS() */
+	struct proc_table *procs;	  /* mappings; re-read when a frame lies outside them */
 	struct symbolizer *symbolizer;
 	const struct py_images *pythons;
 	int frames_mode; /* MT_FRAMES_*: which frames of a stack through Python code to show */
