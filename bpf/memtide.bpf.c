@@ -74,13 +74,17 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 {
 	struct mt_alloc_key key = {.aspace_id = aspace_id, .addr = addr};
 	struct mt_stack_stats *stats;
+	long err;
 
-	/* A recorded block at this address was freed by a path memtide did not see. */
-	if (bpf_map_lookup_elem(&allocs, &key)) {
+	/* the insert itself finds a stale record: no lookup before it for the common case */
+	err = bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */) {
+		/* a recorded block at this address was freed by a path memtide did not see */
 		release_alloc(aspace_id, addr, NULL);
 		count(MT_CNT_STALE_ADDR);
+		err = bpf_map_update_elem(&allocs, &key, info, BPF_ANY);
 	}
-	if (bpf_map_update_elem(&allocs, &key, info, BPF_ANY)) {
+	if (err) {
 		count(MT_CNT_ALLOCS_FULL);
 		return;
 	}
