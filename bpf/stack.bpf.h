@@ -4,8 +4,7 @@
  * brk, page faults). A probe walks the calling thread's native and Python frames into its
  * task-storage scratch; each distinct stack is stored once, under its hash, in the map of its size
  * class (memtide/abi.h), so that an allocation records eight bytes of stack id instead of the
- * stack. `by_stack` keeps the counters
- * per (address space, kind, stack).
+ * stack. `by_stack` keeps the counters per (address space, kind, stack).
  */
 #ifndef MEMTIDE_STACK_BPF_H
 #define MEMTIDE_STACK_BPF_H

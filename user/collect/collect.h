@@ -32,8 +32,8 @@ struct stack_reading {
  */
 struct collector_opts {
 	int by_stack_fd;
-	int stacks_fds[MT_STACK_CLASSES]; /* where the stacks' frames are, for forgetting idle ones
-					   */
+	/* where the stacks' frames are, by size class, for forgetting idle ones */
+	int stacks_fds[MT_STACK_CLASSES];
 	__u32 by_stack_cap;
 	__u32 stacks_cap;
 	const __u64 *by_stack_stored; /* entries the programs ever stored in each (.bss) */

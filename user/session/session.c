@@ -248,6 +248,8 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 	const struct memtide_config *config = m->config;
 	struct tracer_opts tracer_opts;
 	struct tracer_stack_maps stack_maps;
+	struct collector_opts collector_opts;
+	struct resolver_opts resolver_opts;
 	struct tracer_tide tide;
 	int err;
 
@@ -298,26 +300,25 @@ static int setup_parts(struct memtide *m, struct rlimit *fd_limit)
 	m->pythons = py_images__new(tracer__py_procs_fd(m->tracer));
 	tracer__tide(m->tracer, &tide);
 	tracer__stack_maps(m->tracer, &stack_maps);
-	m->collector = collector__new(
-		&(struct collector_opts){
-			.by_stack_fd = stack_maps.by_stack_fd,
-			.by_stack_cap = stack_maps.by_stack_cap,
-			.stacks_cap = stack_maps.stacks_cap,
-			.by_stack_stored = stack_maps.by_stack_stored,
-			.stacks_stored = stack_maps.stacks_stored,
-			.peaks_fd = tide.peaks_fd,
-			.stack_epoch = tide.epoch,
-			.stacks_fds = {stack_maps.stacks_fds[0], stack_maps.stacks_fds[1],
-				       stack_maps.stacks_fds[2], stack_maps.stacks_fds[3]}},
-		m->procs);
-	m->resolver = resolver__new(&(struct resolver_opts){
-		.stacks_fds = {stack_maps.stacks_fds[0], stack_maps.stacks_fds[1],
-			       stack_maps.stacks_fds[2], stack_maps.stacks_fds[3]},
+	collector_opts = (struct collector_opts){
+		.by_stack_fd = stack_maps.by_stack_fd,
+		.by_stack_cap = stack_maps.by_stack_cap,
+		.stacks_cap = stack_maps.stacks_cap,
+		.by_stack_stored = stack_maps.by_stack_stored,
+		.stacks_stored = stack_maps.stacks_stored,
+		.peaks_fd = tide.peaks_fd,
+		.stack_epoch = tide.epoch,
+	};
+	resolver_opts = (struct resolver_opts){
 		.procs = m->procs,
 		.symbolizer = m->symbolizer,
 		.pythons = m->pythons,
 		.frames_mode = config->frames,
-	});
+	};
+	memcpy(collector_opts.stacks_fds, stack_maps.stacks_fds, sizeof(stack_maps.stacks_fds));
+	memcpy(resolver_opts.stacks_fds, stack_maps.stacks_fds, sizeof(stack_maps.stacks_fds));
+	m->collector = collector__new(&collector_opts, m->procs);
+	m->resolver = resolver__new(&resolver_opts);
 	m->limits = limits__new(m->procs);
 	if (!m->allocators || !m->pythons || !m->collector || !m->resolver || !m->limits)
 		return -ENOMEM;
