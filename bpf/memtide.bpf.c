@@ -44,6 +44,22 @@ struct {
 	__type(value, struct mt_alloc_info);
 } allocs SEC(".maps");
 
+/* --sample: mean bytes between samples, 0 = every allocation */
+const volatile __u64 sample_rate = 0;
+
+/*
+ * Sampled, most blocks are never recorded and most frees find nothing: records are counted per
+ * slot of a hash of their address, and a free whose slot counts none skips the lookup in allocs.
+ * Records userspace sweeps (ended images) stay counted: a slot may claim too many, never too few.
+ */
+#define RECORDED_SLOTS 16384
+__u32 recorded[RECORDED_SLOTS];
+
+static __always_inline __u32 *recorded_slot(__u64 addr)
+{
+	return &recorded[(addr >> 4) * 0x9e3779b97f4a7c15ULL >> 50 & (RECORDED_SLOTS - 1)];
+}
+
 /* Removes a live allocation and credits its stack; the deleter that wins a race credits it. */
 static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_alloc_info *out)
 {
@@ -52,12 +68,16 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 	struct mt_alloc_info *info;
 	struct mt_alloc_info copy;
 
+	if (sample_rate && !*recorded_slot(addr))
+		return -1;
 	info = bpf_map_lookup_elem(&allocs, &key);
 	if (!info)
 		return -1;
 	copy = *info;
 	if (bpf_map_delete_elem(&allocs, &key))
 		return -1;
+	if (sample_rate)
+		__sync_fetch_and_add(recorded_slot(addr), -1);
 	stats = held_stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
 	if (stats) {
 		stack_add(stats, aspace_id, -(__s64)copy.size);
@@ -88,9 +108,12 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 		count(MT_CNT_ALLOCS_FULL);
 		return;
 	}
+	if (sample_rate)
+		__sync_fetch_and_add(recorded_slot(addr), 1);
 	stats = stack_stats(aspace_id, MT_KIND_HEAP, info->stack_id);
 	if (!stats) {
-		bpf_map_delete_elem(&allocs, &key);
+		if (!bpf_map_delete_elem(&allocs, &key) && sample_rate)
+			__sync_fetch_and_add(recorded_slot(addr), -1);
 		count(MT_CNT_BY_STACK_FULL);
 		return;
 	}
@@ -143,8 +166,7 @@ static __always_inline __u64 requested_size(__u32 fn, __u64 arg1, __u64 arg2, __
 	return 0;
 }
 
-/* --sample: mean bytes between samples, 0 = every allocation; tables set by the loader */
-const volatile __u64 sample_rate = 0;
+/* tables set by the loader */
 const volatile __u32 sample_draws[MT_SAMPLE_DRAWS];
 const volatile __u32 sample_weights[MT_SAMPLE_WEIGHTS];
 
