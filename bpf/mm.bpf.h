@@ -69,13 +69,27 @@ struct {
 	__type(value, struct mt_mapping_info);
 } mappings SEC(".maps");
 
-/* Counted (stack-bearing) mappings per address space: only those are worth a scan. */
+/*
+ * Per address space: its counted (stack-bearing) mappings, only those worth a scan, and the span
+ * every mapping recorded there lies in. A scan of `mappings` visits all its buckets, about 1 ms
+ * at 65,536: an unmapped range outside the span needs none (the dynamic loader's MAP_FIXED
+ * segments of each library cc1 loads took one each).
+ */
+struct image_mappings {
+	__s64 counted;
+	__u64 lo; /* recorded mappings lie in [lo, hi); 0, 0 before the first, and it only widens */
+	__u64 hi;
+	__u64 unbounded; /* a widening lost its race WIDEN_TRIES times: every range may meet one */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __s64);
+	__type(value, struct image_mappings);
 } mapping_images SEC(".maps");
+
+#define WIDEN_TRIES 4
 
 /* What a thread's syscall in flight needs at its exit, and its fault sampling countdown. */
 struct mm_thread {
@@ -113,17 +127,44 @@ static __always_inline int syscall_failed(long ret)
 	return ret < 0 && ret >= -MM_MAX_ERRNO;
 }
 
+static __always_inline struct image_mappings *image_mappings(__u32 aspace_id)
+{
+	struct image_mappings none = {}, *im;
+
+	im = bpf_map_lookup_elem(&mapping_images, &aspace_id);
+	if (im)
+		return im;
+	bpf_map_update_elem(&mapping_images, &aspace_id, &none, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&mapping_images, &aspace_id);
+}
+
 static __always_inline void add_image_mappings(__u32 aspace_id, __s64 delta)
 {
-	__s64 zero = 0, *cnt;
+	struct image_mappings *im = image_mappings(aspace_id);
 
-	cnt = bpf_map_lookup_elem(&mapping_images, &aspace_id);
-	if (!cnt) {
-		bpf_map_update_elem(&mapping_images, &aspace_id, &zero, BPF_NOEXIST);
-		cnt = bpf_map_lookup_elem(&mapping_images, &aspace_id);
+	if (im)
+		__sync_fetch_and_add(&im->counted, delta);
+}
+
+/* The span takes in [start, end), with compare-and-swap: other threads widen it too. */
+static __always_inline void widen_span(__u32 aspace_id, __u64 start, __u64 end)
+{
+	struct image_mappings *im = image_mappings(aspace_id);
+	bool lo_done = false, hi_done = false;
+	__u64 seen;
+
+	if (!im)
+		return;
+	for (int i = 0; i < WIDEN_TRIES && !(lo_done && hi_done); i++) {
+		seen = im->lo;
+		lo_done = lo_done || (seen && seen <= start) ||
+			  __sync_val_compare_and_swap(&im->lo, seen, start) == seen;
+		seen = im->hi;
+		hi_done = hi_done || seen >= end ||
+			  __sync_val_compare_and_swap(&im->hi, seen, end) == seen;
 	}
-	if (cnt)
-		__sync_fetch_and_add(cnt, delta);
+	if (!lo_done || !hi_done)
+		im->unbounded = 1;
 }
 
 static __always_inline void mm_forget_image(__u32 aspace_id)
@@ -206,7 +247,7 @@ static __always_inline void release_range(__u32 aspace_id, __u64 start, __u64 en
 	struct mt_alloc_key key = {.aspace_id = aspace_id, .addr = start};
 	struct range_ctx ctx = {.aspace_id = aspace_id, .start = start, .end = end};
 	struct mt_mapping_info *map;
-	__s64 *counted;
+	struct image_mappings *im;
 
 	if (start >= end)
 		return;
@@ -217,8 +258,8 @@ static __always_inline void release_range(__u32 aspace_id, __u64 start, __u64 en
 	}
 	if (map)
 		trim_mapping(aspace_id, start, map, start, end);
-	counted = bpf_map_lookup_elem(&mapping_images, &aspace_id);
-	if (!counted || *counted <= 0)
+	im = bpf_map_lookup_elem(&mapping_images, &aspace_id);
+	if (!im || im->counted <= 0 || (!im->unbounded && (end <= im->lo || start >= im->hi)))
 		return;
 	count(MT_CNT_MAPPING_SCAN);
 	bpf_for_each_map_elem(&mappings, trim_overlap, &ctx, 0);
@@ -242,6 +283,7 @@ static __always_inline void record_mapping(__u32 aspace_id, __u64 start,
 		count(MT_CNT_MAPPINGS_FULL);
 		return;
 	}
+	widen_span(aspace_id, start, start + map->size);
 	if (!map->stack_id)
 		return;
 	stats = stack_stats(aspace_id, map->kind, map->stack_id);
