@@ -60,6 +60,13 @@ static __always_inline __u32 *recorded_slot(__u64 addr)
 	return &recorded[(addr >> 4) * 0x9e3779b97f4a7c15ULL >> 50 & (RECORDED_SLOTS - 1)];
 }
 
+/* A record at addr came (delta 1) or went (-1). */
+static __always_inline void count_recorded(__u64 addr, __s32 delta)
+{
+	if (sample_rate)
+		__sync_fetch_and_add(recorded_slot(addr), delta);
+}
+
 /* Removes a live allocation and credits its stack; the deleter that wins a race credits it. */
 static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_alloc_info *out)
 {
@@ -76,8 +83,7 @@ static __always_inline int release_alloc(__u32 aspace_id, __u64 addr, struct mt_
 	copy = *info;
 	if (bpf_map_delete_elem(&allocs, &key))
 		return -1;
-	if (sample_rate)
-		__sync_fetch_and_add(recorded_slot(addr), -1);
+	count_recorded(addr, -1);
 	stats = held_stack_stats(aspace_id, MT_KIND_HEAP, copy.stack_id);
 	if (stats) {
 		stack_add(stats, aspace_id, -(__s64)copy.size);
@@ -108,12 +114,11 @@ static __always_inline void record_alloc(__u32 aspace_id, __u64 addr,
 		count(MT_CNT_ALLOCS_FULL);
 		return;
 	}
-	if (sample_rate)
-		__sync_fetch_and_add(recorded_slot(addr), 1);
+	count_recorded(addr, 1);
 	stats = stack_stats(aspace_id, MT_KIND_HEAP, info->stack_id);
 	if (!stats) {
-		if (!bpf_map_delete_elem(&allocs, &key) && sample_rate)
-			__sync_fetch_and_add(recorded_slot(addr), -1);
+		if (!bpf_map_delete_elem(&allocs, &key))
+			count_recorded(addr, -1);
 		count(MT_CNT_BY_STACK_FULL);
 		return;
 	}

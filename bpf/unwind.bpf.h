@@ -255,7 +255,6 @@ static __always_inline int table_step(struct unwind_regs *regs, const struct mt_
 }
 
 struct unwind_ctx {
-	struct unwind_regs *regs;     /* in the walk's running figures */
 	struct mt_stack *stack;	      /* the thread's scratch stack (task storage) */
 	struct mt_unwind_proc *image; /* the process image's mappings, or NULL */
 	struct walk *kept;	      /* the thread's last kept walk */
@@ -269,15 +268,17 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 {
 	struct mt_stack *stack = ctx->stack;
 	struct walk_step *walk = ctx->walk;
-	__u64 pc = frame ? ctx->regs->ip - 1 : ctx->regs->ip;
 	struct mt_unwind_mapping *map = NULL;
 	int idx = ctx->last_mapping;
-	__u64 fp = MT_FRAME_FP;
+	struct unwind_regs *regs;
+	__u64 fp = MT_FRAME_FP, pc;
 	__u32 k;
 	int stop;
 
 	if (!stack || !walk)
 		return 1;
+	regs = &walk->regs;
+	pc = frame ? regs->ip - 1 : regs->ip;
 	/* consecutive frames are often in one file: try the last mapping first */
 	if (idx >= 0)
 		map = bpf_map_lookup_elem(&unwind_maps, &idx);
@@ -289,18 +290,18 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		walk->unknown_code = 1;
 	ctx->last_mapping = map ? idx : -1;
 	if (map && map->row_cnt) {
-		stop = table_step(ctx->regs, map, pc);
+		stop = table_step(regs, map, pc);
 		fp = 0;
 	} else {
-		stop = fp_step(ctx->regs, frame);
+		stop = fp_step(regs, frame);
 		walk->fp_frames = 1;
 	}
 	if (stop >= 0) {
 		walk->stop = stop;
 		return 1;
 	}
-	if (!ctx->regs->ip) {
-		walk->end_slot = ctx->regs->sp - 8;
+	if (!regs->ip) {
+		walk->end_slot = regs->sp - 8;
 		walk->stop = MT_STOP_COMPLETE;
 		return 1;
 	}
@@ -309,10 +310,10 @@ static int unwind_frame(__u32 frame, struct unwind_ctx *ctx)
 		walk->stop = MT_STOP_MAX_DEPTH;
 		return 1;
 	}
-	stack->ips[k & (MT_MAX_FRAMES_POW2 - 1)] = ctx->regs->ip | fp;
+	stack->ips[k & (MT_MAX_FRAMES_POW2 - 1)] = regs->ip | fp;
 	walk->frame_cnt = k + 1;
-	walk->hash = hash_step(walk->hash, ctx->regs->ip);
-	walk->ip = ctx->regs->ip | fp;
+	walk->hash = hash_step(walk->hash, regs->ip);
+	walk->ip = regs->ip | fp;
 	walk->k = k;
 	/* 1: the kept walk's outer frames completed this one */
 	return walk_step_reuse(ctx->kept, ctx->made, stack, walk) > 0;
@@ -336,7 +337,6 @@ static __always_inline __u64 unwind_stack(__u64 ip, __u64 sp, __u64 bp, struct m
 	struct walk_step *walk = &cache->step;
 	struct walk *record = &cache->walks[made];
 	struct unwind_ctx ctx = {
-		.regs = &walk->regs,
 		.stack = stack,
 		.image = bpf_map_lookup_elem(&unwind_procs, &aspace_id),
 		.kept = &cache->walks[cache->last & 1],

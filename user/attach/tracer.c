@@ -386,8 +386,6 @@ void tracer__holds(const struct tracer *t, struct tracer_holds *holds)
 
 int tracer__poll(struct tracer *t, int timeout_ms, int wake_fd)
 {
-	struct pollfd waits[2] = {{.fd = ring_buffer__epoll_fd(t->events), .events = POLLIN},
-				  {.fd = wake_fd, .events = POLLIN}};
 	int ret;
 
 	t->polled_events = 0;
@@ -395,6 +393,11 @@ int tracer__poll(struct tracer *t, int timeout_ms, int wake_fd)
 		ret = ring_buffer__poll(t->events, timeout_ms);
 	} else {
 		/* an epoll descriptor is readable while its ring buffers hold events */
+		struct pollfd waits[2] = {
+			{.fd = ring_buffer__epoll_fd(t->events), .events = POLLIN},
+			{.fd = wake_fd, .events = POLLIN},
+		};
+
 		if (poll(waits, 2, timeout_ms) < 0)
 			return errno == EINTR ? 0 : -errno;
 		ret = ring_buffer__consume(t->events);
