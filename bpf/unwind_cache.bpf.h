@@ -103,7 +103,7 @@ struct walk_step {
 #define WALK_NONE 2 /* walk_cache.last: no walk kept */
 /*
  * Matches a walk compares at most. cc1 -O2 on pngtest.c (2.52 M frames in 125,000 walks) took
- * 61% of its frames from kept walks with one, 75% with two, no more with four or eight.
+ * 61.3% of its frames from kept walks with one, 74.9% with two, 75.4% with four or eight.
  */
 #define WALK_TRIES 4
 
